@@ -1,0 +1,197 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envOf returns a getenv over the given map.
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func sdkOnly() map[string]string {
+	return map[string]string{"ZOOM_MEETING_SDK_KEY": "key", "ZOOM_MEETING_SDK_SECRET": "sdk-secret-value"}
+}
+
+func s2sOnly() map[string]string {
+	return map[string]string{
+		"ZOOM_ACCOUNT_ID":      "acct",
+		"ZOOM_CLIENT_ID":       "client",
+		"ZOOM_CLIENT_SECRET":   "client-secret-value",
+		"CALLBACK_SECRETS":     "cb-secret-one, cb-secret-two,",
+		"ZOOM_ZAK_USER":        "bot@example.com",
+		"ZOOM_ZAK_TTL_SECONDS": "3600",
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load(envOf(sdkOnly()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 4000 || cfg.OAuthBaseURL != "https://zoom.us" || cfg.APIBaseURL != DefaultAPIBaseURL ||
+		cfg.APIBaseURLSet || cfg.CORSAllowedOrigins != nil || cfg.LogLevel != "info" || cfg.LogFormat != "json" ||
+		cfg.ShutdownTimeout != 20*time.Second {
+		t.Errorf("defaults: got %+v", cfg)
+	}
+	if got, want := cfg.Features(), []string{FeatureSignature}; !slices.Equal(got, want) {
+		t.Errorf("features: got %v, want %v", got, want)
+	}
+	if cfg.MeetingSDK.Key != "key" || cfg.MeetingSDK.Secret.Reveal() != "sdk-secret-value" {
+		t.Errorf("sdk: got %q", cfg.MeetingSDK.Key)
+	}
+}
+
+func TestLoadS2S(t *testing.T) {
+	env := s2sOnly()
+	env["ZOOM_API_BASE_URL"] = "http://127.0.0.1:9000/"
+	env["CORS_ALLOWED_ORIGINS"] = "https://A.example.com, http://localhost:3000"
+	env["SHUTDOWN_TIMEOUT"] = "5"
+	cfg, err := Load(envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Features(), []string{FeatureJoinToken, FeatureZAK}; !slices.Equal(got, want) {
+		t.Errorf("features: got %v, want %v", got, want)
+	}
+	if len(cfg.CallbackSecrets) != 2 || cfg.CallbackSecrets[0].Reveal() != "cb-secret-one" ||
+		cfg.CallbackSecrets[1].Reveal() != "cb-secret-two" {
+		t.Errorf("callback secrets: got %d entries", len(cfg.CallbackSecrets))
+	}
+	if cfg.ZAKTTL != time.Hour || cfg.ZAKUser != "bot@example.com" {
+		t.Errorf("zak: got %v %q", cfg.ZAKTTL, cfg.ZAKUser)
+	}
+	if cfg.APIBaseURL != "http://127.0.0.1:9000" || !cfg.APIBaseURLSet {
+		t.Errorf("api base: got %q %v", cfg.APIBaseURL, cfg.APIBaseURLSet)
+	}
+	if got, want := cfg.CORSAllowedOrigins, []string{"https://a.example.com", "http://localhost:3000"}; !slices.Equal(got, want) {
+		t.Errorf("origins: got %v, want %v", got, want)
+	}
+	if cfg.ShutdownTimeout != 5*time.Second {
+		t.Errorf("shutdown: got %v", cfg.ShutdownTimeout)
+	}
+}
+
+func TestS2SWithoutZAKUserLeavesZAKOff(t *testing.T) {
+	env := s2sOnly()
+	delete(env, "ZOOM_ZAK_USER")
+	delete(env, "ZOOM_ZAK_TTL_SECONDS")
+	cfg, err := Load(envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Features(), []string{FeatureJoinToken}; !slices.Equal(got, want) {
+		t.Errorf("features: got %v, want %v", got, want)
+	}
+}
+
+func TestLoadRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // every variable that must be named, in order
+	}{
+		{"nothing configured", map[string]string{}, []string{"ZOOM_MEETING_SDK_KEY"}},
+		{"key without secret", map[string]string{"ZOOM_MEETING_SDK_KEY": "k"}, []string{"ZOOM_MEETING_SDK_SECRET"}},
+		{"secret without key", map[string]string{"ZOOM_MEETING_SDK_SECRET": "lone-secret-value"}, []string{"ZOOM_MEETING_SDK_KEY"}},
+		{"s2s without callback secrets", func() map[string]string {
+			e := s2sOnly()
+			delete(e, "CALLBACK_SECRETS")
+			return e
+		}(), []string{"CALLBACK_SECRETS"}},
+		{"callback secrets only commas", func() map[string]string {
+			e := s2sOnly()
+			e["CALLBACK_SECRETS"] = " , ,"
+			return e
+		}(), []string{"CALLBACK_SECRETS"}},
+		{"partial s2s", map[string]string{"ZOOM_ACCOUNT_ID": "a", "CALLBACK_SECRETS": "x"},
+			[]string{"ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET"}},
+		{"zak user without s2s", func() map[string]string {
+			e := sdkOnly()
+			e["ZOOM_ZAK_USER"] = "u"
+			return e
+		}(), []string{"ZOOM_ZAK_USER"}},
+		{"every bad value at once", func() map[string]string {
+			e := sdkOnly()
+			e["PORT"] = "http"
+			e["ZOOM_ZAK_TTL_SECONDS"] = "-1"
+			e["ZOOM_OAUTH_BASE_URL"] = "zoom.us"
+			e["ZOOM_API_BASE_URL"] = "ftp://x"
+			e["CORS_ALLOWED_ORIGINS"] = "https://app.example.com/path"
+			e["LOG_LEVEL"] = "loud"
+			e["LOG_FORMAT"] = "xml"
+			e["SHUTDOWN_TIMEOUT"] = "soon"
+			return e
+		}(), []string{"PORT", "ZOOM_OAUTH_BASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT",
+			"ZOOM_API_BASE_URL", "CORS_ALLOWED_ORIGINS", "ZOOM_ZAK_TTL_SECONDS"}},
+		{"port out of range", func() map[string]string { e := sdkOnly(); e["PORT"] = "70000"; return e }(), []string{"PORT"}},
+		{"star mixed into a list", func() map[string]string {
+			e := sdkOnly()
+			e["CORS_ALLOWED_ORIGINS"] = "https://a.example.com,*"
+			return e
+		}(), []string{"CORS_ALLOWED_ORIGINS"}},
+		{"pasted secret with trailing newline", map[string]string{
+			"ZOOM_MEETING_SDK_KEY": "key", "ZOOM_MEETING_SDK_SECRET": "sdk-secret-value\n"}, []string{"ZOOM_MEETING_SDK_SECRET"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(envOf(tt.env))
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("got %v, want *Error", err)
+			}
+			var got []string
+			for _, p := range cerr.Problems {
+				got = append(got, p.Variable)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("named variables: got %v, want %v\n%v", got, tt.want, err)
+			}
+			for name, value := range tt.env {
+				if slices.Contains(SecretVariables(), name) && value != "" && strings.Contains(err.Error(), value) {
+					t.Errorf("error prints the value of %s: %v", name, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	cfg, err := Load(envOf(s2sOnly()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), string(js)} {
+		for _, secret := range []string{"client-secret-value", "cb-secret-one", "cb-secret-two"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%q printed in %s", secret, out)
+			}
+		}
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Usage(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Variables() {
+		if !strings.Contains(buf.String(), name) {
+			t.Errorf("usage lacks %s:\n%s", name, buf.String())
+		}
+	}
+	if got := len(Variables()); got != 15 {
+		t.Errorf("got %d variables, want the 15 of the contract", got)
+	}
+}
