@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/joho/godotenv"
+	"github.com/rs/zerolog"
+
+	"github.com/zoomtoken/zoomtoken/internal/config"
+	"github.com/zoomtoken/zoomtoken/internal/httpapi"
+	"github.com/zoomtoken/zoomtoken/internal/signature"
+)
+
+// Server timeouts. WriteTimeout leaves room for the slowest upstream call a bot route may wait on.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+)
+
+// run is the whole program: it parses args, loads the configuration, serves until ctx ends or
+// SIGINT/SIGTERM arrives, then drains in-flight requests. It returns errors rather than printing
+// them, so tests can call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("zoomtoken", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	addr := flags.String("addr", "", "listen address, host:port (default :$PORT)")
+	flags.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: zoomtoken [-addr host:port]\n\nServes Zoom credentials over HTTP.\n\n")
+		flags.PrintDefaults()
+		fmt.Fprintln(stderr)
+		config.Usage(stderr)
+	}
+	if err := flags.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+
+	getenv, err := withDotenv(getenv, ".env")
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	if *addr == "" {
+		*addr = ":" + strconv.Itoa(cfg.Port)
+	}
+
+	handler := httpapi.NewHandler(httpapi.Deps{
+		Logger:             logger,
+		Signer:             newSigner(cfg),
+		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
+	})
+	return serve(ctx, *addr, handler, cfg, logger)
+}
+
+// serve listens synchronously (so a taken port is an error returned to the caller), serves in
+// the background, and shuts down gracefully when ctx ends or a stop signal arrives.
+func serve(ctx context.Context, addr string, handler http.Handler, cfg config.Config, logger zerolog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          log.New(logger.With().Str("source", "http.Server").Logger(), "", 0),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info().Str("addr", ln.Addr().String()).Strs("features", cfg.Features()).Msg("zoomtoken listening")
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info().Msg("stopped")
+	return nil
+}
+
+// withDotenv overlays a .env file under the environment: a variable set in the environment wins
+// over the file. A missing file is not an error.
+func withDotenv(getenv func(string) string, path string) (func(string) string, error) {
+	file, err := godotenv.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return getenv, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return func(key string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return file[key]
+	}, nil
+}
+
+func newLogger(cfg config.Config, stdout io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return zerolog.Logger{}, err
+	}
+	out := stdout
+	if cfg.LogFormat == "console" {
+		out = zerolog.ConsoleWriter{Out: stdout, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+}
+
+func newSigner(cfg config.Config) *signature.Signer {
+	if cfg.MeetingSDK == nil {
+		return nil
+	}
+	return signature.NewSigner(cfg.MeetingSDK.Key, []byte(cfg.MeetingSDK.Secret.Reveal()), time.Now)
+}

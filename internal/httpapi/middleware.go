@@ -1,0 +1,134 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/xid"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+)
+
+// requestIDHeader carries the request id both ways.
+const requestIDHeader = "X-Request-Id"
+
+type requestIDKey struct{}
+
+// requestID keeps an inbound X-Request-Id when it is short and plain (so a caller cannot inject
+// log lines or huge values), otherwise makes one, and sends it back.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(requestIDHeader)
+		if !plainRequestID(id) {
+			id = xid.New().String()
+		}
+		w.Header().Set(requestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+func plainRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// withLogger gives each request its own logger that already carries the request id, so every
+// line a handler writes can be tied to the access line.
+func withLogger(log zerolog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id, _ := r.Context().Value(requestIDKey{}).(string)
+			l := log.With().Str("request_id", id).Logger()
+			next.ServeHTTP(w, r.WithContext(l.WithContext(r.Context())))
+		})
+	}
+}
+
+// accessLog writes one line per request. It names the route pattern, never the raw path, and
+// redacts query values that are not known to be harmless: secrets travel in the query.
+func accessLog(next http.Handler) http.Handler {
+	return hlog.AccessHandler(func(r *http.Request, status, size int, duration time.Duration) {
+		level := zerolog.InfoLevel
+		if status >= 500 {
+			level = zerolog.WarnLevel
+		}
+		pattern := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			pattern = rc.RoutePattern()
+		}
+		e := hlog.FromRequest(r).WithLevel(level).
+			Str("method", r.Method).
+			Str("route", pattern).
+			Int("status", status).
+			Int("size", size).
+			Dur("duration", duration)
+		if r.URL.RawQuery != "" {
+			e = e.Str("query", redactQuery(r.URL.RawQuery))
+		}
+		e.Msg("request")
+	})(next)
+}
+
+// harmlessQueryKeys are the query parameters whose values may be logged.
+var harmlessQueryKeys = []string{"meeting_id", "type", "bypass_waiting_room"}
+
+// redactQuery returns the query with every value replaced by REDACTED unless its key is known to
+// be harmless. Keys are kept so a log still shows what was asked; harmless values are cut short.
+func redactQuery(raw string) string {
+	values, _ := url.ParseQuery(raw)
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, v := range values[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k))
+			b.WriteByte('=')
+			if slices.Contains(harmlessQueryKeys, k) {
+				if len(v) > 32 {
+					v = v[:32]
+				}
+				b.WriteString(url.QueryEscape(v))
+			} else {
+				b.WriteString("REDACTED")
+			}
+		}
+	}
+	return b.String()
+}
+
+// recoverPanic turns a handler panic into a 500. The panic value is not logged, since it could
+// hold anything; the stack shows where it happened.
+func recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				hlog.FromRequest(r).Error().Bytes("stack", debug.Stack()).Msg("handler panicked")
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/rs/zerolog/hlog"
+
+	"github.com/zoomtoken/zoomtoken/internal/signature"
+)
+
+// handleHealthz serves GET /healthz: 200 while the process serves.
+func handleHealthz() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok")
+	}
+}
+
+// writeFieldErrors writes the {"errors": [...]} body POST / answers every failure with.
+func writeFieldErrors(w http.ResponseWriter, status int, errs ...signature.FieldError) {
+	writeJSON(w, status, signature.ValidationError{Errors: errs})
+}
+
+// writeJSON writes v as compact JSON without HTML escaping, as Express's res.json does.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+// writeInternalError answers 500 with no detail; the detail goes to the log with the request id.
+func writeInternalError(w http.ResponseWriter, r *http.Request, err error) {
+	hlog.FromRequest(r).Error().Err(err).Msg("internal error")
+	writeFieldErrors(w, http.StatusInternalServerError, signature.FieldError{Property: "server", Reason: "internal error"})
+}

@@ -1,0 +1,30 @@
+// Package httpapi is the service's HTTP surface: the chi router (every route is in routes.go),
+// the handlers, the middleware and the one place that writes error answers.
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/zoomtoken/zoomtoken/internal/signature"
+)
+
+// Deps are the handler's dependencies. A nil feature dependency turns that feature's routes
+// into 404s that name the variables which turn it on.
+type Deps struct {
+	Logger zerolog.Logger
+
+	// Signer signs POST / tokens; nil when the Meeting SDK credentials are not configured.
+	Signer *signature.Signer
+	// CORSAllowedOrigins lists the origins allowed to call POST /; nil allows any.
+	CORSAllowedOrigins []string
+}
+
+// NewHandler returns the service's HTTP handler.
+func NewHandler(d Deps) http.Handler {
+	r := chi.NewRouter()
+	addRoutes(r, d)
+	return r
+}
