@@ -95,7 +95,7 @@ func serve(ctx context.Context, addr string, handler http.Handler, cfg config.Co
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info().Str("addr", ln.Addr().String()).Strs("features", cfg.Features()).Msg("zoomtoken listening")
+	logger.Info().Str("version", version).Str("addr", ln.Addr().String()).Strs("features", cfg.Features()).Msg("zoomtoken listening")
 
 	select {
 	case err := <-served:

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/config"
+)
+
+// syncBuffer is an io.Writer that run's logger and the test read concurrently.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// instance is one run of the service inside the test process.
+type instance struct {
+	url    string
+	stdout *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start calls run on 127.0.0.1:0 with env as the whole environment and waits until it listens.
+func start(tb testing.TB, env map[string]string) *instance {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	inst := &instance{stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	getenv := func(k string) string { return env[k] }
+	go func() {
+		inst.done <- run(ctx, []string{"zoomtoken", "-addr", "127.0.0.1:0"}, getenv, inst.stdout, io.Discard)
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case <-inst.done:
+		case <-time.After(10 * time.Second):
+			tb.Error("run did not return after cancel")
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(inst.stdout.String(), "\n") {
+			var entry struct{ Message, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Message == "zoomtoken listening" {
+				inst.url = "http://" + entry.Addr
+				return inst
+			}
+		}
+		select {
+		case err := <-inst.done:
+			tb.Fatalf("run returned before listening: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	tb.Fatalf("no listening line in %q", inst.stdout.String())
+	return nil
+}
+
+func sdkEnv() map[string]string {
+	return map[string]string{"ZOOM_MEETING_SDK_KEY": "testKey", "ZOOM_MEETING_SDK_SECRET": "testSecretXyz", "SHUTDOWN_TIMEOUT": "5s"}
+}
+
+func TestRunServesAndStopsOnCancel(t *testing.T) {
+	inst := start(t, sdkEnv())
+	resp, err := http.Post(inst.url+"/", "application/json", strings.NewReader(`{"meetingNumber":"1","role":0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"sdkKey":"testKey"`) {
+		t.Fatalf("POST /: got %d %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(inst.stdout.String(), `"features":["signature"]`) {
+		t.Errorf("startup line does not list the features: %s", inst.stdout.String())
+	}
+	inst.cancel()
+	if err := <-inst.done; err != nil {
+		t.Errorf("run: got %v, want nil after a clean shutdown", err)
+	}
+	inst.done <- nil // for the cleanup
+}
+
+func TestRunRefusesBadConfiguration(t *testing.T) {
+	env := map[string]string{"ZOOM_ACCOUNT_ID": "a", "ZOOM_CLIENT_ID": "c", "ZOOM_CLIENT_SECRET": "very-secret-value"}
+	var stdout bytes.Buffer
+	err := run(context.Background(), []string{"zoomtoken"}, func(k string) string { return env[k] }, &stdout, io.Discard)
+	var cerr *config.Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("got %v, want a configuration error", err)
+	}
+	if !strings.Contains(err.Error(), "CALLBACK_SECRETS") || strings.Contains(err.Error(), "very-secret-value") {
+		t.Errorf("error: %v", err)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("a refused start logged %q", stdout.String())
+	}
+}
+
+func TestRunReturnsListenError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	env := sdkEnv()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"zoomtoken", "-addr", ln.Addr().String()},
+			func(k string) string { return env[k] }, io.Discard, io.Discard)
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+			t.Errorf("got %v, want address already in use", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return on a taken port")
+	}
+}
+
+func TestRunHelpListsVariables(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"zoomtoken", "-h"}, func(string) string { return "" }, io.Discard, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range config.Variables() {
+		if !strings.Contains(stderr.String(), name) {
+			t.Errorf("help lacks %s", name)
+		}
+	}
+}
+
+// A request in flight when SIGTERM arrives is served to the end; then run returns nil.
+func TestRunDrainsInFlightRequestOnSIGTERM(t *testing.T) {
+	inst := start(t, sdkEnv())
+	bodyReader, bodyWriter := io.Pipe()
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	answered := make(chan result, 1)
+	go func() {
+		resp, err := http.Post(inst.url+"/", "application/json", bodyReader)
+		if err != nil {
+			answered <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answered <- result{status: resp.StatusCode, body: string(b)}
+	}()
+	// The pipe hands over the first half only once the client is sending the body: from here on
+	// the request is in flight.
+	io.WriteString(bodyWriter, `{"meetingNumber":"123",`)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(inst.stdout.String(), "shutting down") })
+	io.WriteString(bodyWriter, `"role":1}`)
+	bodyWriter.Close()
+
+	r := <-answered
+	if r.err != nil || r.status != 200 || !strings.Contains(r.body, "signature") {
+		t.Fatalf("in-flight request: got %d %q %v, want 200 with a signature", r.status, r.body, r.err)
+	}
+	select {
+	case err := <-inst.done:
+		if err != nil {
+			t.Errorf("run: got %v, want nil", err)
+		}
+		inst.done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after draining")
+	}
+}
+
+func waitFor(tb testing.TB, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatal("condition not met within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestDotenvIsOverriddenByEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte("PORT=5000\nLOG_LEVEL=debug\n# comment\nZOOM_MEETING_SDK_KEY=\"from file\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PORT": "6000"}
+	getenv, err := withDotenv(func(k string) string { return env[k] }, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"PORT": "6000", "LOG_LEVEL": "debug", "ZOOM_MEETING_SDK_KEY": "from file", "LOG_FORMAT": ""} {
+		if got := getenv(k); got != want {
+			t.Errorf("%s: got %q, want %q", k, got, want)
+		}
+	}
+	if _, err := withDotenv(getenv, filepath.Join(t.TempDir(), "missing")); err != nil {
+		t.Errorf("a missing .env: got %v, want nil", err)
+	}
+}
