@@ -11,6 +11,8 @@ require (
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/rs/xid v1.6.0
 	github.com/rs/zerolog v1.35.1
+	golang.org/x/oauth2 v0.37.0
+	golang.org/x/sync v0.24.0
 )
 
 require (

@@ -1,0 +1,449 @@
+// Package zoom is the Server-to-Server OAuth client behind the bot endpoints: it caches an access
+// token and asks Zoom for ZAKs and meeting join tokens, with retries, timeouts and typed errors.
+package zoom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultBudget         = 10 * time.Second
+	DefaultAttemptTimeout = 5 * time.Second
+	DefaultMaxAttempts    = 4
+	// DefaultAPIBaseURL is Zoom's REST base when neither the operator nor the token names one.
+	DefaultAPIBaseURL = "https://api.zoom.us"
+)
+
+// defaultTokenLifetime is assumed when a token response has no expires_in; Zoom's S2S tokens
+// live one hour.
+const defaultTokenLifetime = time.Hour
+
+// maxAnswer caps how much of an answer is read; Zoom's are a few hundred bytes.
+const maxAnswer = 64 << 10
+
+// Operation names, as errors carry them.
+const (
+	opAccessToken = "access token"
+	opZAK         = "zak"
+	opJoinToken   = "join token"
+)
+
+// JoinTokenKind is the kind of meeting join token.
+type JoinTokenKind string
+
+// The join token kinds Zoom issues.
+const (
+	LocalRecording JoinTokenKind = "local_recording"
+	LiveStreaming  JoinTokenKind = "live_streaming"
+	LocalArchiving JoinTokenKind = "local_archiving"
+)
+
+// ParseJoinTokenKind returns the kind named s.
+func ParseJoinTokenKind(s string) (JoinTokenKind, bool) {
+	switch k := JoinTokenKind(s); k {
+	case LocalRecording, LiveStreaming, LocalArchiving:
+		return k, true
+	}
+	return "", false
+}
+
+// Config configures a Client.
+type Config struct {
+	AccountID    string
+	ClientID     string
+	ClientSecret string
+	// OAuthBaseURL is where /oauth/token lives, e.g. https://zoom.us.
+	OAuthBaseURL string
+	// APIBaseURL is the REST base. When empty, the token response's api_url is used, falling
+	// back to DefaultAPIBaseURL.
+	APIBaseURL string
+
+	// HTTPClient makes every request; nil builds a dedicated one with timeouts.
+	HTTPClient *http.Client
+	// Now is the clock token expiry is computed with; nil means time.Now.
+	Now func() time.Time
+	// Budget bounds one call from start to end, retries and waits included.
+	Budget time.Duration
+	// AttemptTimeout bounds one HTTP request.
+	AttemptTimeout time.Duration
+	// MaxAttempts bounds the tries of one call on 5xx, network errors and per-second limits.
+	MaxAttempts int
+}
+
+// Client talks to Zoom for one S2S OAuth app. It is safe for concurrent use.
+type Client struct {
+	cfg    Config
+	http   *http.Client
+	oauth  clientcredentials.Config
+	tokens *tokenCache
+}
+
+// New returns a client for cfg.
+func New(cfg Config) *Client {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Budget <= 0 {
+		cfg.Budget = DefaultBudget
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	cfg.OAuthBaseURL = strings.TrimRight(cfg.OAuthBaseURL, "/")
+	cfg.APIBaseURL = strings.TrimRight(cfg.APIBaseURL, "/")
+	httpClient := cfg.HTTPClient
+	if httpClient == nil {
+		httpClient = NewHTTPClient(cfg.AttemptTimeout)
+	}
+	c := &Client{
+		cfg:  cfg,
+		http: httpClient,
+		oauth: clientcredentials.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			TokenURL:     cfg.OAuthBaseURL + "/oauth/token",
+			// clientcredentials lets grant_type be overridden; Zoom wants account_credentials.
+			EndpointParams: url.Values{"grant_type": {"account_credentials"}, "account_id": {cfg.AccountID}},
+			AuthStyle:      oauth2.AuthStyleInHeader,
+		},
+	}
+	c.tokens = &tokenCache{fetch: c.fetchToken, now: cfg.Now, timeout: cfg.Budget}
+	return c
+}
+
+// NewHTTPClient returns the dedicated client Zoom calls use: bounded dials, handshakes and
+// requests, and no redirects (Zoom's API does not redirect; following one would be a surprise).
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	transport.TLSHandshakeTimeout = 5 * time.Second
+	transport.ResponseHeaderTimeout = timeout
+	transport.MaxIdleConnsPerHost = 32
+	return &http.Client{
+		Transport:     transport,
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// ZAK returns a ZAK for user (a Zoom user id or email). A zero ttl leaves the lifetime to Zoom.
+func (c *Client) ZAK(ctx context.Context, user string, ttl time.Duration) (string, error) {
+	query := url.Values{"type": {"zak"}}
+	if ttl > 0 {
+		query.Set("ttl", strconv.FormatInt(int64(ttl/time.Second), 10))
+	}
+	return c.call(ctx, opZAK, "/v2/users/"+url.PathEscape(user)+"/token", query)
+}
+
+// JoinToken returns a fresh single-use join token of the given kind for a meeting.
+func (c *Client) JoinToken(ctx context.Context, meetingID int64, kind JoinTokenKind, bypassWaitingRoom bool) (string, error) {
+	if _, ok := ParseJoinTokenKind(string(kind)); !ok {
+		return "", fmt.Errorf("zoom: unknown join token kind %q", kind)
+	}
+	query := url.Values{}
+	if bypassWaitingRoom {
+		query.Set("bypass_waiting_room", "true")
+	}
+	return c.call(ctx, opJoinToken, "/v2/meetings/"+strconv.FormatInt(meetingID, 10)+"/jointoken/"+string(kind), query)
+}
+
+// call GETs a Zoom endpoint that answers {"token": "..."} and returns the token. It retries
+// within the budget: once with a new access token after a 401 (code 124), and with backoff after
+// 5xx answers, network errors and per-second rate limits. Daily limits and refusals are final.
+func (c *Client) call(ctx context.Context, op, path string, query url.Values) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Budget)
+	defer cancel()
+	refreshed := false
+	for attempt := 1; ; attempt++ {
+		at, err := c.tokens.get(ctx)
+		if err != nil {
+			return "", err
+		}
+		token, zerr := c.get(ctx, op, at, path, query)
+		if zerr == nil {
+			return token, nil
+		}
+		if zerr.Status == http.StatusUnauthorized && zerr.Code == codeInvalidAccessToken && !refreshed {
+			c.tokens.invalidate(at.value)
+			refreshed = true
+			continue
+		}
+		if !retryable(zerr) || attempt >= c.cfg.MaxAttempts || !sleep(ctx, c.delay(attempt, zerr)) {
+			return "", zerr
+		}
+	}
+}
+
+// Zoom error codes the client acts on.
+const (
+	codeInvalidAccessToken = 124
+	codeInvalidMeetingID   = 300
+	codeUserNotFound       = 1001
+	codeMeetingNotFound    = 3001
+	codeNotAllowed         = 3000
+	codeHostingNotAllowed  = 3161
+)
+
+// get makes one GET with the access token and reads the answer.
+func (c *Client) get(ctx context.Context, op string, at accessToken, path string, query url.Values) (string, *Error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	target := at.apiBase + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, target, nil)
+	if err != nil {
+		return "", &Error{Kind: KindRefused, Op: op, Message: "bad request URL", Err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+at.value)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", &Error{Kind: KindUnavailable, Op: op, Message: transportProblem(err), Err: stripURL(err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	trackingID := resp.Header.Get("x-zm-trackingid")
+	if err != nil {
+		return "", &Error{Kind: KindUnavailable, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
+			Message: "answer cut short", Err: stripURL(err)}
+	}
+	if resp.StatusCode == http.StatusOK {
+		var answer struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			return "", &Error{Kind: KindRefused, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
+				Message: "answer is not the JSON Zoom documents"}
+		}
+		if answer.Token == "" {
+			return "", &Error{Kind: KindRefused, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
+				Message: "answer has an empty token"}
+		}
+		return answer.Token, nil
+	}
+	return "", c.restError(op, resp, body)
+}
+
+// restError classifies a non-200 REST answer.
+func (c *Client) restError(op string, resp *http.Response, body []byte) *Error {
+	var answer struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	json.Unmarshal(body, &answer) // a body that is not Zoom's shape leaves the status to speak
+	e := &Error{Op: op, Status: resp.StatusCode, Code: answer.Code, Message: clip(answer.Message),
+		TrackingID: resp.Header.Get("x-zm-trackingid")}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		e.Kind = KindUnavailable
+		e.RateLimitType = resp.Header.Get("X-RateLimit-Type")
+		if e.RateLimitType == "" && strings.Contains(strings.ToLower(answer.Message), "daily") {
+			e.RateLimitType = rateLimitDaily
+		}
+		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.cfg.Now())
+		if e.RetryAfter == 0 && e.RateLimitType == rateLimitDaily {
+			e.RetryAfter = untilUTCMidnight(c.cfg.Now())
+		}
+	case resp.StatusCode >= 500:
+		e.Kind = KindUnavailable
+	case resp.StatusCode == http.StatusNotFound,
+		answer.Code == codeUserNotFound, answer.Code == codeMeetingNotFound,
+		answer.Code == codeNotAllowed, answer.Code == codeHostingNotAllowed,
+		answer.Code == codeInvalidMeetingID && op == opJoinToken:
+		e.Kind = KindNotFound
+	default:
+		// 401 (after the one retry), missing scopes (4711, 4700), and anything else we did not
+		// expect: an operator must look.
+		e.Kind = KindRefused
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	return e
+}
+
+const rateLimitDaily = "Daily-limit"
+
+// retryable reports whether trying again inside the budget can help.
+func retryable(e *Error) bool {
+	return e.Kind == KindUnavailable && e.RateLimitType != rateLimitDaily
+}
+
+// delay is how long to wait before the next attempt: Zoom's Retry-After when it gave one,
+// otherwise exponential backoff (100 ms, 200 ms, 400 ms, ...) with full jitter, capped at 2 s.
+func (c *Client) delay(attempt int, e *Error) time.Duration {
+	if e.RetryAfter > 0 {
+		return e.RetryAfter
+	}
+	ceiling := min(100*time.Millisecond<<(attempt-1), 2*time.Second)
+	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+// sleep waits d unless that would overrun ctx's deadline, in which case it returns false at
+// once: a wait the budget cannot afford is not worth starting.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// retryAfter parses Retry-After in the forms Zoom sends: delta-seconds, an HTTP date, or an
+// ISO-8601 instant. It returns zero when the header is absent or unreadable.
+func retryAfter(value string, now time.Time) time.Duration {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(value, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, 366*24*3600)) * time.Second
+	}
+	for _, parse := range []func(string) (time.Time, error){
+		http.ParseTime,
+		func(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) },
+		func(s string) (time.Time, error) { return time.Parse("2006-01-02T15:04:05Z0700", s) },
+		func(s string) (time.Time, error) { return time.Parse("2006-01-02T15:04:05", s) }, // no zone: UTC
+	} {
+		if t, err := parse(value); err == nil {
+			if d := t.Sub(now); d > 0 {
+				return d.Round(time.Second)
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+func untilUTCMidnight(now time.Time) time.Duration {
+	day := now.UTC().Truncate(24 * time.Hour)
+	return day.Add(24 * time.Hour).Sub(now)
+}
+
+// fetchToken asks the token endpoint for a new access token, retrying 5xx answers and network
+// errors with backoff inside ctx.
+func (c *Client) fetchToken(ctx context.Context) (accessToken, error) {
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.http)
+	for attempt := 1; ; attempt++ {
+		start := c.cfg.Now()
+		actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+		tok, err := c.oauth.Token(actx)
+		cancel()
+		if err == nil {
+			return c.accessToken(tok, start), nil
+		}
+		zerr := c.tokenError(err)
+		if !retryable(zerr) || attempt >= c.cfg.MaxAttempts || !sleep(ctx, c.delay(attempt, zerr)) {
+			return accessToken{}, zerr
+		}
+	}
+}
+
+func (c *Client) accessToken(tok *oauth2.Token, issued time.Time) accessToken {
+	lifetime := time.Duration(tok.ExpiresIn) * time.Second
+	if lifetime <= 0 {
+		lifetime = defaultTokenLifetime
+	}
+	apiBase := c.cfg.APIBaseURL
+	if apiBase == "" {
+		apiBase = DefaultAPIBaseURL
+		if u, ok := tok.Extra("api_url").(string); ok && validBaseURL(u) {
+			apiBase = strings.TrimRight(u, "/")
+		}
+	}
+	expires := issued.Add(lifetime)
+	return accessToken{value: tok.AccessToken, apiBase: apiBase, expiresAt: expires, refreshAt: expires.Add(-refreshMargin(lifetime))}
+}
+
+func validBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == ""
+}
+
+// tokenError classifies a failed token request. The oauth2 package's own error text can quote
+// the answer's body, so only the fields are kept.
+func (c *Client) tokenError(err error) *Error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		e := &Error{Op: opAccessToken, OAuthError: re.ErrorCode}
+		if re.Response != nil {
+			e.Status = re.Response.StatusCode
+			e.TrackingID = re.Response.Header.Get("x-zm-trackingid")
+		}
+		var answer struct {
+			Reason string `json:"reason"`
+		}
+		json.Unmarshal(re.Body, &answer)
+		e.Message = clip(answer.Reason)
+		switch {
+		case e.Status == http.StatusTooManyRequests:
+			e.Kind = KindUnavailable
+			if re.Response != nil {
+				e.RateLimitType = re.Response.Header.Get("X-RateLimit-Type")
+				e.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"), c.cfg.Now())
+			}
+		case e.Status >= 500:
+			e.Kind = KindUnavailable
+		default:
+			e.Kind = KindRefused // invalid_client, unsupported_grant_type, invalid_request, ...
+		}
+		if e.Message == "" {
+			e.Message = http.StatusText(e.Status)
+		}
+		return e
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &Error{Kind: KindUnavailable, Op: opAccessToken, Message: transportProblem(err), Err: stripURL(err)}
+	}
+	// A 200 whose body is not a token: unreadable JSON or no access_token.
+	return &Error{Kind: KindRefused, Op: opAccessToken, Message: "answer is not an access token"}
+}
+
+// transportProblem describes a request that got no answer.
+func transportProblem(err error) string {
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		return "timed out"
+	}
+	return "no answer"
+}
+
+// stripURL drops the URL from a transport error (it names the user or meeting, which the error's
+// Op already says) and keeps the cause.
+func stripURL(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
+	}
+	return err
+}
