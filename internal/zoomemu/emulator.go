@@ -88,7 +88,7 @@ type Call struct {
 	Path     string
 	Query    string
 	// Form is the parsed request body of token requests.
-	Form map[string][]string
+	Form   map[string][]string
 	Header http.Header
 }
 
