@@ -1,0 +1,219 @@
+// Command zoomemu serves an emulated Zoom on a local port: the S2S OAuth token endpoint, ZAKs and
+// meeting join tokens, with Zoom's wire format. Point zoomtoken (or your own bot code) at it to
+// develop and test with no Zoom account. Run it with -h for its flags.
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "zoomemu:", err)
+		os.Exit(1)
+	}
+}
+
+const usageHeader = `Usage: zoomemu [flags]
+
+Serves an emulated Zoom API on a local port for development and tests: POST /oauth/token
+(Server-to-Server OAuth), GET /v2/users/{user}/token?type=zak and
+GET /v2/meetings/{id}/jointoken/{local_recording|live_streaming|local_archiving}.
+It answers with Zoom's bodies, codes, statuses and headers. Every flag can also be set with the
+environment variable in brackets.
+
+Point zoomtoken at it with:
+  ZOOM_OAUTH_BASE_URL=http://ADDR ZOOM_API_BASE_URL=http://ADDR
+  ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET = the credentials below
+
+Make it misbehave while it runs (each fault applies to the endpoint's next requests, in order):
+  curl -X POST 'http://ADDR/_emu/fault?endpoint=zak&fault=server_error&count=2'
+      endpoint: oauth_token, zak, join_token
+      fault: server_error, rate_limit_qps, rate_limit_daily, malformed_json, empty_token,
+             invalid_access_token, hang, reset
+  curl -X POST 'http://ADDR/_emu/latency?d=500ms'
+  curl -X POST 'http://ADDR/_emu/revoke'            (invalidates every access token)
+  curl 'http://ADDR/_emu/calls'                     (requests per endpoint)
+
+Flags:
+`
+
+// run parses flags (with environment fallbacks), serves the emulator and stops on SIGINT/SIGTERM
+// or when ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("zoomemu", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := flags.String("addr", env("ZOOMEMU_ADDR", "127.0.0.1:9900"), "listen address [ZOOMEMU_ADDR]")
+	accountID := flags.String("account-id", env("ZOOMEMU_ACCOUNT_ID", "emu-account"), "S2S account id [ZOOMEMU_ACCOUNT_ID]")
+	clientID := flags.String("client-id", env("ZOOMEMU_CLIENT_ID", "emu-client"), "S2S client id [ZOOMEMU_CLIENT_ID]")
+	clientSecret := flags.String("client-secret", env("ZOOMEMU_CLIENT_SECRET", "emu-client-secret"), "S2S client secret [ZOOMEMU_CLIENT_SECRET]")
+	users := flags.String("users", env("ZOOMEMU_USERS", "emu-user-1:bot@example.com"), "known users, id:email,... [ZOOMEMU_USERS]")
+	meetings := flags.String("meetings", env("ZOOMEMU_MEETINGS", "123456789,85746065432"), "known meeting ids, comma-separated [ZOOMEMU_MEETINGS]")
+	scopes := flags.String("scopes", env("ZOOMEMU_SCOPES", strings.Join(zoomemu.AllScopes(), ",")), "scopes granted to the app [ZOOMEMU_SCOPES]")
+	tokenLifetime := flags.Duration("token-lifetime", durationEnv(getenv, "ZOOMEMU_TOKEN_LIFETIME", time.Hour), "access token lifetime [ZOOMEMU_TOKEN_LIFETIME]")
+	rateLimit := flags.Int("rate-limit", intEnv(getenv, "ZOOMEMU_RATE_LIMIT", 0), "REST calls allowed per second, 0 for no limit [ZOOMEMU_RATE_LIMIT]")
+	dailyLimit := flags.Int("daily-limit", intEnv(getenv, "ZOOMEMU_DAILY_LIMIT", 0), "REST calls allowed per UTC day, 0 for no limit [ZOOMEMU_DAILY_LIMIT]")
+	flags.Usage = func() {
+		fmt.Fprint(stderr, usageHeader)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+
+	cfg := zoomemu.Config{
+		Apps: []zoomemu.App{{AccountID: *accountID, ClientID: *clientID, ClientSecret: *clientSecret,
+			Scopes: splitList(*scopes)}},
+		TokenLifetime:      *tokenLifetime,
+		RateLimitPerSecond: *rateLimit,
+		DailyLimit:         *dailyLimit,
+	}
+	for _, u := range splitList(*users) {
+		id, email, _ := strings.Cut(u, ":")
+		cfg.Users = append(cfg.Users, zoomemu.User{ID: id, Email: email})
+	}
+	for _, m := range splitList(*meetings) {
+		id, err := strconv.ParseInt(m, 10, 64)
+		if err != nil {
+			return fmt.Errorf("-meetings: %q is not a meeting id", m)
+		}
+		cfg.Meetings = append(cfg.Meetings, id)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	cfg.APIURL = base
+	emu := zoomemu.New(cfg)
+	defer emu.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("/_emu/", adminHandler(emu))
+	mux.Handle("/", emu)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	fmt.Fprintf(stdout, "zoomemu: emulated Zoom listening on %s\n", base)
+	fmt.Fprintf(stdout, "  account id %s, client id %s, client secret %s\n", *accountID, *clientID, *clientSecret)
+	fmt.Fprintf(stdout, "  users %s; meetings %s\n  scopes %s\n", *users, *meetings, *scopes)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	emu.Close() // release hung requests so shutdown does not wait on them
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// adminHandler lets a developer script faults into a running emulator.
+func adminHandler(emu *zoomemu.Emulator) http.Handler {
+	faults := map[string]func() zoomemu.Fault{
+		"server_error":         zoomemu.ServerError,
+		"rate_limit_qps":       func() zoomemu.Fault { return zoomemu.RateLimitedPerSecond("1") },
+		"rate_limit_daily":     func() zoomemu.Fault { return zoomemu.RateLimitedDaily(nextUTCMidnight()) },
+		"malformed_json":       zoomemu.MalformedJSON,
+		"empty_token":          zoomemu.EmptyToken,
+		"invalid_access_token": zoomemu.InvalidAccessToken,
+		"hang":                 zoomemu.Hang,
+		"reset":                zoomemu.ConnectionReset,
+	}
+	endpoints := map[string]zoomemu.Endpoint{
+		string(zoomemu.EndpointToken):     zoomemu.EndpointToken,
+		string(zoomemu.EndpointZAK):       zoomemu.EndpointZAK,
+		string(zoomemu.EndpointJoinToken): zoomemu.EndpointJoinToken,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /_emu/fault", func(w http.ResponseWriter, r *http.Request) {
+		ep, ok := endpoints[r.URL.Query().Get("endpoint")]
+		fault, known := faults[r.URL.Query().Get("fault")]
+		count, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("count"), "1"))
+		if !ok || !known || err != nil || count < 1 || count > 1000 {
+			http.Error(w, "want endpoint=oauth_token|zak|join_token, fault=one of the -h list, count=1..1000", http.StatusBadRequest)
+			return
+		}
+		for range count {
+			emu.Script(ep, fault())
+		}
+		fmt.Fprintf(w, "queued %d %s on %s\n", count, r.URL.Query().Get("fault"), ep)
+	})
+	mux.HandleFunc("POST /_emu/latency", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("d"))
+		if err != nil || d < 0 {
+			http.Error(w, "want d=<duration>, e.g. 500ms", http.StatusBadRequest)
+			return
+		}
+		emu.SetLatency(d)
+		fmt.Fprintf(w, "latency %s\n", d)
+	})
+	mux.HandleFunc("POST /_emu/revoke", func(w http.ResponseWriter, r *http.Request) {
+		emu.RevokeAll()
+		fmt.Fprintln(w, "revoked every access token")
+	})
+	mux.HandleFunc("GET /_emu/calls", func(w http.ResponseWriter, r *http.Request) {
+		for _, ep := range []zoomemu.Endpoint{zoomemu.EndpointToken, zoomemu.EndpointZAK, zoomemu.EndpointJoinToken} {
+			fmt.Fprintf(w, "%s %d\n", ep, emu.Calls(ep))
+		}
+	})
+	return mux
+}
+
+func nextUTCMidnight() string {
+	return time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour).Format(time.RFC3339)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func durationEnv(getenv func(string) string, name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
+func intEnv(getenv func(string) string, name string, def int) int {
+	if n, err := strconv.Atoi(getenv(name)); err == nil {
+		return n
+	}
+	return def
+}

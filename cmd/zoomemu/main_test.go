@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startEmu runs the command on a free loopback port and returns its base URL.
+func startEmu(tb testing.TB, args ...string) string {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"zoomemu", "-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, w, io.Discard)
+		w.Close()
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("run: %v", err)
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("no banner: %v", err)
+	}
+	go io.Copy(io.Discard, out)
+	_, base, ok := strings.Cut(strings.TrimSpace(line), "listening on ")
+	if !ok {
+		tb.Fatalf("banner: %q", line)
+	}
+	return base
+}
+
+func post(tb testing.TB, url, contentType, body string, basicAuth ...string) (int, string) {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	if len(basicAuth) == 2 {
+		req.SetBasicAuth(basicAuth[0], basicAuth[1])
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestEmulatorCommandServesAndTakesFaults(t *testing.T) {
+	base := startEmu(t, "-client-id", "cid", "-client-secret", "csecret", "-account-id", "acc")
+	form := "grant_type=account_credentials&account_id=acc"
+	if status, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", form, "cid", "csecret"); status != 200 ||
+		!strings.Contains(body, `"api_url":"`+base+`"`) {
+		t.Fatalf("token: %d %s", status, body)
+	}
+	if status, body := post(t, base+"/_emu/fault?endpoint=oauth_token&fault=server_error&count=1", "", ""); status != 200 {
+		t.Fatalf("fault: %d %s", status, body)
+	}
+	if status, _ := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", form, "cid", "csecret"); status != 500 {
+		t.Errorf("scripted fault: got %d, want 500", status)
+	}
+	if status, _ := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", form, "cid", "csecret"); status != 200 {
+		t.Errorf("after the fault: got %d, want 200", status)
+	}
+	if status, _ := post(t, base+"/_emu/fault?endpoint=nowhere&fault=hang", "", ""); status != 400 {
+		t.Errorf("unknown endpoint: got %d, want 400", status)
+	}
+	resp, err := http.Get(base + "/_emu/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "oauth_token 3") {
+		t.Errorf("calls: %s", b)
+	}
+}
+
+func TestEmulatorCommandRejectsBadMeetings(t *testing.T) {
+	err := run(context.Background(), []string{"zoomemu", "-addr", "127.0.0.1:0", "-meetings", "12,abc"},
+		func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "abc") {
+		t.Errorf("got %v, want an error naming abc", err)
+	}
+}
