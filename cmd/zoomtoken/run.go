@@ -21,6 +21,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
 // Server timeouts. WriteTimeout leaves room for the slowest upstream call a bot route may wait on.
@@ -67,11 +68,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		*addr = ":" + strconv.Itoa(cfg.Port)
 	}
 
-	handler := httpapi.NewHandler(httpapi.Deps{
+	deps := httpapi.Deps{
 		Logger:             logger,
 		Signer:             newSigner(cfg),
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
-	})
+		Zoom:               newZoomClient(cfg),
+		ZAKUser:            cfg.ZAKUser,
+		ZAKTTL:             cfg.ZAKTTL,
+	}
+	for _, s := range cfg.CallbackSecrets {
+		deps.CallbackSecrets = append(deps.CallbackSecrets, s.Reveal())
+	}
+	handler := httpapi.NewHandler(deps)
 	return serve(ctx, *addr, handler, cfg, logger)
 }
 
@@ -140,6 +148,25 @@ func newLogger(cfg config.Config, stdout io.Writer) (zerolog.Logger, error) {
 		out = zerolog.ConsoleWriter{Out: stdout, TimeFormat: time.RFC3339}
 	}
 	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+}
+
+// newZoomClient returns the S2S client, or nil when the bot endpoints are off. The REST base is
+// passed only when the operator set it, so that otherwise the token's api_url decides.
+func newZoomClient(cfg config.Config) *zoom.Client {
+	if cfg.S2S == nil {
+		return nil
+	}
+	zc := zoom.Config{
+		AccountID:    cfg.S2S.AccountID,
+		ClientID:     cfg.S2S.ClientID,
+		ClientSecret: cfg.S2S.ClientSecret.Reveal(),
+		OAuthBaseURL: cfg.OAuthBaseURL,
+		Budget:       cfg.ZoomTimeout,
+	}
+	if cfg.APIBaseURLSet {
+		zc.APIBaseURL = cfg.APIBaseURL
+	}
+	return zoom.New(zc)
 }
 
 func newSigner(cfg config.Config) *signature.Signer {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -159,36 +161,35 @@ func TestRunHelpListsVariables(t *testing.T) {
 // A request in flight when SIGTERM arrives is served to the end; then run returns nil.
 func TestRunDrainsInFlightRequestOnSIGTERM(t *testing.T) {
 	inst := start(t, sdkEnv())
-	bodyReader, bodyWriter := io.Pipe()
-	type result struct {
-		status int
-		body   string
-		err    error
+	conn, err := net.Dial("tcp", strings.TrimPrefix(inst.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	answered := make(chan result, 1)
-	go func() {
-		resp, err := http.Post(inst.url+"/", "application/json", bodyReader)
-		if err != nil {
-			answered <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		answered <- result{status: resp.StatusCode, body: string(b)}
-	}()
-	// The pipe hands over the first half only once the client is sending the body: from here on
-	// the request is in flight.
-	io.WriteString(bodyWriter, `{"meetingNumber":"123",`)
+	defer conn.Close()
+	body := `{"meetingNumber":"123","role":1}`
+	// With Expect: 100-continue the server says "100 Continue" only once the handler reads the
+	// body, so reading it proves the request is in flight inside the handler.
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(body))
+	reader := bufio.NewReader(conn)
+	interim, err := reader.ReadString('\n')
+	if err != nil || !strings.Contains(interim, "100 Continue") {
+		t.Fatalf("interim answer: %q %v", interim, err)
+	}
+	reader.ReadString('\n') // the blank line that ends it
+
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return strings.Contains(inst.stdout.String(), "shutting down") })
-	io.WriteString(bodyWriter, `"role":1}`)
-	bodyWriter.Close()
+	io.WriteString(conn, body)
 
-	r := <-answered
-	if r.err != nil || r.status != 200 || !strings.Contains(r.body, "signature") {
-		t.Fatalf("in-flight request: got %d %q %v, want 200 with a signature", r.status, r.body, r.err)
+	resp, err := http.ReadResponse(reader, nil)
+	if err != nil {
+		t.Fatalf("in-flight request got no answer: %v", err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(answer), "signature") {
+		t.Fatalf("in-flight request: got %d %q, want 200 with a signature", resp.StatusCode, answer)
 	}
 	select {
 	case err := <-inst.done:

@@ -34,6 +34,7 @@ type environment struct {
 	CallbackSecrets    string `envconfig:"CALLBACK_SECRETS" desc:"comma-separated secrets accepted by the bot endpoints" secret:"true"`
 	OAuthBaseURL       string `envconfig:"ZOOM_OAUTH_BASE_URL" default:"https://zoom.us" desc:"where /oauth/token lives"`
 	APIBaseURL         string `envconfig:"ZOOM_API_BASE_URL" desc:"Zoom REST base (default https://api.zoom.us, or api_url from the token)"`
+	ZoomTimeout        string `envconfig:"ZOOM_TIMEOUT" default:"10s" desc:"time budget of one Zoom call, retries and waits included"`
 	CORSAllowedOrigins string `envconfig:"CORS_ALLOWED_ORIGINS" default:"*" desc:"comma-separated origins allowed to call POST /; * for any"`
 	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat          string `envconfig:"LOG_FORMAT" default:"json" desc:"json or console"`
@@ -97,6 +98,8 @@ type Config struct {
 	// api_url of Zoom's token response is ignored.
 	APIBaseURL    string
 	APIBaseURLSet bool
+	// ZoomTimeout bounds one call to Zoom from start to end, retries and waits included.
+	ZoomTimeout time.Duration
 
 	// CORSAllowedOrigins is nil when any origin may call POST /.
 	CORSAllowedOrigins []string
@@ -188,6 +191,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:        p.oneOf("LOG_LEVEL", env.LogLevel, "debug", "info", "warn", "error"),
 		LogFormat:       p.oneOf("LOG_FORMAT", env.LogFormat, "json", "console"),
 		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", env.ShutdownTimeout),
+		ZoomTimeout:     p.duration("ZOOM_TIMEOUT", env.ZoomTimeout),
 	}
 	cfg.APIBaseURL, cfg.APIBaseURLSet = DefaultAPIBaseURL, env.APIBaseURL != ""
 	if cfg.APIBaseURLSet {

@@ -38,7 +38,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if cfg.Port != 4000 || cfg.OAuthBaseURL != "https://zoom.us" || cfg.APIBaseURL != DefaultAPIBaseURL ||
 		cfg.APIBaseURLSet || cfg.CORSAllowedOrigins != nil || cfg.LogLevel != "info" || cfg.LogFormat != "json" ||
-		cfg.ShutdownTimeout != 20*time.Second {
+		cfg.ShutdownTimeout != 20*time.Second || cfg.ZoomTimeout != 10*time.Second {
 		t.Errorf("defaults: got %+v", cfg)
 	}
 	if got, want := cfg.Features(), []string{FeatureSignature}; !slices.Equal(got, want) {
@@ -128,8 +128,9 @@ func TestLoadRefuses(t *testing.T) {
 			e["LOG_LEVEL"] = "loud"
 			e["LOG_FORMAT"] = "xml"
 			e["SHUTDOWN_TIMEOUT"] = "soon"
+			e["ZOOM_TIMEOUT"] = "-1s"
 			return e
-		}(), []string{"PORT", "ZOOM_OAUTH_BASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT",
+		}(), []string{"PORT", "ZOOM_OAUTH_BASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "ZOOM_TIMEOUT",
 			"ZOOM_API_BASE_URL", "CORS_ALLOWED_ORIGINS", "ZOOM_ZAK_TTL_SECONDS"}},
 		{"port out of range", func() map[string]string { e := sdkOnly(); e["PORT"] = "70000"; return e }(), []string{"PORT"}},
 		{"star mixed into a list", func() map[string]string {
@@ -191,7 +192,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 15 {
-		t.Errorf("got %d variables, want the 15 of the contract", got)
+	if got := len(Variables()); got != 16 {
+		t.Errorf("got %d variables, want the 15 of the contract and ZOOM_TIMEOUT", got)
 	}
 }

@@ -20,4 +20,21 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Post("/", handleSignature(d.Signer))
 		r.Options("/", handlePreflight())
 	})
+
+	r.Group(func(r chi.Router) {
+		r.Use(noStore)
+		if d.Zoom == nil {
+			off := featureOff("ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS")
+			r.Get("/zak", off)
+			r.Get("/join-token", off)
+			return
+		}
+		r.Use(requireSecret(newCallbackSecrets(d.CallbackSecrets)))
+		if d.ZAKUser == "" {
+			r.Get("/zak", featureOff("ZOOM_ZAK_USER"))
+		} else {
+			r.Get("/zak", handleZAK(d.Zoom, d.ZAKUser, d.ZAKTTL))
+		}
+		r.Get("/join-token", handleJoinToken(d.Zoom))
+	})
 }

@@ -4,11 +4,13 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
 // Deps are the handler's dependencies. A nil feature dependency turns that feature's routes
@@ -20,6 +22,15 @@ type Deps struct {
 	Signer *signature.Signer
 	// CORSAllowedOrigins lists the origins allowed to call POST /; nil allows any.
 	CORSAllowedOrigins []string
+
+	// Zoom fetches ZAKs and join tokens; nil when the S2S credentials are not configured.
+	Zoom *zoom.Client
+	// CallbackSecrets are the secrets the bot routes accept in ?secret=.
+	CallbackSecrets []string
+	// ZAKUser is whose ZAK GET /zak returns; empty turns the route off. ZAKTTL is the lifetime
+	// asked of Zoom, zero for Zoom's default.
+	ZAKUser string
+	ZAKTTL  time.Duration
 }
 
 // NewHandler returns the service's HTTP handler.

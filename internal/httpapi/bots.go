@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog/hlog"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+)
+
+// callbackSecrets checks the ?secret= of bot requests against every configured secret.
+type callbackSecrets struct {
+	digests [][sha256.Size]byte
+}
+
+func newCallbackSecrets(secrets []string) callbackSecrets {
+	cs := callbackSecrets{digests: make([][sha256.Size]byte, len(secrets))}
+	for i, s := range secrets {
+		cs.digests[i] = sha256.Sum256([]byte(s))
+	}
+	return cs
+}
+
+// match compares digests rather than the secrets themselves, so the time taken depends neither
+// on how much of a guess is right nor on its length, and it visits every secret without an early
+// exit, so it does not tell which one came close.
+func (cs callbackSecrets) match(got string) bool {
+	if got == "" {
+		return false
+	}
+	digest := sha256.Sum256([]byte(got))
+	matched := 0
+	for i := range cs.digests {
+		matched |= subtle.ConstantTimeCompare(digest[:], cs.digests[i][:])
+	}
+	return matched == 1
+}
+
+// noStore marks every answer of the bot routes as not cacheable: tokens are fresh or useless.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireSecret answers 401 unless ?secret= matches a configured secret. It runs before any
+// other check so an unauthenticated caller learns nothing and never reaches Zoom.
+func requireSecret(secrets callbackSecrets) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !secrets.match(r.URL.Query().Get("secret")) {
+				writeText(w, http.StatusUnauthorized, "unauthorized")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// featureOff answers 404 naming the variables that turn a route on.
+func featureOff(variables string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusNotFound, "this endpoint is off: set "+variables+" to turn it on")
+	}
+}
+
+// handleZAK serves GET /zak?secret=S: the ZAK of the configured user. Concurrent requests share
+// one upstream call, since a ZAK is not single-use.
+func handleZAK(tokens *zoom.Client, user string, ttl time.Duration) http.HandlerFunc {
+	var flight singleflight.Group
+	return func(w http.ResponseWriter, r *http.Request) {
+		ch := flight.DoChan("zak", func() (any, error) {
+			// The shared call must not end with the request that happened to start it.
+			return tokens.ZAK(context.WithoutCancel(r.Context()), user, ttl)
+		})
+		select {
+		case res := <-ch:
+			if res.Err != nil {
+				writeZoomError(w, r, res.Err)
+				return
+			}
+			writeToken(w, res.Val.(string))
+		case <-r.Context().Done():
+			// The caller went away; there is no one to answer.
+		}
+	}
+}
+
+// handleJoinToken serves GET /join-token?secret=S&meeting_id=N[&type=T][&bypass_waiting_room=B]:
+// a fresh join token, never cached and never shared, since each is single-use.
+func handleJoinToken(tokens *zoom.Client) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		meetingID, problem := parseMeetingID(q.Get("meeting_id"))
+		if problem != "" {
+			writeText(w, http.StatusBadRequest, problem)
+			return
+		}
+		kind := zoom.LocalRecording
+		if t := q.Get("type"); t != "" {
+			var ok bool
+			if kind, ok = zoom.ParseJoinTokenKind(t); !ok {
+				writeText(w, http.StatusBadRequest, "type must be local_recording, live_streaming or local_archiving")
+				return
+			}
+		}
+		bypass := false
+		if b := q.Get("bypass_waiting_room"); b != "" {
+			var err error
+			if bypass, err = strconv.ParseBool(b); err != nil {
+				writeText(w, http.StatusBadRequest, "bypass_waiting_room must be true or false")
+				return
+			}
+		}
+		token, err := tokens.JoinToken(r.Context(), meetingID, kind, bypass)
+		if err != nil {
+			writeZoomError(w, r, err)
+			return
+		}
+		writeToken(w, token)
+	}
+}
+
+// parseMeetingID reads a numeric meeting id, dropping the spaces and dashes people copy along
+// with it ("123 456 789", "123-456-789"). Anything else that is not a digit is refused, so
+// nothing but digits can reach Zoom's URL.
+func parseMeetingID(raw string) (int64, string) {
+	if raw == "" {
+		return 0, "meeting_id is required"
+	}
+	digits := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, raw)
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, "meeting_id must be the numeric meeting id"
+	}
+	id, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, "meeting_id must be the numeric meeting id"
+	}
+	return id, ""
+}
+
+// writeToken answers 200 with the token as the whole body. An empty token is never a 200.
+func writeToken(w http.ResponseWriter, token string) {
+	if token == "" {
+		writeText(w, http.StatusBadGateway, "Zoom answered with an empty token")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(token)))
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, token)
+}
+
+// writeZoomError maps a failed Zoom call to the bot routes' status table and logs it once with
+// what Zoom said. It is the only place that decides those statuses.
+func writeZoomError(w http.ResponseWriter, r *http.Request, err error) {
+	var zerr *zoom.Error
+	if !errors.As(err, &zerr) {
+		writeBotInternalError(w, r, err)
+		return
+	}
+	log := hlog.FromRequest(r)
+	event := log.Warn()
+	if zerr.Kind == zoom.KindRefused {
+		event = log.Error()
+	}
+	event.Str("zoom_op", zerr.Op).Str("zoom_kind", zerr.Kind.String()).Int("zoom_status", zerr.Status).
+		Int("zoom_code", zerr.Code).Str("zoom_error", zerr.OAuthError).Str("zoom_message", zerr.Message).
+		Str("zoom_tracking_id", zerr.TrackingID).Str("zoom_rate_limit_type", zerr.RateLimitType).
+		Dur("zoom_retry_after", zerr.RetryAfter).AnErr("cause", zerr.Err).Msg("zoom call failed")
+
+	switch zerr.Kind {
+	case zoom.KindNotFound:
+		writeText(w, http.StatusNotFound, "Zoom cannot make this token: "+zerr.Message)
+	case zoom.KindRefused:
+		writeText(w, http.StatusBadGateway, "Zoom refused the request; the service's Zoom app needs attention (see its log)")
+	default:
+		seconds := int64(math.Ceil(zerr.RetryAfter.Seconds()))
+		w.Header().Set("Retry-After", strconv.FormatInt(max(seconds, 1), 10))
+		reason := "Zoom is unavailable; try again shortly"
+		if zerr.Status == http.StatusTooManyRequests {
+			reason = "Zoom's rate limit is reached; try again after Retry-After seconds"
+		}
+		writeText(w, http.StatusServiceUnavailable, reason)
+	}
+}
+
+// writeText answers with a short plain-text body.
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	io.WriteString(w, text+"\n")
+}
+
+func writeBotInternalError(w http.ResponseWriter, r *http.Request, err error) {
+	hlog.FromRequest(r).Error().Err(err).Msg("internal error")
+	writeText(w, http.StatusInternalServerError, "internal error")
+}
