@@ -1,0 +1,153 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
+)
+
+const (
+	botSecret  = "bot-secret-0123456789"
+	botUser    = "bot@example.com"
+	botMeeting = "85746065432"
+)
+
+// botServer is the handler with the bot routes on, backed by the emulator over HTTP.
+func botServer(tb testing.TB, zakUser string, emuCfg func(*zoomemu.Config)) (*testServer, *zoomemu.Emulator) {
+	tb.Helper()
+	cfg := zoomemu.Config{
+		Apps:     []zoomemu.App{{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret"}},
+		Users:    []zoomemu.User{{ID: "u-1", Email: botUser}},
+		Meetings: []int64{85746065432},
+	}
+	if emuCfg != nil {
+		emuCfg(&cfg)
+	}
+	emu := zoomemu.New(cfg)
+	upstream := httptest.NewServer(emu)
+	tb.Cleanup(func() { emu.Close(); upstream.Close() })
+	client := zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
+		OAuthBaseURL: upstream.URL, APIBaseURL: upstream.URL, Budget: time.Second, AttemptTimeout: 300 * time.Millisecond})
+	srv := newTestServer(tb, Deps{Zoom: client, CallbackSecrets: []string{botSecret}, ZAKUser: zakUser})
+	return srv, emu
+}
+
+func TestBotRoutesAnswerPerContract(t *testing.T) {
+	tests := []struct {
+		name       string
+		path       string
+		script     func(*zoomemu.Emulator)
+		emuCfg     func(*zoomemu.Config)
+		wantStatus int
+		wantBody   string // exact, or "" for any
+	}{
+		{name: "zak", path: "/zak?secret=" + botSecret, wantStatus: 200},
+		{name: "join token", path: "/join-token?meeting_id=" + botMeeting + "&secret=" + botSecret, wantStatus: 200},
+		{name: "no secret", path: "/zak", wantStatus: 401, wantBody: "unauthorized\n"},
+		{name: "bad meeting id", path: "/join-token?meeting_id=12a&secret=" + botSecret, wantStatus: 400},
+		{name: "bad type", path: "/join-token?meeting_id=1&type=cloud&secret=" + botSecret, wantStatus: 400},
+		{name: "bad bypass", path: "/join-token?meeting_id=1&bypass_waiting_room=maybe&secret=" + botSecret, wantStatus: 400},
+		{name: "unknown meeting", path: "/join-token?meeting_id=999&secret=" + botSecret, wantStatus: 404},
+		{name: "missing scope", path: "/zak?secret=" + botSecret, wantStatus: 502,
+			emuCfg: func(c *zoomemu.Config) { c.Apps[0].Scopes = []string{zoomemu.ScopeLocalRecordingToken} }},
+		{name: "rate limited", path: "/zak?secret=" + botSecret, wantStatus: 503,
+			script: func(e *zoomemu.Emulator) { e.Script(zoomemu.EndpointZAK, zoomemu.RateLimitedDaily("")) }},
+		{name: "empty token", path: "/join-token?meeting_id=" + botMeeting + "&secret=" + botSecret, wantStatus: 502,
+			script: func(e *zoomemu.Emulator) { e.Script(zoomemu.EndpointJoinToken, zoomemu.EmptyToken()) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, emu := botServer(t, botUser, tt.emuCfg)
+			if tt.script != nil {
+				tt.script(emu)
+			}
+			resp, body := srv.do(t, http.MethodGet, tt.path, nil, "")
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status: got %d, want %d (%q)", resp.StatusCode, tt.wantStatus, body)
+			}
+			if tt.wantBody != "" && body != tt.wantBody {
+				t.Errorf("body: got %q, want %q", body, tt.wantBody)
+			}
+			if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control: got %q", got)
+			}
+			if tt.wantStatus == 200 {
+				var issued []string
+				issued = append(issued, emu.Issued(zoomemu.EndpointZAK)...)
+				issued = append(issued, emu.Issued(zoomemu.EndpointJoinToken)...)
+				if len(issued) != 1 || body != issued[0] {
+					t.Errorf("body %q is not the token the emulator issued (%v)", body, issued)
+				}
+			}
+			if tt.wantStatus == 503 && resp.Header.Get("Retry-After") == "" {
+				t.Errorf("503 without Retry-After")
+			}
+		})
+	}
+}
+
+func TestBotRoutesOff(t *testing.T) {
+	srv := newTestServer(t, Deps{})
+	for _, path := range []string{"/zak?secret=x", "/join-token?secret=x&meeting_id=1"} {
+		resp, body := srv.do(t, http.MethodGet, path, nil, "")
+		if resp.StatusCode != 404 || !strings.Contains(body, "ZOOM_CLIENT_SECRET") || !strings.Contains(body, "CALLBACK_SECRETS") {
+			t.Errorf("%s: got %d %q", path, resp.StatusCode, body)
+		}
+	}
+	// S2S on, no ZAK user: /zak is off (behind the secret), /join-token is on.
+	srv, _ = botServer(t, "", nil)
+	resp, body := srv.do(t, http.MethodGet, "/zak?secret="+botSecret, nil, "")
+	if resp.StatusCode != 404 || !strings.Contains(body, "ZOOM_ZAK_USER") {
+		t.Errorf("/zak without a ZAK user: got %d %q", resp.StatusCode, body)
+	}
+	resp, _ = srv.do(t, http.MethodGet, "/zak?secret=wrong", nil, "")
+	if resp.StatusCode != 401 {
+		t.Errorf("/zak without a ZAK user, wrong secret: got %d, want 401", resp.StatusCode)
+	}
+	resp, _ = srv.do(t, http.MethodGet, "/join-token?meeting_id="+botMeeting+"&secret="+botSecret, nil, "")
+	if resp.StatusCode != 200 {
+		t.Errorf("/join-token without a ZAK user: got %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestCallbackSecretsMatch(t *testing.T) {
+	cs := newCallbackSecrets([]string{"first-secret", "second-secret"})
+	tests := []struct {
+		got  string
+		want bool
+	}{
+		{"first-secret", true}, {"second-secret", true}, {"", false}, {"first", false},
+		{"first-secret ", false}, {"FIRST-SECRET", false}, {"first-secretsecond-secret", false},
+	}
+	for _, tt := range tests {
+		if got := cs.match(tt.got); got != tt.want {
+			t.Errorf("match(%q): got %v, want %v", tt.got, got, tt.want)
+		}
+	}
+	if newCallbackSecrets(nil).match("anything") {
+		t.Error("no secrets configured must match nothing")
+	}
+}
+
+func TestParseMeetingID(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want int64
+	}{
+		{"123456789", 123456789}, {"123-456-789", 123456789}, {"123 456 789", 123456789},
+		{"85746065432", 85746065432}, {"9223372036854775807", 9223372036854775807},
+		{"", 0}, {"12a", 0}, {"../../users/me", 0}, {"../", 0}, {"0", 0}, {"-", 0}, {" ", 0},
+		{"+123", 0}, {"１２３", 0}, {"9223372036854775808", 0}, {"123\n", 0},
+	}
+	for _, tt := range tests {
+		got, problem := parseMeetingID(tt.raw)
+		if got != tt.want || (problem == "") != (tt.want != 0) {
+			t.Errorf("parseMeetingID(%q): got %d %q, want %d", tt.raw, got, problem, tt.want)
+		}
+	}
+}
