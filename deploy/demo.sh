@@ -1,42 +1,83 @@
 #!/usr/bin/env bash
-# Runs zoomtoken on loopback with throwaway credentials and prints a curl line for every route.
-# Needs nothing but Go. Ctrl-C stops everything it started.
+# Runs the Zoom emulator and zoomtoken wired to it on loopback, with throwaway credentials, and
+# prints a curl line for every route. Needs nothing but the binaries in $BIN. Ctrl-C stops both.
 set -euo pipefail
 
 port=${DEMO_PORT:-4000}
+emu_port=${DEMO_EMU_PORT:-9900}
 bin=${BIN:-bin}
+emu="http://127.0.0.1:$emu_port"
+svc="http://127.0.0.1:$port"
+secret="demo-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
+wait_for() {
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "demo: $1 did not come up" >&2
+  return 1
+}
+
+env -i PATH="$PATH" "$bin/zoomemu" -addr "127.0.0.1:$emu_port" \
+  -account-id demo-account -client-id demo-client -client-secret demo-client-secret \
+  -users 'demo-user:bot@example.com' -meetings 123456789 >/dev/null &
+pids+=($!)
+wait_for "$emu/_emu/calls"
+
+env -i PATH="$PATH" \
   PORT="$port" \
   ZOOM_MEETING_SDK_KEY=demoSdkKey \
   ZOOM_MEETING_SDK_SECRET=demo-sdk-secret-not-for-production \
-  LOG_FORMAT=console \
+  ZOOM_ACCOUNT_ID=demo-account \
+  ZOOM_CLIENT_ID=demo-client \
+  ZOOM_CLIENT_SECRET=demo-client-secret \
+  ZOOM_ZAK_USER=bot@example.com \
+  CALLBACK_SECRETS="$secret" \
+  ZOOM_OAUTH_BASE_URL="$emu" \
+  ZOOM_API_BASE_URL="$emu" \
+  LOG_FORMAT="${LOG_FORMAT:-console}" \
   "$bin/zoomtoken" &
 pids+=($!)
-
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
+wait_for "$svc/healthz"
 
 cat <<MSG
 
-zoomtoken is running on http://127.0.0.1:$port with throwaway credentials. Try:
+zoomtoken is running on $svc, wired to the Zoom emulator on $emu,
+with throwaway credentials (callback secret: $secret). Try:
 
   # a Meeting SDK signature for a web client
-  curl -s http://127.0.0.1:$port/ -H 'Content-Type: application/json' -d '{"meetingNumber":"123456789","role":0}'
+  curl -s $svc/ -H 'Content-Type: application/json' -d '{"meetingNumber":"123456789","role":0}'
 
-  # a validation error: every problem, in field order
-  curl -s http://127.0.0.1:$port/ -H 'Content-Type: application/json' -d '{"meetingNumber":"12a","role":7}'
+  # a ZAK for the bot user
+  curl -s '$svc/zak?secret=$secret'
+
+  # a local-recording join token (dashes and spaces in the meeting id are fine)
+  curl -s '$svc/join-token?secret=$secret&meeting_id=123-456-789'
+
+  # a live-streaming join token that also skips the waiting room
+  curl -s '$svc/join-token?secret=$secret&meeting_id=123456789&type=live_streaming&bypass_waiting_room=true'
+
+  # a wrong secret: 401, and Zoom is never called
+  curl -si '$svc/zak?secret=wrong'
+
+  # a meeting Zoom does not know: 404
+  curl -si '$svc/join-token?secret=$secret&meeting_id=987654321'
+
+  # make Zoom fail twice; the next /zak above is retried and still answers
+  curl -s -X POST '$emu/_emu/fault?endpoint=zak&fault=server_error&count=2'
 
   # liveness
-  curl -s http://127.0.0.1:$port/healthz
+  curl -s $svc/healthz
 
 Press Ctrl-C to stop.
 MSG
-wait
+wait -n

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs `make demo` on spare ports, pastes every curl line it prints, and checks each answer:
+# the README's first command must keep working.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=$(mktemp)
+# In its own process group, so the whole demo (make, the script, both servers) can be stopped.
+DEMO_PORT=${DEMO_PORT:-4870} DEMO_EMU_PORT=${DEMO_EMU_PORT:-4871} LOG_FORMAT=json setsid make -s demo >"$out" 2>&1 &
+demo=$!
+trap 'kill -TERM -- -$demo 2>/dev/null; wait $demo 2>/dev/null; rm -f "$out"' EXIT
+
+for _ in $(seq 300); do grep -q 'Press Ctrl-C' "$out" && break; sleep 0.1; done
+grep -q 'Press Ctrl-C' "$out" || { cat "$out"; echo "demo-check: the demo did not start" >&2; exit 1; }
+
+expect() { # expect <pattern> <curl line>
+  local got
+  got=$(bash -c "$2")
+  if ! grep -qE "$1" <<<"$got"; then
+    echo "demo-check: FAIL: $2" >&2
+    echo "  got: $got" >&2
+    exit 1
+  fi
+  echo "demo-check: ok: ${2:0:90}"
+}
+
+mapfile -t lines < <(grep -E '^  curl ' "$out" | sed 's/^  //')
+[ "${#lines[@]}" -ge 8 ] || { echo "demo-check: expected 8 curl lines, found ${#lines[@]}" >&2; exit 1; }
+expect '^\{"signature":"eyJ[^"]+","sdkKey":"demoSdkKey"\}$' "${lines[0]}"
+expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[1]}"
+expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[2]}"
+expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[3]}"
+expect 'HTTP/1.1 401' "${lines[4]}"
+expect 'HTTP/1.1 404' "${lines[5]}"
+expect 'queued 2 server_error' "${lines[6]}"
+expect '^emu_zak_' "${lines[1]}"
+expect '^ok$' "${lines[7]}"
+echo "demo-check: every curl line of make demo works"
