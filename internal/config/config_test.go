@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -194,5 +195,31 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	}
 	if got := len(Variables()); got != 16 {
 		t.Errorf("got %d variables, want the 15 of the contract and ZOOM_TIMEOUT", got)
+	}
+}
+
+// The operator-facing lists of variables must name exactly the variables Load reads.
+func TestDocumentedVariablesMatch(t *testing.T) {
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inExample []string
+	for _, line := range strings.Split(string(example), "\n") {
+		if name, _, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			inExample = append(inExample, name)
+		}
+	}
+	if got, want := inExample, Variables(); !slices.Equal(got, want) {
+		t.Errorf(".env.example: got %v, want %v", got, want)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Variables() {
+		if !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("README.md does not document %s", name)
+		}
 	}
 }
