@@ -382,7 +382,9 @@ func TestSIGTERMWhileZAKInFlight(t *testing.T) {
 }
 
 func TestUpstreamFailureLogLine(t *testing.T) {
-	f := startBots(t, func(_ map[string]string, c *zoomemu.Config) { c.Apps[0].Scopes = []string{zoomemu.ScopeLocalRecordingToken} })
+	f := startBots(t, func(_ map[string]string, c *zoomemu.Config) {
+		c.Apps[0].Scopes = []string{zoomemu.ScopeLocalRecordingToken}
+	})
 	a := f.get(t, "/zak?secret="+firstSecret)
 	if a.status != 502 {
 		t.Fatalf("got %d", a.status)
