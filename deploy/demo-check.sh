@@ -8,7 +8,7 @@ out=$(mktemp)
 # In its own process group, so the whole demo (make, the script, both servers) can be stopped.
 DEMO_PORT=${DEMO_PORT:-4870} DEMO_EMU_PORT=${DEMO_EMU_PORT:-4871} LOG_FORMAT=json setsid make -s demo >"$out" 2>&1 &
 demo=$!
-trap 'kill -TERM -- -$demo 2>/dev/null; wait $demo 2>/dev/null; rm -f "$out"' EXIT
+trap 'kill -TERM -- -$demo 2>/dev/null; wait $demo 2>/dev/null || true; rm -f "$out"' EXIT
 
 for _ in $(seq 300); do grep -q 'Press Ctrl-C' "$out" && break; sleep 0.1; done
 grep -q 'Press Ctrl-C' "$out" || { cat "$out"; echo "demo-check: the demo did not start" >&2; exit 1; }
