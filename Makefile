@@ -4,7 +4,7 @@ GO        ?= go
 BIN       ?= bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
-FUZZTIME  ?= 10m
+FUZZTIME  ?= 1m
 
 .PHONY: build test run demo fuzz clean
 
@@ -25,9 +25,14 @@ run: build
 demo: build
 	BIN=$(BIN) ./deploy/demo.sh
 
-## fuzz: the signature request decoder, FUZZTIME long (default 10m)
+## fuzz: every decoder of outside input, FUZZTIME each (default 1m)
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeAndSign -fuzztime $(FUZZTIME) ./internal/signature
+	@for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$target"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf $(BIN)

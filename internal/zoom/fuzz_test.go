@@ -1,0 +1,52 @@
+package zoom
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// retryAfter decodes Zoom's Retry-After header.
+func FuzzRetryAfter(f *testing.F) {
+	for _, seed := range []string{"", "1", "-1", "99999999999999999999", "Mon, 23 Nov 2026 12:00:10 GMT",
+		"2026-11-23T13:00:00Z", "2026-11-23T13:00:00", "2026-13-45T99:00:00Z", "1e3"} {
+		f.Add(seed)
+	}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, value string) {
+		if d := retryAfter(value, now); d < 0 {
+			t.Fatalf("retryAfter(%q) = %v", value, d)
+		}
+	})
+}
+
+// restError decodes Zoom's error answers: any status and body gives a classified error whose
+// text is bounded and never the raw body.
+func FuzzRestError(f *testing.F) {
+	f.Add(404, `{"code":3001,"message":"Meeting does not exist: 1."}`, "", "")
+	f.Add(429, `{"code":429,"message":"daily"}`, "", "2026-11-24T00:00:00Z")
+	f.Add(400, `{"code":4711,"message":"Invalid access token, does not contain scopes:[x]."}`, "", "")
+	f.Add(503, `<html>`, "QPS", "5")
+	f.Add(401, `{"code":"124"}`, "", "")
+	c := New(Config{Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
+	f.Fuzz(func(t *testing.T, status int, body, limitType, retry string) {
+		if status < 100 || status > 999 || status == 200 {
+			return
+		}
+		resp := &http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body))}
+		resp.Header.Set("X-RateLimit-Type", limitType)
+		resp.Header.Set("Retry-After", retry)
+		e := c.restError(opZAK, resp, []byte(body))
+		if e.Kind < KindUnavailable || e.Kind > KindRefused {
+			t.Fatalf("unclassified: %+v", e)
+		}
+		if len(e.Message) > maxMessage+len("…") || e.RetryAfter < 0 {
+			t.Fatalf("message of %d bytes, retry after %v", len(e.Message), e.RetryAfter)
+		}
+		if (status == 429 || status >= 500) != (e.Kind == KindUnavailable) {
+			t.Fatalf("status %d classified %v", status, e.Kind)
+		}
+	})
+}
