@@ -3,6 +3,7 @@ package signature
 import (
 	"encoding/base64"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,6 +111,29 @@ func TestSignVerifiesWithRawSecret(t *testing.T) {
 	}
 }
 
+// Sign builds the token itself; it must be exactly what golang-jwt's SignedString makes of the
+// same claims.
+func TestSignEqualsGolangJWT(t *testing.T) {
+	signer := newTestSigner()
+	for _, body := range []string{`{}`, `{"meetingNumber":"123456789","role":0}`, `{"meetingNumber":42,"role":"1","expirationSeconds":1800,"videoWebRtcMode":1}`} {
+		req, err := Decode([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := signer.Sign(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := jwt.NewWithClaims(jwt.SigningMethodHS256, signer.Claims(req)).SignedString([]byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s:\ngot  %s\nwant %s", body, got, want)
+		}
+	}
+}
+
 func TestAppendJSStringMatchesJSONStringify(t *testing.T) {
 	// Expected outputs are what JavaScript's JSON.stringify returns for the same strings.
 	tests := []struct{ in, want string }{
@@ -139,4 +163,23 @@ func BenchmarkSign(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// One Signer serves every request; its prepared HMAC state must survive concurrent use.
+func TestSignConcurrently(t *testing.T) {
+	signer := newTestSigner()
+	req, _ := Decode([]byte(`{"meetingNumber":"123456789","role":0}`))
+	want, _ := signer.Sign(req)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				if got, _ := signer.Sign(req); got != want {
+					t.Errorf("got %s, want %s", got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
