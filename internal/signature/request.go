@@ -3,7 +3,6 @@
 package signature
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,53 +85,33 @@ func (e *ValidationError) add(property, reason string) {
 // property that appears twice takes its last value, as in JavaScript. Every failure is a
 // *ValidationError.
 func Decode(body []byte) (Request, error) {
-	fields, err := decodeObject(body)
+	fields, err := scanObject(body)
 	if err != nil {
 		return Request{}, err
 	}
 	req := Request{ExpirationSeconds: DefaultExpirationSeconds}
 	verr := &ValidationError{}
 
-	rawMeeting, hasMeeting := fields[propertyMeetingNumber]
-	rawRole, hasRole := fields[propertyRole]
+	hasMeeting, hasRole := fields.meetingNumber != nil, fields.role != nil
 	if hasMeeting != hasRole {
 		verr.add(propertySchema, "meetingNumber and role go together: send both for a web token, or neither for a native token")
 	}
 	if hasMeeting {
-		req.MeetingNumber = meetingNumber(verr, rawMeeting)
+		req.MeetingNumber = meetingNumber(verr, fields.meetingNumber)
 	}
 	if hasRole {
-		req.Role = zeroOrOne(verr, propertyRole, rawRole)
+		req.Role = zeroOrOne(verr, propertyRole, fields.role)
 	}
-	if raw, ok := fields[propertyExpirationSeconds]; ok {
-		req.ExpirationSeconds = expirationSeconds(verr, raw)
+	if fields.expirationSeconds != nil {
+		req.ExpirationSeconds = expirationSeconds(verr, fields.expirationSeconds)
 	}
-	if raw, ok := fields[propertyVideoWebRTCMode]; ok {
-		req.VideoWebRTCMode, req.HasVideoWebRTCMode = zeroOrOne(verr, propertyVideoWebRTCMode, raw), true
+	if fields.videoWebRTCMode != nil {
+		req.VideoWebRTCMode, req.HasVideoWebRTCMode = zeroOrOne(verr, propertyVideoWebRTCMode, fields.videoWebRTCMode), true
 	}
 	if len(verr.Errors) > 0 {
 		return Request{}, verr
 	}
 	return req, nil
-}
-
-// decodeObject parses the body as one JSON object.
-func decodeObject(body []byte) (map[string]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, nil
-	}
-	if body[0] != '{' {
-		if !json.Valid(body) {
-			return nil, &ValidationError{Errors: []FieldError{{propertyBody, "is not valid JSON"}}}
-		}
-		return nil, &ValidationError{Errors: []FieldError{{propertyBody, "must be a JSON object"}}}
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return nil, &ValidationError{Errors: []FieldError{{propertyBody, "is not valid JSON: " + jsonProblem(err)}}}
-	}
-	return fields, nil
 }
 
 // jsonProblem describes a decoding error without echoing the body.
@@ -229,7 +208,11 @@ func kind(raw json.RawMessage) jsonKind {
 	return kindOther
 }
 
+// unquote decodes a JSON string value; one without escapes is taken as it stands.
 func unquote(raw json.RawMessage) (string, bool) {
+	if inner := raw[1 : len(raw)-1]; !strings.ContainsRune(string(inner), '\\') {
+		return string(inner), true
+	}
 	var s string
 	return s, json.Unmarshal(raw, &s) == nil
 }

@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -186,6 +187,39 @@ func FuzzDecodeAndSign(f *testing.F) {
 		_, hasRole := claims["role"]
 		if hasMN != !req.MeetingNumber.IsZero() || hasRole != hasMN {
 			t.Fatalf("mn/role claims %v/%v for request %+v", hasMN, hasRole, req)
+		}
+	})
+}
+
+// scanObject must see exactly what encoding/json sees when it decodes the body into a map: the
+// same verdict on validity, and the same raw value (or absence) for every property Decode reads.
+func FuzzScanObjectMatchesEncodingJSON(f *testing.F) {
+	for _, seed := range []string{`{}`, ` { "role" : 1 , "x":[{"role":2}] } `, `{"\u0072ole":"1","role":0}`,
+		`{"meetingNumber":"a\"b","expirationSeconds":1e3}`, `{"a":"}","role":[1,{"]":"["}]}`, `[]`, `{"role":1}x`,
+		"{\"role\":1\u00a0}", `{"videoWebRtcMode":null,"meetingNumber":true}`, "{\"k\xff\":1,\"role\":\"\xfe\"}"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, gotErr := scanObject(body)
+		var want map[string]json.RawMessage
+		wantErr := json.Unmarshal(body, &want)
+		if len(strings.Trim(string(body), " \t\r\n")) == 0 {
+			wantErr, want = nil, map[string]json.RawMessage{}
+		} else if wantErr == nil && want == nil {
+			wantErr = errors.New("null is not an object")
+		}
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Fatalf("scanObject error %v, encoding/json error %v", gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		for name, gotRaw := range map[string][]byte{"meetingNumber": got.meetingNumber, "role": got.role,
+			"expirationSeconds": got.expirationSeconds, "videoWebRtcMode": got.videoWebRTCMode} {
+			wantRaw, present := want[name]
+			if (gotRaw != nil) != present || string(gotRaw) != string(wantRaw) {
+				t.Fatalf("%s: scanObject %q (present %v), encoding/json %q (present %v)", name, gotRaw, gotRaw != nil, wantRaw, present)
+			}
 		}
 	})
 }
