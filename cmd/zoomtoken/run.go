@@ -20,6 +20,7 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
+	"github.com/zoomtoken/zoomtoken/internal/logging"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
@@ -60,10 +61,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(cfg, stdout)
+	logger, flushLogs, err := logging.New(cfg.LogLevel, cfg.LogFormat, stdout)
 	if err != nil {
 		return err
 	}
+	defer flushLogs()
 	if *addr == "" {
 		*addr = ":" + strconv.Itoa(cfg.Port)
 	}
@@ -136,18 +138,6 @@ func withDotenv(getenv func(string) string, path string) (func(string) string, e
 		}
 		return file[key]
 	}, nil
-}
-
-func newLogger(cfg config.Config, stdout io.Writer) (zerolog.Logger, error) {
-	level, err := zerolog.ParseLevel(cfg.LogLevel)
-	if err != nil {
-		return zerolog.Logger{}, err
-	}
-	out := stdout
-	if cfg.LogFormat == "console" {
-		out = zerolog.ConsoleWriter{Out: stdout, TimeFormat: time.RFC3339}
-	}
-	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
 }
 
 // newZoomClient returns the S2S client, or nil when the bot endpoints are off. The REST base is

@@ -1,0 +1,88 @@
+package logging
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// countingWriter records each Write call, to tell batches from lines.
+type countingWriter struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, string(p))
+	return len(p), nil
+}
+
+func (c *countingWriter) snapshot() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.writes...)
+}
+
+func TestInfoLinesAreBatchedAndFlushed(t *testing.T) {
+	out := &countingWriter{}
+	log, flush, err := New("info", "json", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		log.Info().Int("i", i).Msg("request")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(out.snapshot()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	writes := out.snapshot()
+	if len(writes) == 0 || len(writes) >= 100 {
+		t.Fatalf("100 lines took %d writes, want a few batches", len(writes))
+	}
+	flush()
+	all := strings.Join(out.snapshot(), "")
+	if got := strings.Count(all, "\n"); got != 100 {
+		t.Errorf("got %d lines after flush, want 100", got)
+	}
+	log.Info().Msg("after close")
+	if last := out.snapshot(); !strings.Contains(last[len(last)-1], "after close") {
+		t.Errorf("a line written after close was held back")
+	}
+}
+
+func TestWarningsAreWrittenAtOnce(t *testing.T) {
+	out := &countingWriter{}
+	log, flush, err := New("debug", "json", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flush()
+	log.Debug().Msg("first")
+	log.Warn().Msg("upstream failed")
+	writes := out.snapshot()
+	if len(writes) != 1 || !strings.Contains(writes[0], "first") || !strings.Contains(writes[0], "upstream failed") {
+		t.Errorf("writes: %q, want one write holding both lines in order", writes)
+	}
+}
+
+func TestLevelAndFormat(t *testing.T) {
+	var buf bytes.Buffer
+	log, flush, err := New("warn", "console", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info().Msg("hidden")
+	log.Error().Msg("shown")
+	flush()
+	if strings.Contains(buf.String(), "hidden") || !strings.Contains(buf.String(), "shown") || strings.HasPrefix(buf.String(), "{") {
+		t.Errorf("console output at warn: %q", buf.String())
+	}
+	if _, _, err := New("loud", "json", &buf); err == nil {
+		t.Error("an unknown level was accepted")
+	}
+}
