@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rs/zerolog/hlog"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -175,7 +174,7 @@ func writeZoomError(w http.ResponseWriter, r *http.Request, err error) {
 		writeBotInternalError(w, r, err)
 		return
 	}
-	log := hlog.FromRequest(r)
+	log := requestLogger(r)
 	event := log.Warn()
 	if zerr.Kind == zoom.KindRefused {
 		event = log.Error()
@@ -210,6 +209,6 @@ func writeText(w http.ResponseWriter, status int, text string) {
 }
 
 func writeBotInternalError(w http.ResponseWriter, r *http.Request, err error) {
-	hlog.FromRequest(r).Error().Err(err).Msg("internal error")
+	requestLogger(r).Error().Err(err).Msg("internal error")
 	writeText(w, http.StatusInternalServerError, "internal error")
 }

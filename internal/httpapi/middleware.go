@@ -20,17 +20,33 @@ const requestIDHeader = "X-Request-Id"
 
 type requestIDKey struct{}
 
-// requestID keeps an inbound X-Request-Id when it is short and plain (so a caller cannot inject
-// log lines or huge values), otherwise makes one, and sends it back.
-func requestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(requestIDHeader)
-		if !plainRequestID(id) {
-			id = xid.New().String()
-		}
-		w.Header().Set(requestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
-	})
+// requestContext gives each request an id and the logger. It keeps an inbound X-Request-Id when
+// it is short and plain (so a caller cannot inject log lines or huge values), otherwise makes
+// one, and sends it back. The logger is stored as is; requestLogger adds the id only when a
+// handler actually logs, which keeps the common path free of a per-request logger copy.
+func requestContext(log zerolog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get(requestIDHeader)
+			if !plainRequestID(id) {
+				id = xid.New().String()
+			}
+			w.Header().Set(requestIDHeader, id)
+			ctx := log.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+func requestIDOf(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+// requestLogger returns the request's logger with its request id, for lines handlers write.
+func requestLogger(r *http.Request) *zerolog.Logger {
+	l := hlog.FromRequest(r).With().Str("request_id", requestIDOf(r)).Logger()
+	return &l
 }
 
 func plainRequestID(id string) bool {
@@ -46,18 +62,6 @@ func plainRequestID(id string) bool {
 	return true
 }
 
-// withLogger gives each request its own logger that already carries the request id, so every
-// line a handler writes can be tied to the access line.
-func withLogger(log zerolog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			id, _ := r.Context().Value(requestIDKey{}).(string)
-			l := log.With().Str("request_id", id).Logger()
-			next.ServeHTTP(w, r.WithContext(l.WithContext(r.Context())))
-		})
-	}
-}
-
 // accessLog writes one line per request. It names the route pattern, never the raw path, and
 // redacts query values that are not known to be harmless: secrets travel in the query.
 func accessLog(next http.Handler) http.Handler {
@@ -71,6 +75,7 @@ func accessLog(next http.Handler) http.Handler {
 			pattern = rc.RoutePattern()
 		}
 		e := hlog.FromRequest(r).WithLevel(level).
+			Str("request_id", requestIDOf(r)).
 			Str("method", r.Method).
 			Str("route", pattern).
 			Int("status", status).
@@ -125,7 +130,7 @@ func recoverPanic(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				hlog.FromRequest(r).Error().Bytes("stack", debug.Stack()).Msg("handler panicked")
+				requestLogger(r).Error().Bytes("stack", debug.Stack()).Msg("handler panicked")
 				http.Error(w, "internal error", http.StatusInternalServerError)
 			}
 		}()

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/rs/zerolog/hlog"
-
 	"github.com/zoomtoken/zoomtoken/internal/signature"
 )
 
@@ -26,20 +24,23 @@ func writeFieldErrors(w http.ResponseWriter, status int, errs ...signature.Field
 
 // writeJSON writes v as compact JSON without HTML escaping, as Express's res.json does.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(marshalNoHTMLEscape(v))
+}
+
+// marshalNoHTMLEscape encodes v as compact JSON without escaping <, > and &. It is only given
+// values that always encode (strings and structs of strings).
+func marshalNoHTMLEscape(v any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	enc.Encode(v)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // writeInternalError answers 500 with no detail; the detail goes to the log with the request id.
 func writeInternalError(w http.ResponseWriter, r *http.Request, err error) {
-	hlog.FromRequest(r).Error().Err(err).Msg("internal error")
+	requestLogger(r).Error().Err(err).Msg("internal error")
 	writeFieldErrors(w, http.StatusInternalServerError, signature.FieldError{Property: "server", Reason: "internal error"})
 }

@@ -7,8 +7,7 @@ import (
 // addRoutes lists every route the service answers.
 func addRoutes(r chi.Router, d Deps) {
 	r.Use(
-		requestID,
-		withLogger(d.Logger),
+		requestContext(d.Logger),
 		accessLog,
 		recoverPanic,
 	)

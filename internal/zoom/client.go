@@ -136,7 +136,10 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 	transport.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.TLSHandshakeTimeout = 5 * time.Second
 	transport.ResponseHeaderTimeout = timeout
-	transport.MaxIdleConnsPerHost = 32
+	// Bots arrive in bursts; keeping enough idle connections avoids a new TCP (and TLS) handshake
+	// per join token under load.
+	transport.MaxIdleConns = 256
+	transport.MaxIdleConnsPerHost = 128
 	return &http.Client{
 		Transport:     transport,
 		Timeout:       timeout,

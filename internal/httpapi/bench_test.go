@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
+)
+
+// BenchmarkSignatureHandler measures POST / through the whole handler: routing, request id,
+// access log (JSON, discarded), CORS, decoding, signing and the response.
+func BenchmarkSignatureHandler(b *testing.B) {
+	h := NewHandler(Deps{
+		Logger: zerolog.New(io.Discard),
+		Signer: signature.NewSigner("testKey", []byte("testSecretXyz"), time.Now),
+	})
+	const body = `{"meetingNumber":"123456789","role":0}`
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	req.Header.Set("Content-Type", "application/json")
+	reader := strings.NewReader(body)
+	w := &discardWriter{header: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		reader.Reset(body)
+		req.Body = io.NopCloser(reader)
+		clear(w.header)
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status, so the benchmark measures the
+// handler rather than a recorder.
+type discardWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header { return w.header }
+
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func (w *discardWriter) WriteHeader(status int) { w.status = status }
+
+// BenchmarkBotRoutes measures the bot routes' own cost: each token route is timed through the
+// whole handler and, next to it, as the bare client call to the emulator that it wraps. The
+// difference between the two is what the service adds.
+func BenchmarkBotRoutes(b *testing.B) {
+	emu := zoomemu.New(zoomemu.Config{
+		Apps:     []zoomemu.App{{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret"}},
+		Users:    []zoomemu.User{{ID: "u-1", Email: botUser}},
+		Meetings: []int64{85746065432},
+	})
+	upstream := httptest.NewServer(emu)
+	b.Cleanup(upstream.Close)
+	client := zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
+		OAuthBaseURL: upstream.URL, APIBaseURL: upstream.URL})
+	h := NewHandler(Deps{Logger: zerolog.New(io.Discard), Zoom: client, CallbackSecrets: []string{botSecret}, ZAKUser: botUser})
+	ctx := context.Background()
+
+	through := func(path string) func(*testing.B) {
+		return func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			w := &discardWriter{header: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.header)
+				w.status = 0
+				h.ServeHTTP(w, req)
+				if w.status != 0 && w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		}
+	}
+	b.Run("zak/client only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := client.ZAK(ctx, botUser, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("zak/through the handler", through("/zak?secret="+botSecret))
+	b.Run("join-token/client only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := client.JoinToken(ctx, 85746065432, zoom.LocalRecording, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("join-token/through the handler", through("/join-token?meeting_id="+botMeeting+"&secret="+botSecret))
+}
