@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 1m
 
-.PHONY: build test run demo fuzz clean
+.PHONY: build test run demo fuzz bench clean
 
 ## build: the service and the Zoom emulator, static, into ./bin
 build:
@@ -33,6 +33,11 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## bench: Go benchmarks, then a loopback load test of the binaries with wrk (apt-get install wrk)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/signature ./internal/httpapi ./internal/zoom
+	$(BIN)/zoombench -bin $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN)

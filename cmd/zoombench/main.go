@@ -1,0 +1,363 @@
+// Command zoombench load-tests the built zoomtoken binary on loopback with wrk, next to a bare
+// net/http "floor" server answering a body of the same size, and prints a table: requests/s,
+// p50, p99 and the ratio to the floor for POST /, GET /zak and GET /join-token (against the
+// Zoom emulator at zero latency), the emulator alone, resident memory after the load, and the
+// time from process start to the first 200 on /healthz.
+//
+// Usage: zoombench [-bin bin] [-duration 8s] [-connections 64] [-rounds 2]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		if err := serveFloor(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "zoombench floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(context.Background(), os.Args, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "zoombench:", err)
+		os.Exit(1)
+	}
+}
+
+// serveFloor is the physical floor: net/http answering a fixed body, nothing else.
+func serveFloor(args []string) error {
+	flags := flag.NewFlagSet("floor", flag.ContinueOnError)
+	addr := flags.String("addr", "127.0.0.1:0", "listen address")
+	size := flags.Int("size", 330, "body size")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	body := []byte(strings.Repeat("x", *size))
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Write(body)
+	}))
+}
+
+type result struct {
+	name     string
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	flags := flag.NewFlagSet("zoombench", flag.ContinueOnError)
+	bin := flags.String("bin", "bin", "folder with the zoomtoken and zoomemu binaries")
+	duration := flags.Duration("duration", 8*time.Second, "length of each wrk run")
+	connections := flags.Int("connections", 64, "wrk connections")
+	rounds := flags.Int("rounds", 2, "alternating rounds of every target")
+	if err := flags.Parse(args[1:]); err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk is not installed (Debian: apt-get install wrk)")
+	}
+	work, err := os.MkdirTemp("", "zoombench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	emu, emuURL, err := startLine(ctx, filepath.Join(*bin, "zoomemu"), nil, regexp.MustCompile(`listening on (\S+)`),
+		"-addr", "127.0.0.1:0", "-users", "u-1:bot@example.com", "-meetings", "123456789")
+	if err != nil {
+		return fmt.Errorf("zoomemu: %w", err)
+	}
+	defer stop(emu)
+
+	env := []string{
+		"ZOOM_MEETING_SDK_KEY=benchKey", "ZOOM_MEETING_SDK_SECRET=bench-sdk-secret",
+		"ZOOM_ACCOUNT_ID=emu-account", "ZOOM_CLIENT_ID=emu-client", "ZOOM_CLIENT_SECRET=emu-client-secret",
+		"ZOOM_ZAK_USER=bot@example.com", "CALLBACK_SECRETS=bench-callback-secret",
+		"ZOOM_OAUTH_BASE_URL=" + emuURL, "ZOOM_API_BASE_URL=" + emuURL,
+	}
+	addrLine := regexp.MustCompile(`"addr":"([^"]+)"`)
+	svc, svcAddr, err := startLine(ctx, filepath.Join(*bin, "zoomtoken"), env, addrLine, "-addr", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("zoomtoken: %w", err)
+	}
+	defer stop(svc)
+	svcURL := "http://" + svcAddr
+
+	sigBody, err := post(svcURL+"/", `{"meetingNumber":"123456789","role":0}`)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	floor, floorAddr, err := startLine(ctx, self, nil, regexp.MustCompile(`^(\S+)$`), "floor", "-size", strconv.Itoa(len(sigBody)))
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	defer stop(floor)
+
+	accessToken, err := emulatorToken(emuURL)
+	if err != nil {
+		return err
+	}
+	postScript := filepath.Join(work, "post.lua")
+	os.WriteFile(postScript, []byte("wrk.method = \"POST\"\n"+
+		"wrk.body = '{\"meetingNumber\":\"123456789\",\"role\":0}'\n"+
+		"wrk.headers[\"Content-Type\"] = \"application/json\"\n"), 0o600)
+	authScript := filepath.Join(work, "auth.lua")
+	os.WriteFile(authScript, []byte("wrk.headers[\"Authorization\"] = \"Bearer "+accessToken+"\"\n"), 0o600)
+
+	targets := []struct {
+		name, url, script string
+	}{
+		{"floor (bare net/http, same body size)", "http://" + floorAddr + "/", postScript},
+		{"POST /", svcURL + "/", postScript},
+		{"GET /zak", svcURL + "/zak?secret=bench-callback-secret", ""},
+		{"emulator alone: ZAK", emuURL + "/v2/users/bot@example.com/token?type=zak", authScript},
+		{"GET /join-token", svcURL + "/join-token?secret=bench-callback-secret&meeting_id=123456789", ""},
+		{"emulator alone: join token", emuURL + "/v2/meetings/123456789/jointoken/local_recording", authScript},
+	}
+	results := map[string][]result{}
+	for round := range *rounds {
+		for _, t := range targets {
+			fmt.Fprintf(os.Stderr, "round %d: %s\n", round+1, t.name)
+			r, err := wrk(ctx, t.url, t.script, *connections, *duration)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			r.name = t.name
+			results[t.name] = append(results[t.name], r)
+		}
+	}
+	// The service's own cost per call, without queueing: one connection, service vs emulator.
+	single := map[string]result{}
+	for _, t := range targets[2:] {
+		r, err := wrk(ctx, t.url, t.script, 1, *duration/2)
+		if err != nil {
+			return fmt.Errorf("%s, one connection: %w", t.name, err)
+		}
+		single[t.name] = r
+	}
+	rss, peak := memory(svc.Process.Pid)
+	startup, err := startupTime(ctx, filepath.Join(*bin, "zoomtoken"), env, 10)
+	if err != nil {
+		return fmt.Errorf("startup: %w", err)
+	}
+
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintf(stdout, "\nwrk -t2 -c%d -d%s, %d alternating rounds (best round shown; ratios are to the floor of the same round)\n\n",
+		*connections, *duration, *rounds)
+	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\treq/s ÷ floor\tp99 ÷ floor\t")
+	floorRounds := results[targets[0].name]
+	for _, t := range targets {
+		rs := results[t.name]
+		best := 0
+		for i := range rs {
+			if rs[i].rps > rs[best].rps {
+				best = i
+			}
+		}
+		r, f := rs[best], floorRounds[best]
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.2f\t%.2f\t\n", t.name, r.rps, ms(r.p50), ms(r.p99), r.rps/f.rps, float64(r.p99)/float64(f.p99))
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\none connection (no queueing), p50: /zak %s vs emulator %s; /join-token %s vs emulator %s\n",
+		ms(single["GET /zak"].p50), ms(single["emulator alone: ZAK"].p50),
+		ms(single["GET /join-token"].p50), ms(single["emulator alone: join token"].p50))
+	fmt.Fprintf(stdout, "service's own p50 cost over the emulator call: /zak %s, /join-token %s\n",
+		us(single["GET /zak"].p50-single["emulator alone: ZAK"].p50),
+		us(single["GET /join-token"].p50-single["emulator alone: join token"].p50))
+	fmt.Fprintf(stdout, "zoomtoken resident memory after the load: %d MB (peak %d MB)\n", rss>>20, peak>>20)
+	fmt.Fprintf(stdout, "start to first 200 on /healthz, median of 10 starts: %s\n", ms(startup))
+	return nil
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
+
+// startLine starts a program and waits for the first output line matching re, returning the
+// first group of the match.
+func startLine(ctx context.Context, path string, env []string, re *regexp.Regexp, args ...string) (*exec.Cmd, string, error) {
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		if m := re.FindStringSubmatch(lines.Text()); m != nil {
+			go io.Copy(io.Discard, out) // keep draining: the service logs every request
+			return cmd, m[1], nil
+		}
+	}
+	stop(cmd)
+	return nil, "", fmt.Errorf("%s exited before it listened", path)
+}
+
+func stop(cmd *exec.Cmd) {
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+	}
+}
+
+func post(url, body string) (string, error) {
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b), err
+}
+
+func emulatorToken(emuURL string) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, emuURL+"/oauth/token", strings.NewReader("grant_type=account_credentials&account_id=emu-account"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("emu-client", "emu-client-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("emulator token: %v", err)
+	}
+	return tok.AccessToken, nil
+}
+
+var (
+	rpsLine     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	latencyLine = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)$`)
+	non2xxLine  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+)
+
+// wrk runs the load generator and reads its summary.
+func wrk(ctx context.Context, url, script string, connections int, d time.Duration) (result, error) {
+	threads := min(2, connections)
+	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(connections), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency"}
+	if script != "" {
+		args = append(args, "-s", script)
+	}
+	out, err := exec.CommandContext(ctx, "wrk", append(args, url)...).CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	if m := non2xxLine.FindSubmatch(out); m != nil {
+		return result{}, fmt.Errorf("%s non-2xx answers under load:\n%s", m[1], out)
+	}
+	var r result
+	m := rpsLine.FindSubmatch(out)
+	if m == nil {
+		return result{}, fmt.Errorf("no Requests/sec in wrk output:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, l := range latencyLine.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(l[2]), 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(l[3])]
+		if string(l[1]) == "50" {
+			r.p50 = time.Duration(v * float64(unit))
+		} else {
+			r.p99 = time.Duration(v * float64(unit))
+		}
+	}
+	return r, nil
+}
+
+// memory reads a process's resident set size and its peak, in bytes.
+func memory(pid int) (rss, peak int64) {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 2 {
+			kb, _ := strconv.ParseInt(fields[1], 10, 64)
+			switch fields[0] {
+			case "VmRSS:":
+				rss = kb << 10
+			case "VmHWM:":
+				peak = kb << 10
+			}
+		}
+	}
+	return rss, peak
+}
+
+// startupTime is the median, over n starts, of the time from exec to the first 200 on /healthz.
+func startupTime(ctx context.Context, path string, env []string, n int) (time.Duration, error) {
+	client := &http.Client{Timeout: 100 * time.Millisecond}
+	var times []time.Duration
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cmd := exec.CommandContext(ctx, path, "-addr", addr)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+		began := time.Now()
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		for {
+			resp, err := client.Get("http://" + addr + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if time.Since(began) > 10*time.Second {
+				stop(cmd)
+				return 0, errors.New("no 200 on /healthz within 10s")
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		times = append(times, time.Since(began))
+		stop(cmd)
+	}
+	slices.Sort(times)
+	return times[len(times)/2], nil
+}
