@@ -21,6 +21,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/logging"
+	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
@@ -70,56 +71,91 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		*addr = ":" + strconv.Itoa(cfg.Port)
 	}
 
+	m := metrics.New()
+	zc := newZoomClient(cfg, m.ZoomHooks())
+	if zc != nil {
+		m.WatchTokenExpiry(zc.TokenExpiry, time.Now)
+	}
 	deps := httpapi.Deps{
 		Logger:             logger,
 		Signer:             newSigner(cfg),
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
-		Zoom:               newZoomClient(cfg),
+		Zoom:               zc,
 		ZAKUser:            cfg.ZAKUser,
 		ZAKTTL:             cfg.ZAKTTL,
+		Metrics:            m,
+		MetricsElsewhere:   cfg.MetricsAddr != "",
 	}
 	for _, s := range cfg.CallbackSecrets {
 		deps.CallbackSecrets = append(deps.CallbackSecrets, s.Reveal())
 	}
-	handler := httpapi.NewHandler(deps)
-	return serve(ctx, *addr, handler, cfg, logger)
+	servers := []listener{{name: "http", addr: *addr, handler: httpapi.NewHandler(deps)}}
+	if cfg.MetricsAddr != "" {
+		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})
+	}
+	return serve(ctx, servers, cfg, logger)
 }
 
-// serve listens synchronously (so a taken port is an error returned to the caller), serves in
-// the background, and shuts down gracefully when ctx ends or a stop signal arrives.
-func serve(ctx context.Context, addr string, handler http.Handler, cfg config.Config, logger zerolog.Logger) error {
+// listener is one HTTP server run() starts.
+type listener struct {
+	name    string
+	addr    string
+	handler http.Handler
+}
+
+// serve listens on every address synchronously (so a taken port is an error returned to the
+// caller), serves in the background, and shuts everything down gracefully when ctx ends or a stop
+// signal arrives.
+func serve(ctx context.Context, listeners []listener, cfg config.Config, logger zerolog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
+	servers := make([]*http.Server, len(listeners))
+	served := make(chan error, len(listeners))
+	for i, l := range listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, srv := range servers[:i] {
+				srv.Close()
+			}
+			return err
+		}
+		servers[i] = &http.Server{
+			Handler:           l.handler,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			ErrorLog:          log.New(logger.With().Str("source", "http.Server").Logger(), "", 0),
+		}
+		go func() { served <- servers[i].Serve(ln) }()
+		event := logger.Info().Str("version", version).Str("addr", ln.Addr().String())
+		if l.name == "http" {
+			event.Strs("features", cfg.Features()).Msg("zoomtoken listening")
+		} else {
+			event.Msg("metrics listening")
+		}
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          log.New(logger.With().Str("source", "http.Server").Logger(), "", 0),
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	logger.Info().Str("version", version).Str("addr", ln.Addr().String()).Strs("features", cfg.Features()).Msg("zoomtoken listening")
 
 	select {
 	case err := <-served:
+		for _, srv := range servers {
+			srv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: draining in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
 	logger.Info().Msg("stopped")
-	return nil
+	return errors.Join(errs...)
 }
 
 // withDotenv overlays a .env file under the environment: a variable set in the environment wins
@@ -142,7 +178,7 @@ func withDotenv(getenv func(string) string, path string) (func(string) string, e
 
 // newZoomClient returns the S2S client, or nil when the bot endpoints are off. The REST base is
 // passed only when the operator set it, so that otherwise the token's api_url decides.
-func newZoomClient(cfg config.Config) *zoom.Client {
+func newZoomClient(cfg config.Config, hooks zoom.Hooks) *zoom.Client {
 	if cfg.S2S == nil {
 		return nil
 	}
@@ -152,6 +188,7 @@ func newZoomClient(cfg config.Config) *zoom.Client {
 		ClientSecret: cfg.S2S.ClientSecret.Reveal(),
 		OAuthBaseURL: cfg.OAuthBaseURL,
 		Budget:       cfg.ZoomTimeout,
+		Hooks:        hooks,
 	}
 	if cfg.APIBaseURLSet {
 		zc.APIBaseURL = cfg.APIBaseURL

@@ -9,6 +9,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -39,6 +40,7 @@ type environment struct {
 	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat          string `envconfig:"LOG_FORMAT" default:"json" desc:"json or console"`
 	ShutdownTimeout    string `envconfig:"SHUTDOWN_TIMEOUT" default:"20s" desc:"how long in-flight requests may drain on SIGTERM"`
+	MetricsAddr        string `envconfig:"METRICS_ADDR" desc:"host:port for a separate /metrics listener (unset: /metrics on the main port)"`
 }
 
 // DefaultAPIBaseURL is Zoom's REST base, used when ZOOM_API_BASE_URL is unset and the token
@@ -107,6 +109,10 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+
+	// MetricsAddr is where /metrics is served on a listener of its own; empty serves it on the
+	// main port.
+	MetricsAddr string
 }
 
 // Feature names, as the startup line prints them.
@@ -198,6 +204,9 @@ func Load(getenv func(string) string) (Config, error) {
 		cfg.APIBaseURL = p.baseURL("ZOOM_API_BASE_URL", env.APIBaseURL)
 	}
 	cfg.CORSAllowedOrigins = p.origins("CORS_ALLOWED_ORIGINS", env.CORSAllowedOrigins)
+	if env.MetricsAddr != "" {
+		cfg.MetricsAddr = p.hostPort("METRICS_ADDR", env.MetricsAddr)
+	}
 
 	if p.group(
 		setting{"ZOOM_MEETING_SDK_KEY", env.SDKKey},
@@ -267,6 +276,15 @@ func (p *parser) add(name, reason string) {
 
 func (p *parser) port(name, raw string) int {
 	return p.intRange(name, raw, 1, 65535)
+}
+
+func (p *parser) hostPort(name, raw string) string {
+	_, port, err := net.SplitHostPort(raw)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+		p.add(name, fmt.Sprintf("%q is not host:port or :port, such as :9090", raw))
+		return ""
+	}
+	return raw
 }
 
 func (p *parser) intRange(name, raw string, lo, hi int) int {

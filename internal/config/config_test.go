@@ -55,6 +55,7 @@ func TestLoadS2S(t *testing.T) {
 	env["ZOOM_API_BASE_URL"] = "http://127.0.0.1:9000/"
 	env["CORS_ALLOWED_ORIGINS"] = "https://A.example.com, http://localhost:3000"
 	env["SHUTDOWN_TIMEOUT"] = "5"
+	env["METRICS_ADDR"] = "127.0.0.1:9090"
 	cfg, err := Load(envOf(env))
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +76,8 @@ func TestLoadS2S(t *testing.T) {
 	if got, want := cfg.CORSAllowedOrigins, []string{"https://a.example.com", "http://localhost:3000"}; !slices.Equal(got, want) {
 		t.Errorf("origins: got %v, want %v", got, want)
 	}
-	if cfg.ShutdownTimeout != 5*time.Second {
-		t.Errorf("shutdown: got %v", cfg.ShutdownTimeout)
+	if cfg.ShutdownTimeout != 5*time.Second || cfg.MetricsAddr != "127.0.0.1:9090" {
+		t.Errorf("shutdown, metrics: got %v %q", cfg.ShutdownTimeout, cfg.MetricsAddr)
 	}
 }
 
@@ -130,9 +131,10 @@ func TestLoadRefuses(t *testing.T) {
 			e["LOG_FORMAT"] = "xml"
 			e["SHUTDOWN_TIMEOUT"] = "soon"
 			e["ZOOM_TIMEOUT"] = "-1s"
+			e["METRICS_ADDR"] = "9090"
 			return e
 		}(), []string{"PORT", "ZOOM_OAUTH_BASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "ZOOM_TIMEOUT",
-			"ZOOM_API_BASE_URL", "CORS_ALLOWED_ORIGINS", "ZOOM_ZAK_TTL_SECONDS"}},
+			"ZOOM_API_BASE_URL", "CORS_ALLOWED_ORIGINS", "METRICS_ADDR", "ZOOM_ZAK_TTL_SECONDS"}},
 		{"port out of range", func() map[string]string { e := sdkOnly(); e["PORT"] = "70000"; return e }(), []string{"PORT"}},
 		{"star mixed into a list", func() map[string]string {
 			e := sdkOnly()
@@ -193,8 +195,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 16 {
-		t.Errorf("got %d variables, want the 15 of the contract and ZOOM_TIMEOUT", got)
+	if got := len(Variables()); got != 17 {
+		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT and METRICS_ADDR", got)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/rs/xid"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
+
+	"github.com/zoomtoken/zoomtoken/internal/metrics"
 )
 
 // requestIDHeader carries the request id both ways.
@@ -62,9 +64,10 @@ func plainRequestID(id string) bool {
 	return true
 }
 
-// accessLog writes one line per request. It names the route pattern, never the raw path, and
-// redacts query values that are not known to be harmless: secrets travel in the query.
-func accessLog(next http.Handler) http.Handler {
+// accessLog writes one line per request and records it in m (when not nil). It names the route
+// pattern, never the raw path, and redacts query values that are not known to be harmless:
+// secrets travel in the query.
+func accessLog(m *metrics.Metrics) func(http.Handler) http.Handler {
 	return hlog.AccessHandler(func(r *http.Request, status, size int, duration time.Duration) {
 		level := zerolog.InfoLevel
 		if status >= 500 {
@@ -85,7 +88,10 @@ func accessLog(next http.Handler) http.Handler {
 			e = e.Str("query", redactQuery(r.URL.RawQuery))
 		}
 		e.Msg("request")
-	})(next)
+		if m != nil {
+			m.ObserveRequest(pattern, status, duration)
+		}
+	})
 }
 
 // harmlessQueryKeys are the query parameters whose values may be logged.

@@ -8,11 +8,14 @@ import (
 func addRoutes(r chi.Router, d Deps) {
 	r.Use(
 		requestContext(d.Logger),
-		accessLog,
+		accessLog(d.Metrics),
 		recoverPanic,
 	)
 
 	r.Get("/healthz", handleHealthz())
+	if d.Metrics != nil && !d.MetricsElsewhere {
+		r.Get("/metrics", d.Metrics.Handler().ServeHTTP)
+	}
 
 	r.Group(func(r chi.Router) {
 		r.Use(corsFor(d.CORSAllowedOrigins))

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
@@ -31,6 +32,11 @@ type Deps struct {
 	// asked of Zoom, zero for Zoom's default.
 	ZAKUser string
 	ZAKTTL  time.Duration
+
+	// Metrics records every request; nil records nothing. MetricsElsewhere says /metrics is
+	// served on its own listener (METRICS_ADDR) rather than here.
+	Metrics          *metrics.Metrics
+	MetricsElsewhere bool
 }
 
 // NewHandler returns the service's HTTP handler.

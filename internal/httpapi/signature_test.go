@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
 )
 
@@ -358,5 +359,19 @@ func TestRedactQuery(t *testing.T) {
 		if got := redactQuery(tt.in); got != tt.want {
 			t.Errorf("redactQuery(%q): got %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestMetricsRoute(t *testing.T) {
+	m := metrics.New()
+	srv := newTestServer(t, Deps{Metrics: m})
+	srv.do(t, http.MethodGet, "/healthz", nil, "")
+	resp, body := srv.do(t, http.MethodGet, "/metrics", nil, "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `zoomtoken_http_requests_total{route="/healthz",status="200"} 1`) {
+		t.Errorf("got %d:\n%s", resp.StatusCode, body)
+	}
+	elsewhere := newTestServer(t, Deps{Metrics: m, MetricsElsewhere: true})
+	if resp, _ := elsewhere.do(t, http.MethodGet, "/metrics", nil, ""); resp.StatusCode != 404 {
+		t.Errorf("with METRICS_ADDR: got %d, want 404 on the main port", resp.StatusCode)
 	}
 }

@@ -83,6 +83,28 @@ type Config struct {
 	AttemptTimeout time.Duration
 	// MaxAttempts bounds the tries of one call on 5xx, network errors and per-second limits.
 	MaxAttempts int
+	// Hooks let the caller watch every request the client makes (for metrics).
+	Hooks Hooks
+}
+
+// Endpoint names, as Hooks receive them.
+const (
+	EndpointToken     = "oauth_token"
+	EndpointZAK       = "zak"
+	EndpointJoinToken = "join_token"
+)
+
+// Hooks are told about the client's requests; a nil field is skipped. They run on the request's
+// goroutine and must be quick.
+type Hooks struct {
+	// Request is called after every HTTP request to Zoom, retries included, with its endpoint,
+	// its outcome ("ok" or a Kind) and how long it took.
+	Request func(endpoint, outcome string, took time.Duration)
+	// TokenFetched is called when a new access token arrives.
+	TokenFetched func(expiresAt time.Time)
+	// RateLimitRemaining is called with Zoom's X-RateLimit-Category and X-RateLimit-Remaining
+	// whenever an answer carries them.
+	RateLimitRemaining func(category string, remaining int)
 }
 
 // Client talks to Zoom for one S2S OAuth app. It is safe for concurrent use.
@@ -180,7 +202,9 @@ func (c *Client) call(ctx context.Context, op, path string, query url.Values) (s
 		if err != nil {
 			return "", err
 		}
+		began := time.Now()
 		token, zerr := c.get(ctx, op, at, path, query)
+		c.observe(endpointOf(op), zerr, time.Since(began))
 		if zerr == nil {
 			return token, nil
 		}
@@ -224,6 +248,7 @@ func (c *Client) get(ctx context.Context, op string, at accessToken, path string
 		return "", &Error{Kind: KindUnavailable, Op: op, Message: transportProblem(err), Err: stripURL(err)}
 	}
 	defer resp.Body.Close()
+	c.observeRateLimit(resp.Header)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	trackingID := resp.Header.Get("x-zm-trackingid")
 	if err != nil {
@@ -245,6 +270,50 @@ func (c *Client) get(ctx context.Context, op string, at accessToken, path string
 		return answer.Token, nil
 	}
 	return "", c.restError(op, resp, body)
+}
+
+// endpointOf maps an operation to the endpoint name Hooks receive.
+func endpointOf(op string) string {
+	switch op {
+	case opZAK:
+		return EndpointZAK
+	case opJoinToken:
+		return EndpointJoinToken
+	}
+	return EndpointToken
+}
+
+func (c *Client) observe(endpoint string, err *Error, took time.Duration) {
+	if c.cfg.Hooks.Request == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = err.Kind.String()
+	}
+	c.cfg.Hooks.Request(endpoint, outcome, took)
+}
+
+func (c *Client) observeRateLimit(h http.Header) {
+	category, remaining := h.Get("X-RateLimit-Category"), h.Get("X-RateLimit-Remaining")
+	if c.cfg.Hooks.RateLimitRemaining == nil || category == "" || remaining == "" {
+		return
+	}
+	if n, err := strconv.Atoi(remaining); err == nil {
+		c.cfg.Hooks.RateLimitRemaining(category, n)
+	}
+}
+
+// TokenExpiry returns when the cached access token expires, or the zero time when none is cached.
+func (c *Client) TokenExpiry() time.Time { return c.tokens.cached().expiresAt }
+
+// GrantedScopes returns the scopes of the access token, fetching one if none is cached.
+func (c *Client) GrantedScopes(ctx context.Context) ([]string, error) {
+	at, err := c.tokens.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return at.scopes, nil
 }
 
 // restError classifies a non-200 REST answer.
@@ -358,13 +427,20 @@ func (c *Client) fetchToken(ctx context.Context) (accessToken, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.http)
 	for attempt := 1; ; attempt++ {
 		start := c.cfg.Now()
+		began := time.Now()
 		actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
 		tok, err := c.oauth.Token(actx)
 		cancel()
 		if err == nil {
-			return c.accessToken(tok, start), nil
+			at := c.accessToken(tok, start)
+			c.observe(EndpointToken, nil, time.Since(began))
+			if c.cfg.Hooks.TokenFetched != nil {
+				c.cfg.Hooks.TokenFetched(at.expiresAt)
+			}
+			return at, nil
 		}
 		zerr := c.tokenError(err)
+		c.observe(EndpointToken, zerr, time.Since(began))
 		if !retryable(zerr) || attempt >= c.cfg.MaxAttempts || !sleep(ctx, c.delay(attempt, zerr)) {
 			return accessToken{}, zerr
 		}
@@ -383,8 +459,10 @@ func (c *Client) accessToken(tok *oauth2.Token, issued time.Time) accessToken {
 			apiBase = strings.TrimRight(u, "/")
 		}
 	}
+	scope, _ := tok.Extra("scope").(string)
 	expires := issued.Add(lifetime)
-	return accessToken{value: tok.AccessToken, apiBase: apiBase, expiresAt: expires, refreshAt: expires.Add(-refreshMargin(lifetime))}
+	return accessToken{value: tok.AccessToken, apiBase: apiBase, scopes: strings.Fields(scope),
+		expiresAt: expires, refreshAt: expires.Add(-refreshMargin(lifetime))}
 }
 
 func validBaseURL(s string) bool {

@@ -12,7 +12,9 @@ import (
 type accessToken struct {
 	value string
 	// apiBase is the REST base to use with this token.
-	apiBase   string
+	apiBase string
+	// scopes are the scopes Zoom granted the app.
+	scopes    []string
 	expiresAt time.Time
 	// refreshAt is when callers stop using the token and ask for a new one.
 	refreshAt time.Time
@@ -74,7 +76,7 @@ func (tc *tokenCache) get(ctx context.Context) (accessToken, error) {
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			if old.value != "" && tc.now().Before(old.expiresAt) && old == tc.cached() {
+			if old.value != "" && tc.now().Before(old.expiresAt) && old.value == tc.cached().value {
 				return old, nil
 			}
 			return accessToken{}, res.Err

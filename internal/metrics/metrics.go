@@ -1,0 +1,107 @@
+// Package metrics holds the service's Prometheus metrics, in a registry of its own: requests and
+// their latency by route, calls to Zoom by endpoint and outcome, the S2S token's life, Zoom's
+// rate-limit headroom, and the Go runtime. No label carries a meeting id, user, secret or token.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+)
+
+const namespace = "zoomtoken"
+
+// Metrics records what the service does. Its methods are safe for concurrent use.
+type Metrics struct {
+	registry           *prometheus.Registry
+	requests           *prometheus.CounterVec
+	requestSeconds     *prometheus.HistogramVec
+	zoomRequests       *prometheus.CounterVec
+	zoomSeconds        *prometheus.HistogramVec
+	tokenRefreshes     prometheus.Counter
+	rateLimitRemaining *prometheus.GaugeVec
+}
+
+// New registers every metric but the token expiry gauge, which WatchTokenExpiry adds once the S2S
+// client exists.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http_requests_total",
+			Help: "HTTP requests served, by route pattern and status.",
+		}, []string{"route", "status"}),
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_request_duration_seconds",
+			Help:    "Time to serve an HTTP request, by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		zoomRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "zoom_requests_total",
+			Help: "HTTP requests to Zoom, retries included, by endpoint and outcome (ok, not_found, refused, unavailable).",
+		}, []string{"endpoint", "outcome"}),
+		zoomSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "zoom_request_duration_seconds",
+			Help:    "Time of one HTTP request to Zoom, by endpoint.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"endpoint"}),
+		tokenRefreshes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "zoom_token_refreshes_total",
+			Help: "New S2S access tokens fetched.",
+		}),
+		rateLimitRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "zoom_rate_limit_remaining",
+			Help: "The last X-RateLimit-Remaining Zoom sent, by X-RateLimit-Category.",
+		}, []string{"category"}),
+	}
+	m.registry.MustRegister(m.requests, m.requestSeconds, m.zoomRequests, m.zoomSeconds, m.tokenRefreshes,
+		m.rateLimitRemaining, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// WatchTokenExpiry adds a gauge of the seconds until the cached S2S token expires. expiry reports
+// that instant (zero when no token is cached); now is the clock it is read against.
+func (m *Metrics) WatchTokenExpiry(expiry func() time.Time, now func() time.Time) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "zoom_token_expiry_seconds",
+		Help: "Seconds until the cached S2S access token expires; 0 when none is cached.",
+	}, func() float64 {
+		at := expiry()
+		if at.IsZero() {
+			return 0
+		}
+		return max(0, at.Sub(now()).Seconds())
+	}))
+}
+
+// Handler serves the metrics in Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// ObserveRequest records one served request.
+func (m *Metrics) ObserveRequest(route string, status int, took time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.requestSeconds.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// ZoomHooks returns the hooks that feed the Zoom metrics from the S2S client.
+func (m *Metrics) ZoomHooks() zoom.Hooks {
+	return zoom.Hooks{
+		Request: func(endpoint, outcome string, took time.Duration) {
+			m.zoomRequests.WithLabelValues(endpoint, strings.ReplaceAll(outcome, " ", "_")).Inc()
+			m.zoomSeconds.WithLabelValues(endpoint).Observe(took.Seconds())
+		},
+		TokenFetched: func(time.Time) { m.tokenRefreshes.Inc() },
+		RateLimitRemaining: func(category string, remaining int) {
+			m.rateLimitRemaining.WithLabelValues(category).Set(float64(remaining))
+		},
+	}
+}
