@@ -33,21 +33,27 @@ env -i PATH="$PATH" "$bin/zoomemu" -addr "127.0.0.1:$emu_port" \
 pids+=($!)
 wait_for "$emu/_emu/calls"
 
-env -i PATH="$PATH" \
-  PORT="$port" \
-  ZOOM_MEETING_SDK_KEY=demoSdkKey \
-  ZOOM_MEETING_SDK_SECRET=demo-sdk-secret-not-for-production \
-  ZOOM_ACCOUNT_ID=demo-account \
-  ZOOM_CLIENT_ID=demo-client \
-  ZOOM_CLIENT_SECRET=demo-client-secret \
-  ZOOM_ZAK_USER=bot@example.com \
-  CALLBACK_SECRETS="$secret" \
-  ZOOM_OAUTH_BASE_URL="$emu" \
-  ZOOM_API_BASE_URL="$emu" \
-  LOG_FORMAT="${LOG_FORMAT:-console}" \
-  "$bin/zoomtoken" &
+config=(
+  PATH="$PATH"
+  PORT="$port"
+  ZOOM_MEETING_SDK_KEY=demoSdkKey
+  ZOOM_MEETING_SDK_SECRET=demo-sdk-secret-not-for-production
+  ZOOM_ACCOUNT_ID=demo-account
+  ZOOM_CLIENT_ID=demo-client
+  ZOOM_CLIENT_SECRET=demo-client-secret
+  ZOOM_ZAK_USER=bot@example.com
+  CALLBACK_SECRETS="$secret"
+  ZOOM_OAUTH_BASE_URL="$emu"
+  ZOOM_API_BASE_URL="$emu"
+  LOG_FORMAT="${LOG_FORMAT:-console}"
+)
+env -i "${config[@]}" "$bin/zoomtoken" &
 pids+=($!)
 wait_for "$svc/healthz"
+
+echo
+echo "zoomtoken doctor, against the emulator:"
+env -i "${config[@]}" "$bin/zoomtoken" doctor | sed 's/^/  /'
 
 cat <<MSG
 
@@ -75,8 +81,9 @@ with throwaway credentials (callback secret: $secret). Try:
   # make Zoom fail twice; the next /zak above is retried and still answers
   curl -s -X POST '$emu/_emu/fault?endpoint=zak&fault=server_error&count=2'
 
-  # liveness
+  # liveness, and Prometheus metrics
   curl -s $svc/healthz
+  curl -s $svc/metrics | grep '^zoomtoken_'
 
 Press Ctrl-C to stop.
 MSG

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
+	"github.com/zoomtoken/zoomtoken/internal/doctor"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/logging"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
@@ -42,7 +43,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags.SetOutput(stderr)
 	addr := flags.String("addr", "", "listen address, host:port (default :$PORT)")
 	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: zoomtoken [-addr host:port]\n\nServes Zoom credentials over HTTP.\n\n")
+		fmt.Fprintf(stderr, "Usage: zoomtoken [-addr host:port]   serve\n"+
+			"       zoomtoken doctor                checks, live, that every configured feature can work\n\n"+
+			"Serves Zoom credentials over HTTP.\n\n")
 		flags.PrintDefaults()
 		fmt.Fprintln(stderr)
 		config.Usage(stderr)
@@ -54,11 +57,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	command := flags.Arg(0)
+	if command != "" && command != "doctor" {
+		flags.Usage()
+		return fmt.Errorf("unknown command %q", command)
+	}
 	getenv, err := withDotenv(getenv, ".env")
 	if err != nil {
 		return err
 	}
 	cfg, err := config.Load(getenv)
+	if command == "doctor" {
+		return runDoctor(ctx, cfg, err, stdout)
+	}
 	if err != nil {
 		return err
 	}
@@ -174,6 +185,29 @@ func withDotenv(getenv func(string) string, path string) (func(string) string, e
 		}
 		return file[key]
 	}, nil
+}
+
+// runDoctor prints the doctor's checklist; configuration problems are failed checks too.
+func runDoctor(ctx context.Context, cfg config.Config, loadErr error, stdout io.Writer) error {
+	var checks []doctor.Check
+	var cerr *config.Error
+	switch {
+	case errors.As(loadErr, &cerr):
+		checks = doctor.ConfigProblems(cerr)
+	case loadErr != nil:
+		return loadErr
+	default:
+		checks = doctor.Run(ctx, doctor.Deps{
+			Config:     cfg,
+			Zoom:       newZoomClient(cfg, zoom.Hooks{}),
+			HTTPClient: zoom.NewHTTPClient(zoom.DefaultAttemptTimeout),
+			Now:        time.Now,
+		})
+	}
+	if failed := doctor.Print(stdout, checks); failed > 0 {
+		return fmt.Errorf("doctor: %d of %d checks failed", failed, len(checks))
+	}
+	return nil
 }
 
 // newZoomClient returns the S2S client, or nil when the bot endpoints are off. The REST base is

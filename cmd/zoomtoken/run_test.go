@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
 // syncBuffer is an io.Writer that run's logger and the test read concurrently.
@@ -230,5 +232,38 @@ func TestDotenvIsOverriddenByEnvironment(t *testing.T) {
 	}
 	if _, err := withDotenv(getenv, filepath.Join(t.TempDir(), "missing")); err != nil {
 		t.Errorf("a missing .env: got %v, want nil", err)
+	}
+}
+
+func TestDoctorCommand(t *testing.T) {
+	emu := zoomemu.New(zoomemu.Config{
+		Apps:  []zoomemu.App{{AccountID: e2eAccount, ClientID: e2eClientID, ClientSecret: e2eClientSec}},
+		Users: []zoomemu.User{{ID: "u-1", Email: e2eZAKUser}},
+	})
+	upstream := httptest.NewServer(emu)
+	defer upstream.Close()
+	env := map[string]string{
+		"ZOOM_ACCOUNT_ID": e2eAccount, "ZOOM_CLIENT_ID": e2eClientID, "ZOOM_CLIENT_SECRET": e2eClientSec,
+		"CALLBACK_SECRETS": firstSecret, "ZOOM_ZAK_USER": e2eZAKUser,
+		"ZOOM_OAUTH_BASE_URL": upstream.URL, "ZOOM_API_BASE_URL": upstream.URL,
+	}
+	doctorRun := func() (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"zoomtoken", "doctor"}, func(k string) string { return env[k] }, &out, io.Discard)
+		return out.String(), err
+	}
+	out, err := doctorRun()
+	if err != nil || !strings.Contains(out, "0 failed") {
+		t.Errorf("healthy setup: got %v\n%s", err, out)
+	}
+	env["ZOOM_ZAK_USER"] = "ghost@example.com"
+	out, err = doctorRun()
+	if err == nil || !strings.Contains(out, "[FAIL] ZAK user: Zoom has no user ghost@example.com") {
+		t.Errorf("unknown user: got %v\n%s", err, out)
+	}
+	delete(env, "CALLBACK_SECRETS")
+	out, err = doctorRun()
+	if err == nil || !strings.Contains(out, "[FAIL] configuration: CALLBACK_SECRETS") {
+		t.Errorf("bad configuration: got %v\n%s", err, out)
 	}
 }

@@ -145,6 +145,8 @@ func New(cfg Config) *Emulator {
 // ServeHTTP implements http.Handler.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-zm-trackingid", "emu_"+randomString(12))
+	// Zoom's clock, as the emulator keeps it (a test can skew it).
+	w.Header().Set("Date", e.cfg.Now().UTC().Format(http.TimeFormat))
 	e.mux.ServeHTTP(w, r)
 }
 

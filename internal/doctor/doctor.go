@@ -1,0 +1,291 @@
+// Package doctor checks, live, that every configured feature can work: the S2S app and its
+// scopes, the ZAK user, the Meeting SDK credentials, the local clock against Zoom's, and the
+// strength of the callback secrets. It reports a checklist with a fix for each failure; it never
+// prints a secret or a token.
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/zoomtoken/zoomtoken/internal/config"
+	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+)
+
+// Status is the verdict of one check.
+type Status int
+
+// The verdicts. A warning does not fail the run.
+const (
+	Pass Status = iota
+	Warn
+	Fail
+)
+
+// Check is one line of the checklist.
+type Check struct {
+	Name   string
+	Status Status
+	Detail string
+	// Fix says what to do about a warning or failure.
+	Fix string
+}
+
+// Deps is what the checks need.
+type Deps struct {
+	Config config.Config
+	// Zoom is the S2S client; nil when the bot endpoints are off.
+	Zoom *zoom.Client
+	// HTTPClient reads Zoom's clock; Now is the local one.
+	HTTPClient *http.Client
+	Now        func() time.Time
+}
+
+// zakScope is the scope GET /zak needs.
+const zakScope = "user:read:token:admin"
+
+// joinTokenScopes are the scopes of the join token types; the first is the default type's.
+var (
+	joinTokenScopes = []string{
+		"meeting:read:local_recording_token:admin",
+		"meeting:read:live_streaming_token:admin",
+		"meeting:read:local_archiving_token:admin",
+	}
+)
+
+// Limits of the checks.
+const (
+	maxClockSkew      = 5 * time.Second
+	minCallbackSecret = 16
+)
+
+// zoomCredential is what Zoom's app keys and secrets look like: letters, digits, - and _.
+var zoomCredential = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Run performs every check that applies to the configured features, in order.
+func Run(ctx context.Context, d Deps) []Check {
+	checks := []Check{{Name: "configuration", Status: Pass, Detail: "features on: " + strings.Join(d.Config.Features(), ", ")}}
+	checks = append(checks, checkClock(ctx, d))
+	if d.Config.MeetingSDK != nil {
+		checks = append(checks, checkSDKCredentials(d.Config.MeetingSDK)...)
+	}
+	if d.Zoom != nil {
+		checks = append(checks, checkS2S(ctx, d)...)
+		checks = append(checks, checkCallbackSecrets(d.Config.CallbackSecrets))
+	}
+	return checks
+}
+
+// Print writes the checklist and reports whether any check failed.
+func Print(w io.Writer, checks []Check) (failed int) {
+	marks := map[Status]string{Pass: "ok  ", Warn: "warn", Fail: "FAIL"}
+	for _, c := range checks {
+		fmt.Fprintf(w, "[%s] %s: %s\n", marks[c.Status], c.Name, c.Detail)
+		if c.Fix != "" {
+			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
+		}
+		if c.Status == Fail {
+			failed++
+		}
+	}
+	fmt.Fprintf(w, "%d checks, %d failed\n", len(checks), failed)
+	return failed
+}
+
+// ConfigProblems turns configuration errors into failed checks, one per variable.
+func ConfigProblems(err *config.Error) []Check {
+	checks := make([]Check, len(err.Problems))
+	for i, p := range err.Problems {
+		checks[i] = Check{Name: "configuration", Status: Fail, Detail: p.Variable + " " + p.Reason,
+			Fix: "set " + p.Variable + " as .env.example describes"}
+	}
+	return checks
+}
+
+// checkClock compares the local clock with the Date header of Zoom's OAuth host. A Meeting SDK
+// signature whose iat is off by more than a few seconds is refused by the SDK ("Signature is
+// invalid", 3712, or expired, 3705).
+func checkClock(ctx context.Context, d Deps) Check {
+	c := Check{Name: "clock"}
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, d.Config.OAuthBaseURL+"/", nil)
+	if err != nil {
+		c.Status, c.Detail = Fail, "cannot build a request to ZOOM_OAUTH_BASE_URL"
+		return c
+	}
+	sent := d.Now()
+	resp, err := d.HTTPClient.Do(req)
+	if err != nil {
+		c.Status, c.Detail = Warn, "could not reach "+d.Config.OAuthBaseURL+" to read Zoom's clock"
+		c.Fix = "check the network path to Zoom (and ZOOM_OAUTH_BASE_URL)"
+		return c
+	}
+	resp.Body.Close()
+	received := d.Now()
+	zoomTime, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		c.Status, c.Detail = Warn, "Zoom's answer has no readable Date header"
+		return c
+	}
+	local := sent.Add(received.Sub(sent) / 2)
+	// The Date header has whole seconds, so up to a second of difference is rounding.
+	skew := local.Truncate(time.Second).Sub(zoomTime)
+	if skew.Abs() > maxClockSkew {
+		c.Status = Fail
+		c.Detail = fmt.Sprintf("the local clock is %s %s Zoom's", skew.Abs().Round(time.Second), aheadOrBehind(skew))
+		c.Fix = "synchronise the clock (NTP, e.g. timedatectl set-ntp true); Meeting SDK signatures from a skewed clock fail with \"Signature is invalid\""
+		return c
+	}
+	c.Status, c.Detail = Pass, fmt.Sprintf("within %s of Zoom's", maxClockSkew)
+	return c
+}
+
+func aheadOrBehind(skew time.Duration) string {
+	if skew > 0 {
+		return "ahead of"
+	}
+	return "behind"
+}
+
+// checkSDKCredentials looks at the shape of the Meeting SDK key and secret and signs a token.
+func checkSDKCredentials(sdk *config.MeetingSDK) []Check {
+	key, secret := sdk.Key, sdk.Secret.Reveal()
+	shape := Check{Name: "Meeting SDK credentials", Status: Pass, Detail: "key and secret look like Zoom's"}
+	switch {
+	case key == secret:
+		shape.Status, shape.Detail = Fail, "ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET are the same value"
+		shape.Fix = "copy the Client ID into the key and the Client Secret into the secret"
+	case !zoomCredential.MatchString(key) || len(key) < 10:
+		shape.Status, shape.Detail = Fail, fmt.Sprintf("ZOOM_MEETING_SDK_KEY has %d characters, not all letters, digits, - or _", len(key))
+		shape.Fix = "copy the Client ID of the Meeting SDK app (App Credentials page) exactly"
+	case !zoomCredential.MatchString(secret) || len(secret) < 16:
+		shape.Status, shape.Detail = Fail, fmt.Sprintf("ZOOM_MEETING_SDK_SECRET has %d characters, not all letters, digits, - or _", len(secret))
+		shape.Fix = "copy the Client Secret of the Meeting SDK app (App Credentials page) exactly"
+	}
+
+	sign := Check{Name: "Meeting SDK signature", Status: Pass, Detail: "a test signature verifies with the secret"}
+	signer := signature.NewSigner(key, []byte(secret), time.Now)
+	token, err := signer.Sign(signature.Request{ExpirationSeconds: signature.DefaultExpirationSeconds})
+	if err == nil {
+		_, err = jwt.Parse(token, func(*jwt.Token) (any, error) { return []byte(secret), nil }, jwt.WithValidMethods([]string{"HS256"}))
+	}
+	if err != nil {
+		sign.Status, sign.Detail = Fail, "a test signature does not verify"
+	}
+	return []Check{shape, sign}
+}
+
+// checkS2S fetches a token (proving the credentials and the app type), then checks the scopes
+// of every enabled route and, for /zak, that a ZAK can be minted.
+func checkS2S(ctx context.Context, d Deps) []Check {
+	token := Check{Name: "S2S access token"}
+	scopes, err := d.Zoom.GrantedScopes(ctx)
+	if err != nil {
+		token.Status, token.Detail, token.Fix = Fail, zoomProblem(err), tokenFix(err)
+		return []Check{token}
+	}
+	token.Status = Pass
+	token.Detail = "fetched: the credentials are right and the app is a Server-to-Server OAuth app"
+	checks := []Check{token, checkScopes(d.Config, scopes)}
+	if d.Config.ZAKUser != "" {
+		checks = append(checks, checkZAK(ctx, d))
+	}
+	return checks
+}
+
+func checkScopes(cfg config.Config, granted []string) Check {
+	c := Check{Name: "scopes", Status: Pass}
+	var missing, optional []string
+	if !slices.Contains(granted, joinTokenScopes[0]) {
+		missing = append(missing, joinTokenScopes[0]+" (GET /join-token)")
+	}
+	for _, s := range joinTokenScopes[1:] {
+		if !slices.Contains(granted, s) {
+			optional = append(optional, s)
+		}
+	}
+	if cfg.ZAKUser != "" && !slices.Contains(granted, zakScope) {
+		missing = append(missing, zakScope+" (GET /zak)")
+	}
+	switch {
+	case len(missing) > 0:
+		c.Status, c.Detail = Fail, "missing "+strings.Join(missing, ", ")
+		c.Fix = "add the scopes to the Server-to-Server OAuth app in the Zoom App Marketplace (Scopes page), then reactivate it"
+	case len(optional) > 0:
+		c.Status, c.Detail = Warn, "every enabled route is covered; without "+strings.Join(optional, ", ")+
+			" the matching join-token types answer 502"
+		c.Fix = "add those scopes if bots ask for type=live_streaming or type=local_archiving"
+	default:
+		c.Detail = "every enabled route is covered"
+	}
+	return c
+}
+
+func checkZAK(ctx context.Context, d Deps) Check {
+	c := Check{Name: "ZAK user"}
+	if _, err := d.Zoom.ZAK(ctx, d.Config.ZAKUser, d.Config.ZAKTTL); err != nil {
+		c.Status, c.Detail = Fail, zoomProblem(err)
+		if zoom.KindOf(err) == zoom.KindNotFound {
+			c.Detail = "Zoom has no user " + d.Config.ZAKUser
+			c.Fix = "set ZOOM_ZAK_USER to the user id or email of a user on the app's account"
+		}
+		return c
+	}
+	c.Status, c.Detail = Pass, "a ZAK was minted for "+d.Config.ZAKUser+" (not shown)"
+	return c
+}
+
+func checkCallbackSecrets(secrets []config.Secret) Check {
+	c := Check{Name: "CALLBACK_SECRETS", Status: Pass, Detail: fmt.Sprintf("%d secret(s), each at least %d characters", len(secrets), minCallbackSecret)}
+	seen := map[string]bool{}
+	for i, s := range secrets {
+		value := s.Reveal()
+		if len(value) < minCallbackSecret {
+			c.Status = Fail
+			c.Detail = fmt.Sprintf("secret %d of %d has %d characters: short enough to guess", i+1, len(secrets), len(value))
+			c.Fix = fmt.Sprintf("use at least %d random characters, e.g. openssl rand -hex 32", minCallbackSecret)
+			return c
+		}
+		if seen[value] {
+			c.Status, c.Detail = Warn, fmt.Sprintf("secret %d repeats an earlier one", i+1)
+		}
+		seen[value] = true
+	}
+	return c
+}
+
+// zoomProblem says what Zoom answered, from the typed error (which never holds a token).
+func zoomProblem(err error) string {
+	var zerr *zoom.Error
+	if !errors.As(err, &zerr) {
+		return err.Error()
+	}
+	return zerr.Error()
+}
+
+func tokenFix(err error) string {
+	var zerr *zoom.Error
+	if !errors.As(err, &zerr) {
+		return ""
+	}
+	switch {
+	case zerr.OAuthError == "invalid_client":
+		return "check ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET against the app's App Credentials page, and that the app is activated"
+	case zerr.OAuthError == "unsupported_grant_type":
+		return "the app is not a Server-to-Server OAuth app: create one (Develop → Build App → Server-to-Server OAuth)"
+	case zerr.OAuthError == "invalid_request":
+		return "check ZOOM_ACCOUNT_ID against the app's App Credentials page"
+	case zerr.Kind == zoom.KindUnavailable:
+		return "Zoom could not be reached: check the network and ZOOM_OAUTH_BASE_URL"
+	}
+	return "read Zoom's message above; the app's App Credentials page has the right values"
+}

@@ -1,0 +1,154 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/config"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
+)
+
+type setup struct {
+	env     map[string]string
+	emu     zoomemu.Config
+	emuSkew time.Duration
+}
+
+func healthy() setup {
+	return setup{
+		env: map[string]string{
+			"ZOOM_MEETING_SDK_KEY":    "abcDEF123456ghiJKL7890",
+			"ZOOM_MEETING_SDK_SECRET": "s3cretS3cretS3cretS3cretS3cret12",
+			"ZOOM_ACCOUNT_ID":         "acct",
+			"ZOOM_CLIENT_ID":          "client",
+			"ZOOM_CLIENT_SECRET":      "client-secret",
+			"ZOOM_ZAK_USER":           "bot@example.com",
+			"CALLBACK_SECRETS":        "0123456789abcdef0123456789abcdef",
+		},
+		emu: zoomemu.Config{
+			Apps:  []zoomemu.App{{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret"}},
+			Users: []zoomemu.User{{ID: "u-1", Email: "bot@example.com"}},
+		},
+	}
+}
+
+// diagnose runs every check against the emulator and returns the checklist and its printout.
+func diagnose(t *testing.T, s setup) ([]Check, string, int) {
+	t.Helper()
+	s.emu.Now = func() time.Time { return time.Now().Add(s.emuSkew) }
+	emu := zoomemu.New(s.emu)
+	srv := httptest.NewServer(emu)
+	t.Cleanup(func() { emu.Close(); srv.Close() })
+	s.env["ZOOM_OAUTH_BASE_URL"], s.env["ZOOM_API_BASE_URL"] = srv.URL, srv.URL
+	cfg, err := config.Load(func(k string) string { return s.env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Config: cfg, HTTPClient: zoom.NewHTTPClient(5 * time.Second), Now: time.Now}
+	if cfg.S2S != nil {
+		d.Zoom = zoom.New(zoom.Config{AccountID: cfg.S2S.AccountID, ClientID: cfg.S2S.ClientID,
+			ClientSecret: cfg.S2S.ClientSecret.Reveal(), OAuthBaseURL: cfg.OAuthBaseURL, APIBaseURL: cfg.APIBaseURL})
+	}
+	checks := Run(context.Background(), d)
+	var out bytes.Buffer
+	failed := Print(&out, checks)
+	for _, secret := range []string{s.env["ZOOM_MEETING_SDK_SECRET"], s.env["ZOOM_CLIENT_SECRET"], s.env["CALLBACK_SECRETS"]} {
+		if secret != "" && strings.Contains(out.String(), secret) {
+			t.Errorf("the checklist prints a secret:\n%s", out.String())
+		}
+	}
+	for _, tok := range append(emu.Issued(zoomemu.EndpointZAK), emu.Issued(zoomemu.EndpointToken)...) {
+		if strings.Contains(out.String(), tok) {
+			t.Errorf("the checklist prints a token:\n%s", out.String())
+		}
+	}
+	return checks, out.String(), failed
+}
+
+func find(checks []Check, name string) Check {
+	for _, c := range checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return Check{Name: name, Status: -1}
+}
+
+func TestAllGreen(t *testing.T) {
+	checks, out, failed := diagnose(t, healthy())
+	if failed != 0 {
+		t.Fatalf("%d failed:\n%s", failed, out)
+	}
+	for _, name := range []string{"configuration", "clock", "Meeting SDK credentials", "Meeting SDK signature",
+		"S2S access token", "scopes", "ZAK user", "CALLBACK_SECRETS"} {
+		if c := find(checks, name); c.Status != Pass {
+			t.Errorf("%s: got %+v, want a pass", name, c)
+		}
+	}
+}
+
+func TestReportsEachProblem(t *testing.T) {
+	tests := []struct {
+		name      string
+		change    func(*setup)
+		check     string
+		status    Status
+		detail    string // must appear in the check's detail
+		fixNeeded bool
+	}{
+		{"missing scope", func(s *setup) {
+			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeLocalRecordingToken}
+		}, "scopes", Fail, "user:read:token:admin (GET /zak)", true},
+		{"optional scopes missing", func(s *setup) {
+			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeLocalRecordingToken, zoomemu.ScopeZAK}
+		}, "scopes", Warn, "meeting:read:live_streaming_token:admin", true},
+		{"unknown ZAK user", func(s *setup) { s.env["ZOOM_ZAK_USER"] = "ghost@example.com" },
+			"ZAK user", Fail, "Zoom has no user ghost@example.com", true},
+		{"bad credentials", func(s *setup) { s.env["ZOOM_CLIENT_SECRET"] = "not-the-secret" },
+			"S2S access token", Fail, "invalid_client", true},
+		{"wrong account", func(s *setup) { s.env["ZOOM_ACCOUNT_ID"] = "other" },
+			"S2S access token", Fail, "invalid_request", true},
+		{"clock ahead", func(s *setup) { s.emuSkew = -2 * time.Minute },
+			"clock", Fail, "2m0s ahead of Zoom's", true},
+		{"clock behind", func(s *setup) { s.emuSkew = 90 * time.Second },
+			"clock", Fail, "1m30s behind Zoom's", true},
+		{"short callback secret", func(s *setup) { s.env["CALLBACK_SECRETS"] = "0123456789abcdef0123,short" },
+			"CALLBACK_SECRETS", Fail, "secret 2 of 2 has 5 characters", true},
+		{"SDK key and secret swapped into one", func(s *setup) { s.env["ZOOM_MEETING_SDK_SECRET"] = s.env["ZOOM_MEETING_SDK_KEY"] },
+			"Meeting SDK credentials", Fail, "the same value", true},
+		{"SDK secret too short", func(s *setup) { s.env["ZOOM_MEETING_SDK_SECRET"] = "abc" },
+			"Meeting SDK credentials", Fail, "3 characters", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := healthy()
+			tt.change(&s)
+			checks, out, failed := diagnose(t, s)
+			c := find(checks, tt.check)
+			if c.Status != tt.status || !strings.Contains(c.Detail, tt.detail) || (tt.fixNeeded && c.Fix == "") {
+				t.Errorf("%s: got %+v, want status %v with %q and a fix\n%s", tt.check, c, tt.status, tt.detail, out)
+			}
+			if (tt.status == Fail) != (failed > 0) {
+				t.Errorf("failed checks: %d\n%s", failed, out)
+			}
+		})
+	}
+}
+
+func TestConfigProblemsAreFailedChecks(t *testing.T) {
+	_, err := config.Load(func(k string) string { return map[string]string{"ZOOM_MEETING_SDK_KEY": "k", "PORT": "x"}[k] })
+	cerr, ok := err.(*config.Error)
+	if !ok {
+		t.Fatalf("got %v", err)
+	}
+	var out bytes.Buffer
+	if failed := Print(&out, ConfigProblems(cerr)); failed != 2 || !strings.Contains(out.String(), "PORT") ||
+		!strings.Contains(out.String(), "ZOOM_MEETING_SDK_SECRET") {
+		t.Errorf("got %d failed:\n%s", failed, out.String())
+	}
+}
