@@ -12,10 +12,12 @@ FUZZTIME  ?= 1m
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-## test: vet and the whole test suite with the race detector
+## test: vet and the whole test suite with the race detector, then the deployment checks
+## (a module of their own under deploy/, so Kubernetes' API types stay out of the service)
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## run: the service with the configuration in ./.env (see .env.example)
 run: build

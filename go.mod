@@ -1,3 +1,5 @@
+// +heroku install ./cmd/zoomtoken
+
 module github.com/zoomtoken/zoomtoken
 
 go 1.26.8

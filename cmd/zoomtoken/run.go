@@ -44,7 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	addr := flags.String("addr", "", "listen address, host:port (default :$PORT)")
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: zoomtoken [-addr host:port]   serve\n"+
-			"       zoomtoken doctor                checks, live, that every configured feature can work\n\n"+
+			"       zoomtoken doctor                checks, live, that every configured feature can work\n"+
+			"       zoomtoken healthcheck           exits 0 if the server on $PORT answers /healthz (for HEALTHCHECK)\n\n"+
 			"Serves Zoom credentials over HTTP.\n\n")
 		flags.PrintDefaults()
 		fmt.Fprintln(stderr)
@@ -58,13 +59,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	command := flags.Arg(0)
-	if command != "" && command != "doctor" {
+	if command != "" && command != "doctor" && command != "healthcheck" {
 		flags.Usage()
 		return fmt.Errorf("unknown command %q", command)
 	}
 	getenv, err := withDotenv(getenv, ".env")
 	if err != nil {
 		return err
+	}
+	if command == "healthcheck" {
+		return healthcheck(ctx, getenv("PORT"))
 	}
 	cfg, err := config.Load(getenv)
 	if command == "doctor" {
@@ -185,6 +189,29 @@ func withDotenv(getenv func(string) string, path string) (func(string) string, e
 		}
 		return file[key]
 	}, nil
+}
+
+// healthcheck probes /healthz on the local port, for container health checks in images with no
+// shell or curl. It needs only PORT, so it works whatever else is configured.
+func healthcheck(ctx context.Context, port string) error {
+	if port == "" {
+		port = "4000"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /healthz answered %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // runDoctor prints the doctor's checklist; configuration problems are failed checks too.

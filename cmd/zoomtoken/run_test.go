@@ -267,3 +267,22 @@ func TestDoctorCommand(t *testing.T) {
 		t.Errorf("bad configuration: got %v\n%s", err, out)
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	inst := start(t, sdkEnv())
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(inst.url, "http://"))
+	check := func(port string) error {
+		return run(context.Background(), []string{"zoomtoken", "healthcheck"}, func(k string) string {
+			return map[string]string{"PORT": port}[k]
+		}, io.Discard, io.Discard)
+	}
+	if err := check(port); err != nil {
+		t.Errorf("a serving instance: got %v, want nil", err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	_, closed, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	if err := check(closed); err == nil {
+		t.Error("nothing listening: got nil, want an error")
+	}
+}

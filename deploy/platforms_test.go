@@ -1,0 +1,228 @@
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/zoomtoken/zoomtoken/internal/config"
+)
+
+// platformVariables are the variables a platform file must declare: all of them but PORT, which
+// Heroku, Render and Railway set themselves (the service listens on it).
+func platformVariables() []string {
+	return slices.DeleteFunc(config.Variables(), func(v string) bool { return v == "PORT" })
+}
+
+func sameSet(tb testing.TB, what string, got, want []string) {
+	tb.Helper()
+	got, want = slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+	if !slices.Equal(got, want) {
+		tb.Errorf("%s declares %v, want exactly %v", what, got, want)
+	}
+}
+
+func readFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// decodeJSONStrict decodes, refusing unknown (or misspelled) fields.
+func decodeJSONStrict(tb testing.TB, path string, v any) {
+	tb.Helper()
+	dec := json.NewDecoder(bytes.NewReader(readFile(tb, path)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+}
+
+// decodeYAMLStrict decodes, refusing unknown (or misspelled) fields.
+func decodeYAMLStrict(tb testing.TB, path string, v any) {
+	tb.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(readFile(tb, path)))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+}
+
+// herokuApp is the part of Heroku's app.json schema the file uses.
+type herokuApp struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Keywords    []string `json:"keywords"`
+	Repository  string   `json:"repository"`
+	SuccessURL  string   `json:"success_url"`
+	Buildpacks  []struct {
+		URL string `json:"url"`
+	} `json:"buildpacks"`
+	Formation map[string]struct {
+		Quantity int    `json:"quantity"`
+		Size     string `json:"size"`
+	} `json:"formation"`
+	Env map[string]struct {
+		Description string `json:"description"`
+		Required    bool   `json:"required"`
+		Value       string `json:"value"`
+		Generator   string `json:"generator"`
+	} `json:"env"`
+}
+
+func TestHerokuAppJSON(t *testing.T) {
+	var app herokuApp
+	decodeJSONStrict(t, "../app.json", &app)
+	sameSet(t, "app.json", slices.Collect(maps.Keys(app.Env)), platformVariables())
+	for name, v := range app.Env {
+		if v.Description == "" {
+			t.Errorf("app.json: %s has no description", name)
+		}
+		if slices.Contains(config.SecretVariables(), name) && v.Value != "" {
+			t.Errorf("app.json: secret %s has a value", name)
+		}
+	}
+	if app.Env["CALLBACK_SECRETS"].Generator != "secret" {
+		t.Errorf("app.json: CALLBACK_SECRETS is not generated")
+	}
+	if app.SuccessURL != "/healthz" || len(app.Buildpacks) != 1 || app.Buildpacks[0].URL != "heroku/go" {
+		t.Errorf("app.json: success_url %q, buildpacks %v", app.SuccessURL, app.Buildpacks)
+	}
+	// Heroku runs the Procfile's web process with its own PORT; the binary reads PORT.
+	if procfile := strings.TrimSpace(string(readFile(t, "../Procfile"))); procfile != "web: zoomtoken" {
+		t.Errorf("Procfile: %q", procfile)
+	}
+	if !strings.Contains(string(readFile(t, "../go.mod")), "// +heroku install ./cmd/zoomtoken\n") {
+		t.Errorf("go.mod does not tell Heroku's Go buildpack to install ./cmd/zoomtoken")
+	}
+}
+
+// renderBlueprint is the part of Render's blueprint schema the file uses.
+type renderBlueprint struct {
+	Services []struct {
+		Type            string `yaml:"type"`
+		Name            string `yaml:"name"`
+		Runtime         string `yaml:"runtime"`
+		DockerfilePath  string `yaml:"dockerfilePath"`
+		Plan            string `yaml:"plan"`
+		HealthCheckPath string `yaml:"healthCheckPath"`
+		EnvVars         []struct {
+			Key           string `yaml:"key"`
+			Value         string `yaml:"value"`
+			Sync          *bool  `yaml:"sync"`
+			GenerateValue bool   `yaml:"generateValue"`
+		} `yaml:"envVars"`
+	} `yaml:"services"`
+}
+
+func TestRenderBlueprint(t *testing.T) {
+	var bp renderBlueprint
+	decodeYAMLStrict(t, "../render.yaml", &bp)
+	if len(bp.Services) != 1 {
+		t.Fatalf("render.yaml: %d services, want 1", len(bp.Services))
+	}
+	svc := bp.Services[0]
+	if svc.Type != "web" || svc.HealthCheckPath != "/healthz" || svc.Runtime != "docker" || svc.DockerfilePath != "./Dockerfile" {
+		t.Errorf("render.yaml: %+v", svc)
+	}
+	var keys []string
+	for _, v := range svc.EnvVars {
+		keys = append(keys, v.Key)
+		secret := slices.Contains(config.SecretVariables(), v.Key)
+		switch {
+		case v.Key == "CALLBACK_SECRETS" && !v.GenerateValue:
+			t.Errorf("render.yaml: CALLBACK_SECRETS is not generated")
+		case secret && v.Value != "":
+			t.Errorf("render.yaml: secret %s has a value", v.Key)
+		case secret && v.Key != "CALLBACK_SECRETS" && (v.Sync == nil || *v.Sync):
+			t.Errorf("render.yaml: secret %s is not sync: false", v.Key)
+		}
+	}
+	sameSet(t, "render.yaml", keys, platformVariables())
+	// Render's file has no description field: each variable's comment is its description.
+	described := regexp.MustCompile(`(?m)^      # .+\n      - key: (\w+)$`).FindAllStringSubmatch(string(readFile(t, "../render.yaml")), -1)
+	if len(described) != len(keys) {
+		t.Errorf("render.yaml: %d of %d variables have a description comment", len(described), len(keys))
+	}
+}
+
+// railwayConfig is Railway's config-as-code schema, as far as the file uses it.
+type railwayConfig struct {
+	Schema string `json:"$schema"`
+	Build  struct {
+		Builder        string `json:"builder"`
+		DockerfilePath string `json:"dockerfilePath"`
+	} `json:"build"`
+	Deploy struct {
+		HealthcheckPath         string `json:"healthcheckPath"`
+		HealthcheckTimeout      int    `json:"healthcheckTimeout"`
+		RestartPolicyType       string `json:"restartPolicyType"`
+		RestartPolicyMaxRetries int    `json:"restartPolicyMaxRetries"`
+		DrainingSeconds         int    `json:"drainingSeconds"`
+	} `json:"deploy"`
+}
+
+func TestRailwayConfig(t *testing.T) {
+	var rc railwayConfig
+	decodeJSONStrict(t, "../railway.json", &rc)
+	if rc.Build.Builder != "DOCKERFILE" || rc.Build.DockerfilePath != "Dockerfile" || rc.Deploy.HealthcheckPath != "/healthz" {
+		t.Errorf("railway.json: %+v", rc)
+	}
+	// Railway stops the old deployment after drainingSeconds: it must cover the service's drain.
+	if time.Duration(rc.Deploy.DrainingSeconds)*time.Second <= defaultShutdownTimeout(t) {
+		t.Errorf("railway.json: drainingSeconds %d does not cover SHUTDOWN_TIMEOUT", rc.Deploy.DrainingSeconds)
+	}
+}
+
+// composeFile is the part of the Compose schema the file uses.
+type composeFile struct {
+	Services map[string]struct {
+		Build struct {
+			Context    string `yaml:"context"`
+			Dockerfile string `yaml:"dockerfile"`
+		} `yaml:"build"`
+		Entrypoint  []string          `yaml:"entrypoint"`
+		DependsOn   []string          `yaml:"depends_on"`
+		Ports       []string          `yaml:"ports"`
+		ReadOnly    bool              `yaml:"read_only"`
+		Environment map[string]string `yaml:"environment"`
+		Healthcheck struct {
+			Disable bool `yaml:"disable"`
+		} `yaml:"healthcheck"`
+	} `yaml:"services"`
+}
+
+func TestDockerCompose(t *testing.T) {
+	var cf composeFile
+	decodeYAMLStrict(t, "docker-compose.yml", &cf)
+	svc, emu := cf.Services["zoomtoken"], cf.Services["zoomemu"]
+	sameSet(t, "docker-compose.yml", slices.Collect(maps.Keys(svc.Environment)), config.Variables())
+	if svc.Environment["ZOOM_API_BASE_URL"] != "http://zoomemu:9900" || len(emu.Entrypoint) == 0 || emu.Entrypoint[0] != "/zoomemu" {
+		t.Errorf("docker-compose.yml does not wire the service to the emulator: %+v %+v", svc.Environment, emu.Entrypoint)
+	}
+	if svc.Ports[0] != svc.Environment["PORT"]+":"+svc.Environment["PORT"] {
+		t.Errorf("docker-compose.yml publishes %v but the service listens on %s", svc.Ports, svc.Environment["PORT"])
+	}
+}
+
+func defaultShutdownTimeout(tb testing.TB) time.Duration {
+	tb.Helper()
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{"ZOOM_MEETING_SDK_KEY": "k", "ZOOM_MEETING_SDK_SECRET": "s"}[k]
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg.ShutdownTimeout
+}
