@@ -12,12 +12,14 @@ FUZZTIME  ?= 1m
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-## test: vet and the whole test suite with the race detector, then the deployment checks
-## (a module of their own under deploy/, so Kubernetes' API types stay out of the service)
+## test: vet and the whole test suite with the race detector, then the deployment checks and
+## the browser test (modules of their own, so Kubernetes' types and the browser driver stay out
+## of the service's go.mod; the browser test skips when Chromium is missing, except in CI)
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd internal/httpapi/browser && $(GO) vet ./... && $(GO) test -count=1 -v ./...
 
 ## run: the service with the configuration in ./.env (see .env.example)
 run: build
