@@ -200,12 +200,13 @@ func writeZoomError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// writeText answers with a short plain-text body.
+// writeText answers with a short plain-text body, exactly the text (the contract names the
+// bodies, such as "unauthorized", byte for byte).
 func writeText(w http.ResponseWriter, status int, text string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	io.WriteString(w, text+"\n")
+	io.WriteString(w, text)
 }
 
 func writeBotInternalError(w http.ResponseWriter, r *http.Request, err error) {

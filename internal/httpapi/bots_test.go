@@ -48,7 +48,7 @@ func TestBotRoutesAnswerPerContract(t *testing.T) {
 	}{
 		{name: "zak", path: "/zak?secret=" + botSecret, wantStatus: 200},
 		{name: "join token", path: "/join-token?meeting_id=" + botMeeting + "&secret=" + botSecret, wantStatus: 200},
-		{name: "no secret", path: "/zak", wantStatus: 401, wantBody: "unauthorized\n"},
+		{name: "no secret", path: "/zak", wantStatus: 401, wantBody: "unauthorized"},
 		{name: "bad meeting id", path: "/join-token?meeting_id=12a&secret=" + botSecret, wantStatus: 400},
 		{name: "bad type", path: "/join-token?meeting_id=1&type=cloud&secret=" + botSecret, wantStatus: 400},
 		{name: "bad bypass", path: "/join-token?meeting_id=1&bypass_waiting_room=maybe&secret=" + botSecret, wantStatus: 400},
