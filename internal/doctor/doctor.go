@@ -51,18 +51,6 @@ type Deps struct {
 	Now        func() time.Time
 }
 
-// zakScope is the scope GET /zak needs.
-const zakScope = "user:read:token:admin"
-
-// joinTokenScopes are the scopes of the join token types; the first is the default type's.
-var (
-	joinTokenScopes = []string{
-		"meeting:read:local_recording_token:admin",
-		"meeting:read:live_streaming_token:admin",
-		"meeting:read:local_archiving_token:admin",
-	}
-)
-
 // Limits of the checks.
 const (
 	maxClockSkew      = 5 * time.Second
@@ -205,16 +193,17 @@ func checkS2S(ctx context.Context, d Deps) []Check {
 func checkScopes(cfg config.Config, granted []string) Check {
 	c := Check{Name: "scopes", Status: Pass}
 	var missing, optional []string
-	if !slices.Contains(granted, joinTokenScopes[0]) {
-		missing = append(missing, joinTokenScopes[0]+" (GET /join-token)")
+	kinds := zoom.JoinTokenKinds()
+	if s := kinds[0].Scope(); !slices.Contains(granted, s) {
+		missing = append(missing, s+" (GET /join-token)")
 	}
-	for _, s := range joinTokenScopes[1:] {
-		if !slices.Contains(granted, s) {
+	for _, k := range kinds[1:] {
+		if s := k.Scope(); !slices.Contains(granted, s) {
 			optional = append(optional, s)
 		}
 	}
-	if cfg.ZAKUser != "" && !slices.Contains(granted, zakScope) {
-		missing = append(missing, zakScope+" (GET /zak)")
+	if cfg.ZAKUser != "" && !slices.Contains(granted, zoom.ScopeZAK) {
+		missing = append(missing, zoom.ScopeZAK+" (GET /zak)")
 	}
 	switch {
 	case len(missing) > 0:

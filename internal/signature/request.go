@@ -3,6 +3,7 @@
 package signature
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -210,7 +211,7 @@ func kind(raw json.RawMessage) jsonKind {
 
 // unquote decodes a JSON string value; one without escapes is taken as it stands.
 func unquote(raw json.RawMessage) (string, bool) {
-	if inner := raw[1 : len(raw)-1]; !strings.ContainsRune(string(inner), '\\') {
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner), true
 	}
 	var s string

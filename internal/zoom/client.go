@@ -53,6 +53,19 @@ const (
 	LocalArchiving JoinTokenKind = "local_archiving"
 )
 
+// ScopeZAK is the scope an S2S app needs for ZAK.
+const ScopeZAK = "user:read:token:admin"
+
+// Scope returns the scope an S2S app needs for join tokens of this kind.
+func (k JoinTokenKind) Scope() string {
+	return "meeting:read:" + string(k) + "_token:admin"
+}
+
+// JoinTokenKinds lists every kind, the default (LocalRecording) first.
+func JoinTokenKinds() []JoinTokenKind {
+	return []JoinTokenKind{LocalRecording, LiveStreaming, LocalArchiving}
+}
+
 // ParseJoinTokenKind returns the kind named s.
 func ParseJoinTokenKind(s string) (JoinTokenKind, bool) {
 	switch k := JoinTokenKind(s); k {

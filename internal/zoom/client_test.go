@@ -607,3 +607,20 @@ func BenchmarkZAKWarmCache(b *testing.B) {
 		}
 	}
 }
+
+// The scopes the client documents are the ones Zoom (as the emulator encodes it) checks.
+func TestScopesMatchZoom(t *testing.T) {
+	want := map[JoinTokenKind]string{
+		LocalRecording: zoomemu.ScopeLocalRecordingToken,
+		LiveStreaming:  zoomemu.ScopeLiveStreamingToken,
+		LocalArchiving: zoomemu.ScopeLocalArchivingToken,
+	}
+	for _, k := range JoinTokenKinds() {
+		if k.Scope() != want[k] {
+			t.Errorf("%s: got %s, want %s", k, k.Scope(), want[k])
+		}
+	}
+	if ScopeZAK != zoomemu.ScopeZAK {
+		t.Errorf("ZAK scope: got %s, want %s", ScopeZAK, zoomemu.ScopeZAK)
+	}
+}
