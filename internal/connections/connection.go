@@ -1,0 +1,68 @@
+// Package connections is the domain of connected Zoom accounts: people who authorized the app
+// once, whose rotating tokens zoomtoken keeps alive and vends from. It declares the Connection,
+// the Store that keeps connections (implemented by the sqlstore package on SQLite and
+// PostgreSQL), the events a change causes, and the Vault that seals tokens before any store sees
+// them. It knows no SQL and no HTTP.
+package connections
+
+import (
+	"errors"
+	"time"
+
+	"github.com/rs/xid"
+)
+
+// Status is a connection's state.
+type Status string
+
+// The statuses a connection can have.
+const (
+	// StatusActive: the tokens work, or can be refreshed.
+	StatusActive Status = "active"
+	// StatusReauthorizationRequired: Zoom refused the refresh token for good; the user must
+	// connect again.
+	StatusReauthorizationRequired Status = "reauthorization_required"
+)
+
+// ErrNotFound is returned when no connection (or meeting) matches.
+var ErrNotFound = errors.New("connection not found")
+
+// Connection is one connected Zoom user.
+type Connection struct {
+	// ID is zoomtoken's own id: opaque, and stable across reconnects of the same Zoom user.
+	ID            string
+	ZoomUserID    string
+	ZoomAccountID string
+	Email         string
+	// Ref is the operator's own id for the user; empty when none was given.
+	Ref    string
+	Status Status
+	Scopes []string
+	// RefreshedAt is when the tokens were last obtained from Zoom (connect or refresh).
+	CreatedAt, UpdatedAt, RefreshedAt time.Time
+	// LastError says why the connection needs re-authorization; empty otherwise.
+	LastError string
+	Tokens    SealedTokens
+}
+
+// SealedTokens are a connection's OAuth tokens as a store holds them: sealed by a Vault, so no
+// store ever sees a token in plain text.
+type SealedTokens struct {
+	Access, Refresh []byte
+	AccessExpiresAt time.Time
+}
+
+// Tokens are a connection's OAuth tokens in plain text, in memory only.
+type Tokens struct {
+	Access, Refresh string
+	AccessExpiresAt time.Time
+}
+
+// Filter narrows a listing; zero fields match everything.
+type Filter struct {
+	Ref    string
+	Status Status
+}
+
+// NewID returns a fresh connection id.
+func NewID() string { return "conn_" + xid.New().String() }

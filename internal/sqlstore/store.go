@@ -1,0 +1,426 @@
+// Package sqlstore implements connections.Store over database/sql, once for both databases: the
+// sqlite and postgres packages open a *sql.DB with their driver and hand it here with their
+// Dialect (the few statements that differ, and their migrations). Every query is written once,
+// in SQL both databases accept; times are stored as Unix milliseconds so both compare them the
+// same way. Tokens arrive sealed (connections.Vault): nothing here sees one in plain text.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/connections"
+)
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	// Name is the database's name, for messages.
+	Name string
+	// LockRow ends the SELECT that takes a connection's update lock ("FOR UPDATE" on
+	// PostgreSQL). Empty where every write transaction already excludes the others (SQLite's
+	// BEGIN IMMEDIATE, which the sqlite package sets for every transaction).
+	LockRow string
+	// MigrationLock, run first in the migration transaction, makes concurrent migrations take
+	// turns. Empty where the transaction itself does.
+	MigrationLock string
+	// Migrations holds the numbered schema files.
+	Migrations fs.FS
+}
+
+// Options tunes a Store.
+type Options struct {
+	// Now is the clock for the times the store records; time.Now when nil.
+	Now func() time.Time
+	// UpdateHold bounds how long an UpdateFunc may hold a connection's lock (and how long the
+	// write after it may take); 30 s when zero.
+	UpdateHold time.Duration
+}
+
+// Store is a connections.Store on a SQL database.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	now     func() time.Time
+	hold    time.Duration
+}
+
+var _ connections.Store = (*Store)(nil)
+
+// New returns a Store on db, whose schema Migrate has brought up to date.
+func New(db *sql.DB, d Dialect, opts Options) *Store {
+	s := &Store{db: db, dialect: d, now: opts.Now, hold: opts.UpdateHold}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.hold <= 0 {
+		s.hold = 30 * time.Second
+	}
+	return s
+}
+
+// DB returns the database handle, for the backend's own checks.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// columns lists a connection's columns in the order scanConnection reads them.
+const columns = `id, zoom_user_id, zoom_account_id, email, ref, status, scopes,
+	access_token, refresh_token, access_expires_at, created_at, updated_at, refreshed_at, last_error`
+
+// queryer is what *sql.DB and *sql.Tx share.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func scanConnection(row interface{ Scan(...any) error }) (connections.Connection, error) {
+	var (
+		c                                    connections.Connection
+		ref, lastError                       sql.NullString
+		scopes, status                       string
+		expires, created, updated, refreshed int64
+	)
+	err := row.Scan(&c.ID, &c.ZoomUserID, &c.ZoomAccountID, &c.Email, &ref, &status, &scopes,
+		&c.Tokens.Access, &c.Tokens.Refresh, &expires, &created, &updated, &refreshed, &lastError)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, connections.ErrNotFound
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Ref, c.LastError, c.Status = ref.String, lastError.String, connections.Status(status)
+	c.Scopes = strings.Fields(scopes)
+	c.Tokens.AccessExpiresAt = fromMillis(expires)
+	c.CreatedAt, c.UpdatedAt, c.RefreshedAt = fromMillis(created), fromMillis(updated), fromMillis(refreshed)
+	return c, nil
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// inTx runs fn in a transaction and commits when fn succeeds.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// recordEvent adds an event about c, as it now stands, to the outbox in the caller's transaction.
+func (s *Store) recordEvent(ctx context.Context, tx *sql.Tx, t connections.EventType, c connections.Connection) error {
+	e, err := connections.NewEvent(t, c, s.now())
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO events (id, connection_id, type, payload, created_at, attempts, next_attempt_at)
+		VALUES ($1, $2, $3, $4, $5, 0, $5)`, e.ID, e.ConnectionID, string(e.Type), string(e.Payload), millis(e.CreatedAt))
+	return err
+}
+
+// Save implements connections.Store. It inserts, and updates only when the insert finds the Zoom
+// user connected already; so whether the connection was created is known for certain, whatever
+// ID the caller proposed.
+func (s *Store) Save(ctx context.Context, c connections.Connection) (connections.Connection, bool, error) {
+	now := millis(s.now())
+	var saved connections.Connection
+	created := true
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var id string
+		err := tx.QueryRowContext(ctx, `INSERT INTO connections (`+columns+`)
+			VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $10, $10, NULL)
+			ON CONFLICT (zoom_user_id) DO NOTHING
+			RETURNING id`,
+			c.ID, c.ZoomUserID, c.ZoomAccountID, c.Email, nullable(c.Ref), strings.Join(c.Scopes, " "),
+			c.Tokens.Access, c.Tokens.Refresh, millis(c.Tokens.AccessExpiresAt), now,
+		).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			created = false
+			err = tx.QueryRowContext(ctx, `UPDATE connections SET
+					zoom_account_id = $2, email = $3, ref = COALESCE($4, ref), status = 'active', scopes = $5,
+					access_token = $6, refresh_token = $7, access_expires_at = $8,
+					updated_at = $9, refreshed_at = $9, last_error = NULL
+				WHERE zoom_user_id = $1
+				RETURNING id`,
+				c.ZoomUserID, c.ZoomAccountID, c.Email, nullable(c.Ref), strings.Join(c.Scopes, " "),
+				c.Tokens.Access, c.Tokens.Refresh, millis(c.Tokens.AccessExpiresAt), now,
+			).Scan(&id)
+		}
+		if err != nil {
+			return err
+		}
+		if saved, err = get(ctx, tx, id); err != nil {
+			return err
+		}
+		event := connections.EventReconnected
+		if created {
+			event = connections.EventCreated
+		}
+		return s.recordEvent(ctx, tx, event, saved)
+	})
+	return saved, created, err
+}
+
+func get(ctx context.Context, q queryer, id string) (connections.Connection, error) {
+	return scanConnection(q.QueryRowContext(ctx, `SELECT `+columns+` FROM connections WHERE id = $1`, id))
+}
+
+// Get implements connections.Store.
+func (s *Store) Get(ctx context.Context, id string) (connections.Connection, error) {
+	return get(ctx, s.db, id)
+}
+
+// FindByZoomUserID implements connections.Store.
+func (s *Store) FindByZoomUserID(ctx context.Context, zoomUserID string) (connections.Connection, error) {
+	return scanConnection(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM connections WHERE zoom_user_id = $1`, zoomUserID))
+}
+
+// preferActive orders several matches so the active connection updated last comes first.
+const preferActive = ` ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END, updated_at DESC, id LIMIT 1`
+
+// FindByEmail implements connections.Store.
+func (s *Store) FindByEmail(ctx context.Context, email string) (connections.Connection, error) {
+	return scanConnection(s.db.QueryRowContext(ctx,
+		`SELECT `+columns+` FROM connections WHERE lower(email) = lower($1)`+preferActive, email))
+}
+
+// FindByRef implements connections.Store.
+func (s *Store) FindByRef(ctx context.Context, ref string) (connections.Connection, error) {
+	return scanConnection(s.db.QueryRowContext(ctx,
+		`SELECT `+columns+` FROM connections WHERE ref = $1`+preferActive, ref))
+}
+
+// List implements connections.Store.
+func (s *Store) List(ctx context.Context, f connections.Filter) ([]connections.Connection, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM connections
+		WHERE ($1 = '' OR ref = $1) AND ($2 = '' OR status = $2)
+		ORDER BY created_at, id`, f.Ref, string(f.Status))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []connections.Connection
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	return list, rows.Err()
+}
+
+// Delete implements connections.Store. Meetings go with the connection (ON DELETE CASCADE, and
+// explicitly, so a database with foreign keys off loses nothing either).
+func (s *Store) Delete(ctx context.Context, id string) (connections.Connection, error) {
+	var deleted connections.Connection
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if deleted, err = s.lock(ctx, tx, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM meetings WHERE connection_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return s.recordEvent(ctx, tx, connections.EventDeleted, deleted)
+	})
+	return deleted, err
+}
+
+// lock reads a connection and takes its update lock for the rest of the transaction.
+func (s *Store) lock(ctx context.Context, tx *sql.Tx, id string) (connections.Connection, error) {
+	return scanConnection(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM connections WHERE id = $1 `+s.dialect.LockRow, id))
+}
+
+// Update implements connections.Store. It is the one transaction held open across a call to
+// Zoom, on purpose: Zoom rotates a refresh token on every use, so the row lock must cover the
+// refresh from reading the old token to storing the new one, or two refreshes race and the
+// connection is lost. The hold is bounded by Options.UpdateHold.
+func (s *Store) Update(ctx context.Context, id string, fn connections.UpdateFunc) (connections.Connection, error) {
+	// The transaction outlives the caller's cancellation: once fn has a new refresh token from
+	// Zoom, it must be committed whether or not anyone still waits for it.
+	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.hold)
+	defer cancel()
+	tx, err := s.db.BeginTx(txCtx, nil)
+	if err != nil {
+		return connections.Connection{}, err
+	}
+	defer tx.Rollback()
+	current, err := s.lock(ctx, tx, id)
+	if err != nil {
+		return connections.Connection{}, err
+	}
+	change, err := fn(txCtx, current)
+	if err != nil {
+		return current, err
+	}
+	if change == (connections.Change{}) {
+		return current, tx.Commit()
+	}
+	now := millis(s.now())
+	if t := change.Tokens; t != nil {
+		query := `UPDATE connections SET access_token = $2, refresh_token = $3, access_expires_at = $4, updated_at = $5 WHERE id = $1`
+		if change.Refreshed {
+			query = `UPDATE connections SET access_token = $2, refresh_token = $3, access_expires_at = $4, updated_at = $5,
+				refreshed_at = $5, status = 'active', last_error = NULL WHERE id = $1`
+		}
+		if _, err := tx.ExecContext(txCtx, query, id, t.Access, t.Refresh, millis(t.AccessExpiresAt), now); err != nil {
+			return current, err
+		}
+	}
+	if reason := change.ReauthorizationRequired; reason != "" {
+		if _, err := tx.ExecContext(txCtx, `UPDATE connections SET status = $2, last_error = $3, updated_at = $4 WHERE id = $1`,
+			id, string(connections.StatusReauthorizationRequired), reason, now); err != nil {
+			return current, err
+		}
+	}
+	updated, err := get(txCtx, tx, id)
+	if err != nil {
+		return current, err
+	}
+	if change.ReauthorizationRequired != "" && current.Status != connections.StatusReauthorizationRequired {
+		if err := s.recordEvent(txCtx, tx, connections.EventReauthorizationRequired, updated); err != nil {
+			return current, err
+		}
+	}
+	return updated, tx.Commit()
+}
+
+// PutMeetings implements connections.Store.
+func (s *Store) PutMeetings(ctx context.Context, connectionID string, meetingIDs ...int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.putMeetings(ctx, tx, connectionID, meetingIDs) })
+}
+
+func (s *Store) putMeetings(ctx context.Context, tx *sql.Tx, connectionID string, meetingIDs []int64) error {
+	now := millis(s.now())
+	for _, m := range meetingIDs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meetings (meeting_id, connection_id, updated_at) VALUES ($1, $2, $3)
+			ON CONFLICT (meeting_id) DO UPDATE SET connection_id = excluded.connection_id, updated_at = excluded.updated_at`,
+			m, connectionID, now); err != nil {
+			return fmt.Errorf("meeting %d: %w", m, err)
+		}
+	}
+	return nil
+}
+
+// ReplaceMeetings implements connections.Store.
+func (s *Store) ReplaceMeetings(ctx context.Context, connectionID string, meetingIDs []int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM meetings WHERE connection_id = $1`, connectionID); err != nil {
+			return err
+		}
+		return s.putMeetings(ctx, tx, connectionID, meetingIDs)
+	})
+}
+
+// DeleteMeeting implements connections.Store.
+func (s *Store) DeleteMeeting(ctx context.Context, meetingID int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM meetings WHERE meeting_id = $1`, meetingID)
+	return err
+}
+
+// MeetingHost implements connections.Store.
+func (s *Store) MeetingHost(ctx context.Context, meetingID int64) (connections.Connection, error) {
+	return scanConnection(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM connections
+		WHERE id = (SELECT connection_id FROM meetings WHERE meeting_id = $1)`, meetingID))
+}
+
+// Meetings implements connections.Store.
+func (s *Store) Meetings(ctx context.Context, connectionID string) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT meeting_id FROM meetings WHERE connection_id = $1 ORDER BY meeting_id`, connectionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// ClaimEvents implements connections.Store. A claim moves the event's next attempt to the end of
+// the lease, with a compare on the time it read, so two processes never claim one event at once.
+func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]connections.Event, error) {
+	var claimed []connections.Event
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, connection_id, type, payload, created_at, attempts, next_attempt_at FROM events e
+			WHERE next_attempt_at <= $1
+			AND NOT EXISTS (SELECT 1 FROM events earlier WHERE earlier.connection_id = e.connection_id AND earlier.seq < e.seq)
+			ORDER BY seq LIMIT $2`, millis(now), limit)
+		if err != nil {
+			return err
+		}
+		type due struct {
+			event connections.Event
+			next  int64
+		}
+		var candidates []due
+		for rows.Next() {
+			var d due
+			var eventType, payload string
+			var created int64
+			if err := rows.Scan(&d.event.ID, &d.event.ConnectionID, &eventType, &payload, &created, &d.event.Attempts, &d.next); err != nil {
+				rows.Close()
+				return err
+			}
+			d.event.Type, d.event.Payload, d.event.CreatedAt = connections.EventType(eventType), []byte(payload), fromMillis(created)
+			candidates = append(candidates, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, d := range candidates {
+			res, err := tx.ExecContext(ctx, `UPDATE events SET next_attempt_at = $3, attempts = attempts + 1
+				WHERE id = $1 AND next_attempt_at = $2`, d.event.ID, d.next, millis(now.Add(lease)))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				continue // another process claimed it first
+			}
+			d.event.Attempts++
+			claimed = append(claimed, d.event)
+		}
+		return nil
+	})
+	return claimed, err
+}
+
+// EventDelivered implements connections.Store.
+func (s *Store) EventDelivered(ctx context.Context, eventID string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE id = $1`, eventID)
+	return err
+}
+
+// EventFailed implements connections.Store.
+func (s *Store) EventFailed(ctx context.Context, eventID string, retryAt time.Time, reason string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE events SET next_attempt_at = $2, last_error = $3 WHERE id = $1`,
+		eventID, millis(retryAt), reason)
+	return err
+}
