@@ -145,7 +145,10 @@ func TestRenderBlueprint(t *testing.T) {
 			t.Errorf("render.yaml: CALLBACK_SECRETS is not generated")
 		case secret && v.Value != "":
 			t.Errorf("render.yaml: secret %s has a value", v.Key)
-		case secret && v.Key != "CALLBACK_SECRETS" && (v.Sync == nil || *v.Sync):
+		case v.Key == "TOKEN_ENCRYPTION_KEYS" && !v.GenerateValue:
+			// Render generates 32 random bytes in base64: exactly a key.
+			t.Errorf("render.yaml: TOKEN_ENCRYPTION_KEYS is not generated")
+		case secret && !v.GenerateValue && (v.Sync == nil || *v.Sync):
 			t.Errorf("render.yaml: secret %s is not sync: false", v.Key)
 		}
 	}

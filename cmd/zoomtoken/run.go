@@ -45,7 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: zoomtoken [-addr host:port]   serve\n"+
 			"       zoomtoken doctor                checks, live, that every configured feature can work\n"+
-			"       zoomtoken healthcheck           exits 0 if the server on $PORT answers /healthz (for HEALTHCHECK)\n\n"+
+			"       zoomtoken healthcheck           exits 0 if the server on $PORT answers /healthz (for HEALTHCHECK)\n"+
+			"       zoomtoken rekey                 re-encrypts every stored token with the first TOKEN_ENCRYPTION_KEYS key\n\n"+
 			"Serves Zoom credentials over HTTP.\n\n")
 		flags.PrintDefaults()
 		fmt.Fprintln(stderr)
@@ -59,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	command := flags.Arg(0)
-	if command != "" && command != "doctor" && command != "healthcheck" {
+	if command != "" && command != "doctor" && command != "healthcheck" && command != "rekey" {
 		flags.Usage()
 		return fmt.Errorf("unknown command %q", command)
 	}
@@ -76,6 +77,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err != nil {
 		return err
+	}
+	if command == "rekey" {
+		return runRekey(ctx, cfg, stdout)
 	}
 	logger, flushLogs, err := logging.New(cfg.LogLevel, cfg.LogFormat, stdout)
 	if err != nil {
@@ -108,7 +112,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.MetricsAddr != "" {
 		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})
 	}
-	return serve(ctx, servers, cfg, logger)
+	database := ""
+	if cfg.Connections != nil {
+		ctx, cancel := context.WithCancel(ctx) // ends the background retries with run
+		defer cancel()
+		var store *pendingStore
+		store, database = openPendingStore(ctx, cfg.Connections.Database, logger)
+		defer store.Close()
+	}
+	return serve(ctx, servers, cfg, database, logger)
 }
 
 // listener is one HTTP server run() starts.
@@ -121,7 +133,8 @@ type listener struct {
 // serve listens on every address synchronously (so a taken port is an error returned to the
 // caller), serves in the background, and shuts everything down gracefully when ctx ends or a stop
 // signal arrives.
-func serve(ctx context.Context, listeners []listener, cfg config.Config, logger zerolog.Logger) error {
+// database, when not empty, says how the connections database's first opening went.
+func serve(ctx context.Context, listeners []listener, cfg config.Config, database string, logger zerolog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -146,6 +159,9 @@ func serve(ctx context.Context, listeners []listener, cfg config.Config, logger 
 		go func() { served <- servers[i].Serve(ln) }()
 		event := logger.Info().Str("version", version).Str("addr", ln.Addr().String())
 		if l.name == "http" {
+			if database != "" {
+				event.Str("database", database)
+			}
 			event.Strs("features", cfg.Features()).Msg("zoomtoken listening")
 		} else {
 			event.Msg("metrics listening")

@@ -7,6 +7,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,8 @@ import (
 	"unicode"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/zoomtoken/zoomtoken/internal/seal"
 )
 
 // environment declares every variable the service reads. All fields are strings on purpose:
@@ -41,6 +44,18 @@ type environment struct {
 	LogFormat          string `envconfig:"LOG_FORMAT" default:"json" desc:"json or console"`
 	ShutdownTimeout    string `envconfig:"SHUTDOWN_TIMEOUT" default:"20s" desc:"how long in-flight requests may drain on SIGTERM"`
 	MetricsAddr        string `envconfig:"METRICS_ADDR" desc:"host:port for a separate /metrics listener (unset: /metrics on the main port)"`
+
+	OAuthClientID       string `envconfig:"ZOOM_OAUTH_CLIENT_ID" desc:"user-managed (General) OAuth app client id; with the secret, enables connected accounts"`
+	OAuthClientSecret   string `envconfig:"ZOOM_OAUTH_CLIENT_SECRET" desc:"user-managed OAuth app client secret" secret:"true"`
+	PublicURL           string `envconfig:"PUBLIC_URL" desc:"external base URL; Zoom's redirect URL is PUBLIC_URL/oauth/callback (required with connected accounts)"`
+	TokenEncryptionKeys string `envconfig:"TOKEN_ENCRYPTION_KEYS" desc:"comma-separated base64 keys of 32 bytes; the first encrypts stored tokens, all decrypt (required with connected accounts)" secret:"true"`
+	DatabaseURL         string `envconfig:"DATABASE_URL" desc:"postgres://… for PostgreSQL, or sqlite:PATH (unset: SQLite file zoomtoken.db)" secret:"true"`
+	AdminTokens         string `envconfig:"ADMIN_TOKENS" desc:"comma-separated bearer tokens for /admin/* (unset: admin API off)" secret:"true"`
+	WebhookSecretTokens string `envconfig:"ZOOM_WEBHOOK_SECRET_TOKENS" desc:"comma-separated Secret Tokens of the app's event subscription; enables POST /webhooks/zoom" secret:"true"`
+	ConnectSuccessURL   string `envconfig:"CONNECT_SUCCESS_URL" desc:"where the browser goes after a successful connect (unset: a confirmation page)"`
+	ConnectionKeepalive string `envconfig:"CONNECTION_KEEPALIVE" default:"168h" desc:"a connection not refreshed for this long is refreshed in the background"`
+	EventsURL           string `envconfig:"EVENTS_URL" desc:"where to POST connection events (with EVENTS_SIGNING_SECRET)"`
+	EventsSigningSecret string `envconfig:"EVENTS_SIGNING_SECRET" desc:"whsec_… secret that signs connection events" secret:"true"`
 }
 
 // DefaultAPIBaseURL is Zoom's REST base, used when ZOOM_API_BASE_URL is unset and the token
@@ -82,6 +97,46 @@ type S2S struct {
 	ClientSecret Secret
 }
 
+// Connections holds what connected accounts need: the user-managed OAuth app, where the service
+// is reachable, the keys that seal stored tokens, and the database.
+type Connections struct {
+	ClientID     string
+	ClientSecret Secret
+	// PublicURL is the external base URL, without a trailing slash.
+	PublicURL string
+	// EncryptionKeys are raw 32-byte keys; the first seals.
+	EncryptionKeys []Secret
+	Database       Database
+	// Keepalive is how long a connection may go unrefreshed before a background refresh.
+	Keepalive time.Duration
+	// ConnectSuccessURL is empty for the built-in confirmation page.
+	ConnectSuccessURL string
+}
+
+// Database engines.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Database says where connections are stored.
+type Database struct {
+	// Engine is SQLite or Postgres.
+	Engine string
+	// Path is the SQLite file; URL the PostgreSQL connection URL (it may hold a password).
+	Path string
+	URL  Secret
+}
+
+// DefaultSQLitePath is the SQLite file used when DATABASE_URL is unset.
+const DefaultSQLitePath = "zoomtoken.db"
+
+// Events configures the connection events sent to the operator's backend.
+type Events struct {
+	URL           string
+	SigningSecret Secret
+}
+
 // Config is the validated configuration. A feature's pointer is nil when the feature is off.
 type Config struct {
 	Port int
@@ -113,6 +168,16 @@ type Config struct {
 	// MetricsAddr is where /metrics is served on a listener of its own; empty serves it on the
 	// main port.
 	MetricsAddr string
+
+	// Connections is nil when connected accounts are off.
+	Connections *Connections
+	// AdminTokens is empty when the admin API is off.
+	AdminTokens []Secret
+	// WebhookSecretTokens is empty when POST /webhooks/zoom is off; the first answers Zoom's
+	// URL validation.
+	WebhookSecretTokens []Secret
+	// Events is nil when no connection events are sent.
+	Events *Events
 }
 
 // Feature names, as the startup line prints them.
@@ -120,6 +185,8 @@ const (
 	FeatureSignature = "signature"
 	FeatureJoinToken = "join-token"
 	FeatureZAK       = "zak"
+	// FeatureConnections is connected accounts.
+	FeatureConnections = "connections"
 )
 
 // Features lists the features that are on, in route order.
@@ -133,6 +200,9 @@ func (c Config) Features() []string {
 		if c.ZAKUser != "" {
 			on = append(on, FeatureZAK)
 		}
+	}
+	if c.Connections != nil {
+		on = append(on, FeatureConnections)
 	}
 	return on
 }
@@ -235,9 +305,25 @@ func Load(getenv func(string) string) (Config, error) {
 	if cfg.S2S != nil && len(cfg.CallbackSecrets) == 0 {
 		p.add("CALLBACK_SECRETS", "must be set when S2S credentials are: the bot endpoints never run unguarded")
 	}
-	if cfg.MeetingSDK == nil && cfg.S2S == nil && len(p.problems) == 0 {
+	cfg.Connections = p.connections(env)
+	if cfg.Connections != nil && cfg.S2S == nil && len(cfg.CallbackSecrets) == 0 {
+		p.add("CALLBACK_SECRETS", "must be set with connected accounts: the bot endpoints never run unguarded")
+	}
+	cfg.AdminTokens = p.tokens("ADMIN_TOKENS", env.AdminTokens, minAdminTokenLength)
+	cfg.WebhookSecretTokens = p.tokens("ZOOM_WEBHOOK_SECRET_TOKENS", env.WebhookSecretTokens, 1)
+	if p.group(
+		setting{"EVENTS_URL", env.EventsURL},
+		setting{"EVENTS_SIGNING_SECRET", env.EventsSigningSecret},
+	) {
+		cfg.Events = &Events{
+			URL:           p.absoluteURL("EVENTS_URL", env.EventsURL),
+			SigningSecret: NewSecret(p.signingSecret("EVENTS_SIGNING_SECRET", env.EventsSigningSecret)),
+		}
+	}
+	if cfg.MeetingSDK == nil && cfg.S2S == nil && cfg.Connections == nil && len(p.problems) == 0 {
 		p.add("ZOOM_MEETING_SDK_KEY", "no feature is configured: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET "+
-			"for POST /, or ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS for the bot endpoints")
+			"for POST /, or ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS for the bot endpoints, "+
+			"or ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS for connected accounts")
 	}
 	if len(p.problems) > 0 {
 		return Config{}, &Error{Problems: p.problems}
@@ -411,4 +497,113 @@ func (p *parser) callbackSecrets(name, raw string) []Secret {
 		secrets = append(secrets, NewSecret(s))
 	}
 	return secrets
+}
+
+// minAdminTokenLength is the shortest admin token accepted: a bearer token guards every
+// connection, so a guessable one is refused at start.
+const minAdminTokenLength = 16
+
+// connections reads the connected-accounts variables. They are validated only when the OAuth
+// pair turns the feature on, so a platform's DATABASE_URL set for something else never stops a
+// start.
+func (p *parser) connections(env environment) *Connections {
+	if !p.group(
+		setting{"ZOOM_OAUTH_CLIENT_ID", env.OAuthClientID},
+		setting{"ZOOM_OAUTH_CLIENT_SECRET", env.OAuthClientSecret},
+	) {
+		return nil
+	}
+	c := &Connections{
+		ClientID:     env.OAuthClientID,
+		ClientSecret: NewSecret(env.OAuthClientSecret),
+		Keepalive:    p.duration("CONNECTION_KEEPALIVE", env.ConnectionKeepalive),
+		Database:     p.database("DATABASE_URL", env.DatabaseURL),
+	}
+	if env.PublicURL == "" {
+		p.add("PUBLIC_URL", "must be set with connected accounts: Zoom sends people back to PUBLIC_URL/oauth/callback")
+	} else {
+		c.PublicURL = p.publicURL("PUBLIC_URL", env.PublicURL)
+	}
+	if env.TokenEncryptionKeys == "" {
+		p.add("TOKEN_ENCRYPTION_KEYS", "must be set with connected accounts: stored tokens are encrypted with it (make a key with: openssl rand -base64 32)")
+	} else if keys, err := seal.ParseKeys(env.TokenEncryptionKeys); err != nil {
+		p.add("TOKEN_ENCRYPTION_KEYS", err.Error())
+	} else {
+		for _, k := range keys {
+			c.EncryptionKeys = append(c.EncryptionKeys, NewSecret(string(k)))
+		}
+	}
+	if env.ConnectSuccessURL != "" {
+		c.ConnectSuccessURL = p.absoluteURL("CONNECT_SUCCESS_URL", env.ConnectSuccessURL)
+	}
+	return c
+}
+
+// database reads DATABASE_URL: postgres:// or postgresql:// for PostgreSQL, sqlite:PATH or
+// file:PATH for SQLite, unset for the default SQLite file. The value is never echoed: a URL may
+// carry a password.
+func (p *parser) database(name, raw string) Database {
+	switch {
+	case raw == "":
+		return Database{Engine: SQLite, Path: DefaultSQLitePath}
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			p.add(name, "is not a valid postgres:// URL")
+			return Database{}
+		}
+		return Database{Engine: Postgres, URL: NewSecret(raw)}
+	case strings.HasPrefix(raw, "sqlite:"), strings.HasPrefix(raw, "file:"):
+		_, path, _ := strings.Cut(raw, ":")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" || strings.ContainsAny(path, "?#") {
+			p.add(name, "names no SQLite path: write sqlite:PATH, such as sqlite:/data/zoomtoken.db")
+			return Database{}
+		}
+		return Database{Engine: SQLite, Path: path}
+	}
+	p.add(name, "has a scheme zoomtoken does not use: write postgres://… (or postgresql://…) for PostgreSQL, or sqlite:PATH for SQLite")
+	return Database{}
+}
+
+// publicURL accepts an absolute http(s) URL without query or fragment and drops a trailing slash.
+func (p *parser) publicURL(name, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" ||
+		u.Fragment != "" || u.User != nil {
+		p.add(name, fmt.Sprintf("%q is not an absolute http or https URL without a query, such as https://tokens.example.com", raw))
+		return ""
+	}
+	return strings.TrimSuffix(raw, "/")
+}
+
+// absoluteURL accepts any absolute http(s) URL.
+func (p *parser) absoluteURL(name, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		p.add(name, fmt.Sprintf("%q is not an absolute http or https URL", raw))
+		return ""
+	}
+	return raw
+}
+
+// tokens splits a comma-separated list of secrets, each at least minLength characters.
+func (p *parser) tokens(name, raw string, minLength int) []Secret {
+	list := p.callbackSecrets(name, raw)
+	for i, s := range list {
+		if len(s.Reveal()) < minLength {
+			p.add(name, fmt.Sprintf("entry %d is shorter than %d characters: too easy to guess", i+1, minLength))
+			return nil
+		}
+	}
+	return list
+}
+
+// signingSecret accepts a Standard Webhooks secret: whsec_ followed by base64.
+func (p *parser) signingSecret(name, raw string) string {
+	encoded, ok := strings.CutPrefix(raw, "whsec_")
+	if _, err := base64.StdEncoding.DecodeString(encoded); !ok || err != nil || encoded == "" {
+		p.add(name, "is not whsec_ followed by base64, as Standard Webhooks secrets are")
+		return ""
+	}
+	return raw
 }

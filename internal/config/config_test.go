@@ -32,6 +32,18 @@ func s2sOnly() map[string]string {
 	}
 }
 
+// connectionsOnly turns on connected accounts, and nothing else.
+func connectionsOnly() map[string]string {
+	return map[string]string{
+		"ZOOM_OAUTH_CLIENT_ID":     "oauth-client",
+		"ZOOM_OAUTH_CLIENT_SECRET": "oauth-secret-value",
+		"PUBLIC_URL":               "https://tokens.example.com/",
+		// Two keys: standard base64 and URL-safe raw base64.
+		"TOKEN_ENCRYPTION_KEYS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=, __79_Pv6-fj39vX08_Lx8O_u7ezr6uno5-bl5OPi4eA",
+		"CALLBACK_SECRETS":      "cb-secret-one-long-enough",
+	}
+}
+
 func TestLoadDefaults(t *testing.T) {
 	cfg, err := Load(envOf(sdkOnly()))
 	if err != nil {
@@ -94,6 +106,75 @@ func TestS2SWithoutZAKUserLeavesZAKOff(t *testing.T) {
 	}
 }
 
+func TestLoadConnections(t *testing.T) {
+	env := connectionsOnly()
+	env["DATABASE_URL"] = "postgresql://zt:pw@db.internal:5432/zoomtoken?sslmode=require"
+	env["CONNECTION_KEEPALIVE"] = "24h"
+	env["ADMIN_TOKENS"] = "admin-token-0123456789,admin-token-abcdefghij"
+	env["ZOOM_WEBHOOK_SECRET_TOKENS"] = "whs1,whs2"
+	env["EVENTS_URL"] = "https://backend.example.com/zoomtoken-events"
+	env["EVENTS_SIGNING_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	env["CONNECT_SUCCESS_URL"] = "https://app.example.com/connected?x=1"
+	cfg, err := Load(envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Features(), []string{FeatureConnections}; !slices.Equal(got, want) {
+		t.Errorf("features: got %v, want %v", got, want)
+	}
+	c := cfg.Connections
+	if c.ClientID != "oauth-client" || c.ClientSecret.Reveal() != "oauth-secret-value" || c.PublicURL != "https://tokens.example.com" ||
+		c.Keepalive != 24*time.Hour || c.ConnectSuccessURL != "https://app.example.com/connected?x=1" {
+		t.Errorf("connections: got %+v", c)
+	}
+	if len(c.EncryptionKeys) != 2 || len(c.EncryptionKeys[0].Reveal()) != 32 || c.EncryptionKeys[0].Reveal()[1] != 1 ||
+		c.EncryptionKeys[1].Reveal()[0] != 0xff {
+		t.Errorf("keys: got %d keys, not decoded as written", len(c.EncryptionKeys))
+	}
+	if c.Database.Engine != Postgres || c.Database.URL.Reveal() != env["DATABASE_URL"] {
+		t.Errorf("database: got %+v", c.Database)
+	}
+	if len(cfg.AdminTokens) != 2 || len(cfg.WebhookSecretTokens) != 2 || cfg.Events == nil ||
+		cfg.Events.URL != env["EVENTS_URL"] || cfg.Events.SigningSecret.Reveal() != env["EVENTS_SIGNING_SECRET"] {
+		t.Errorf("admin %d, webhooks %d, events %+v", len(cfg.AdminTokens), len(cfg.WebhookSecretTokens), cfg.Events)
+	}
+	for _, out := range []string{fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg)} {
+		for _, name := range SecretVariables() {
+			if v := env[name]; v != "" && strings.Contains(out, v) {
+				t.Errorf("the config prints %s", name)
+			}
+		}
+	}
+
+	for raw, want := range map[string]Database{
+		"":                       {Engine: SQLite, Path: "zoomtoken.db"},
+		"sqlite:/data/zt.db":     {Engine: SQLite, Path: "/data/zt.db"},
+		"sqlite:///data/zt.db":   {Engine: SQLite, Path: "/data/zt.db"},
+		"file:relative/zt.db":    {Engine: SQLite, Path: "relative/zt.db"},
+		"postgres://h/db":        {Engine: Postgres, URL: NewSecret("postgres://h/db")},
+		"postgresql://h:5432/db": {Engine: Postgres, URL: NewSecret("postgresql://h:5432/db")},
+	} {
+		env := connectionsOnly()
+		env["DATABASE_URL"] = raw
+		cfg, err := Load(envOf(env))
+		if err != nil {
+			t.Errorf("DATABASE_URL=%q: %v", raw, err)
+			continue
+		}
+		if got := cfg.Connections.Database; got.Engine != want.Engine || got.Path != want.Path || got.URL.Reveal() != want.URL.Reveal() {
+			t.Errorf("DATABASE_URL=%q: got %+v, want %+v", raw, got, want)
+		}
+	}
+
+	// Without the OAuth pair, the database is not looked at: platforms set DATABASE_URL for
+	// their own reasons.
+	env = sdkOnly()
+	env["DATABASE_URL"] = "mysql://somewhere"
+	if cfg, err := Load(envOf(env)); err != nil || cfg.Connections != nil {
+		t.Errorf("DATABASE_URL without connected accounts: %v", err)
+	}
+}
+
 func TestLoadRefuses(t *testing.T) {
 	tests := []struct {
 		name string
@@ -141,6 +222,45 @@ func TestLoadRefuses(t *testing.T) {
 			e["CORS_ALLOWED_ORIGINS"] = "https://a.example.com,*"
 			return e
 		}(), []string{"CORS_ALLOWED_ORIGINS"}},
+		{"connected accounts without their requirements", map[string]string{
+			"ZOOM_OAUTH_CLIENT_ID": "c", "ZOOM_OAUTH_CLIENT_SECRET": "oauth-secret-value"},
+			[]string{"PUBLIC_URL", "TOKEN_ENCRYPTION_KEYS", "CALLBACK_SECRETS"}},
+		{"half the OAuth pair", func() map[string]string {
+			e := connectionsOnly()
+			delete(e, "ZOOM_OAUTH_CLIENT_SECRET")
+			return e
+		}(), []string{"ZOOM_OAUTH_CLIENT_SECRET"}},
+		{"bad connected-account values", func() map[string]string {
+			e := connectionsOnly()
+			e["TOKEN_ENCRYPTION_KEYS"] = "c2hvcnQta2V5LXZhbHVl" // 15 bytes
+			e["DATABASE_URL"] = "mysql://user:pw-value@db/zt"
+			e["PUBLIC_URL"] = "tokens.example.com"
+			e["CONNECTION_KEEPALIVE"] = "0s"
+			e["CONNECT_SUCCESS_URL"] = "/done"
+			return e
+		}(), []string{"CONNECTION_KEEPALIVE", "DATABASE_URL", "PUBLIC_URL", "TOKEN_ENCRYPTION_KEYS", "CONNECT_SUCCESS_URL"}},
+		{"an encryption key that is not base64", func() map[string]string {
+			e := connectionsOnly()
+			e["TOKEN_ENCRYPTION_KEYS"] = "not base64 at all!"
+			return e
+		}(), []string{"TOKEN_ENCRYPTION_KEYS"}},
+		{"sqlite without a path", func() map[string]string {
+			e := connectionsOnly()
+			e["DATABASE_URL"] = "file:"
+			return e
+		}(), []string{"DATABASE_URL"}},
+		{"weak admin token, half the events pair, bad signing secret", func() map[string]string {
+			e := sdkOnly()
+			e["ADMIN_TOKENS"] = "admin-token-0123456789,short-admin"
+			e["EVENTS_URL"] = "https://backend.example.com/events"
+			return e
+		}(), []string{"ADMIN_TOKENS", "EVENTS_SIGNING_SECRET"}},
+		{"signing secret not whsec_", func() map[string]string {
+			e := sdkOnly()
+			e["EVENTS_URL"] = "https://backend.example.com/events"
+			e["EVENTS_SIGNING_SECRET"] = "plain-signing-secret"
+			return e
+		}(), []string{"EVENTS_SIGNING_SECRET"}},
 		{"pasted secret with trailing newline", map[string]string{
 			"ZOOM_MEETING_SDK_KEY": "key", "ZOOM_MEETING_SDK_SECRET": "sdk-secret-value\n"}, []string{"ZOOM_MEETING_SDK_SECRET"}},
 	}
@@ -195,8 +315,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 17 {
-		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT and METRICS_ADDR", got)
+	if got := len(Variables()); got != 28 {
+		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR and the 11 of connected accounts", got)
 	}
 }
 

@@ -115,3 +115,6 @@ func Rekey(ctx context.Context, store Store, v *Vault) (RekeyReport, error) {
 	}
 	return report, nil
 }
+
+// SealingKey returns the id of the key Seal uses (never the key itself).
+func (v *Vault) SealingKey() seal.KeyID { return v.keys.SealingKey() }

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/seal"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite"
+	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+)
+
+func newKeyBase64(tb testing.TB) (string, []byte) {
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	return base64.StdEncoding.EncodeToString(key), key
+}
+
+// connectionsEnv turns on POST / and connected accounts, storing in databaseURL.
+func connectionsEnv(tb testing.TB, databaseURL, keys string) map[string]string {
+	env := sdkEnv()
+	env["ZOOM_OAUTH_CLIENT_ID"] = "oauth-client"
+	env["ZOOM_OAUTH_CLIENT_SECRET"] = "oauth-secret-value"
+	env["PUBLIC_URL"] = "http://127.0.0.1:4000"
+	env["TOKEN_ENCRYPTION_KEYS"] = keys
+	env["CALLBACK_SECRETS"] = "callback-secret-long-enough"
+	env["DATABASE_URL"] = databaseURL
+	return env
+}
+
+func waitForLog(tb testing.TB, inst *instance, want string) {
+	tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(inst.stdout.String(), want) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("no %q in the log:\n%s", want, inst.stdout.String())
+}
+
+func TestDatabaseDownAtStartIsNotFatal(t *testing.T) {
+	keys, _ := newKeyBase64(t)
+	t.Run("SQLite, until its directory appears", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "not-yet")
+		inst := start(t, connectionsEnv(t, "sqlite:"+filepath.Join(dir, "zt.db"), keys))
+		if !strings.Contains(inst.stdout.String(), `"database":"sqlite unavailable, retrying"`) ||
+			!strings.Contains(inst.stdout.String(), `"features":["signature","connections"]`) {
+			t.Errorf("the startup line does not say the database is unavailable:\n%s", inst.stdout.String())
+		}
+		assertSignatureWorks(t, inst)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		waitForLog(t, inst, `"message":"database ready"`)
+		info, err := os.Stat(filepath.Join(dir, "zt.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := info.Mode().Perm(); mode != 0o600 {
+			t.Errorf("the database file is readable by others: %v", mode)
+		}
+	})
+	t.Run("PostgreSQL that never answers", func(t *testing.T) {
+		inst := start(t, connectionsEnv(t, "postgres://zt:db-password-value@127.0.0.1:1/zoomtoken?connect_timeout=1", keys))
+		if !strings.Contains(inst.stdout.String(), `"database":"postgres unavailable, retrying"`) {
+			t.Errorf("the startup line does not say the database is unavailable:\n%s", inst.stdout.String())
+		}
+		assertSignatureWorks(t, inst)
+		waitForLog(t, inst, `"message":"database still unavailable"`)
+		if strings.Contains(inst.stdout.String(), "db-password-value") {
+			t.Errorf("the log holds the database password")
+		}
+	})
+}
+
+func assertSignatureWorks(tb testing.TB, inst *instance) {
+	tb.Helper()
+	resp, err := http.Post(inst.url+"/", "application/json", strings.NewReader(`{"meetingNumber":"1","role":0}`))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Errorf("POST / with the database down: %d", resp.StatusCode)
+	}
+}
+
+func TestRekeyCommand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "zt.db")
+	keyA, rawA := newKeyBase64(t)
+	keyB, rawB := newKeyBase64(t)
+	ctx := context.Background()
+
+	// Two connections sealed with A, as a service configured with A alone wrote them.
+	store, err := sqlite.Open(ctx, path, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringA, _ := seal.NewKeyring(rawA)
+	withA := connections.NewVault(ringA)
+	want := map[string]connections.Tokens{}
+	for _, zid := range []string{"u1", "u2"} {
+		plain := connections.Tokens{Access: "access-" + zid, Refresh: "refresh-" + zid}
+		sealed, _ := withA.Seal(zid, plain)
+		c, _, err := store.Save(ctx, connections.Connection{ID: connections.NewID(), ZoomUserID: zid, Email: zid + "@example.com", Tokens: sealed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[c.ID] = plain
+	}
+	store.Close()
+
+	rekey := func(keys string) (string, error) {
+		var out bytes.Buffer
+		env := connectionsEnv(t, "sqlite:"+path, keys)
+		err := run(ctx, []string{"zoomtoken", "rekey"}, func(k string) string { return env[k] }, &out, io.Discard)
+		return out.String(), err
+	}
+	out, err := rekey(keyB + "," + keyA)
+	if err != nil || !strings.HasPrefix(out, "re-sealed 2 of 2 connections with key ") {
+		t.Fatalf("rekey B,A: %q %v", out, err)
+	}
+	if out, err := rekey(keyB); err != nil || !strings.HasPrefix(out, "re-sealed 0 of 2 connections") {
+		t.Errorf("rekey B alone after the rekey: %q %v", out, err)
+	}
+
+	store, err = sqlite.Open(ctx, path, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ringB, _ := seal.NewKeyring(rawB)
+	withB := connections.NewVault(ringB)
+	for id, plain := range want {
+		c, err := store.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := withB.Open(c); err != nil || got.Access != plain.Access || got.Refresh != plain.Refresh {
+			t.Errorf("%s with B alone after rekey: %v", id, err)
+		}
+	}
+
+	// With a key gone, rekey names the rows it cannot open and fails.
+	keyC, _ := newKeyBase64(t)
+	out, err = rekey(keyC)
+	if err == nil || !strings.Contains(out, "re-sealed 0 of 2") || strings.Count(out, "not opened: connection conn_") != 2 {
+		t.Errorf("rekey with neither key: %q %v", out, err)
+	}
+	for _, plain := range want {
+		if strings.Contains(out, plain.Access) || strings.Contains(out, plain.Refresh) || (err != nil && strings.Contains(err.Error(), plain.Refresh)) {
+			t.Errorf("rekey printed a token")
+		}
+	}
+}
