@@ -5,6 +5,10 @@ BIN       ?= bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 1m
+# The storage tests run on SQLite and on this PostgreSQL server (each test in a database of its
+# own); without a server there, the PostgreSQL half is skipped and make test says so.
+DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+export DATABASE_URL_TEST
 
 .PHONY: build test run demo fuzz bench clean
 
@@ -14,10 +18,14 @@ build:
 
 ## test: vet and the whole test suite with the race detector, then the deployment checks and
 ## the browser test (modules of their own, so Kubernetes' types and the browser driver stay out
-## of the service's go.mod; the browser test skips when Chromium is missing, except in CI)
+## of the service's go.mod; the browser test skips when Chromium is missing, except in CI, and so
+## does the PostgreSQL half of the storage tests)
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	@if $(GO) test -count=1 -v -run '^TestServerAnswers$$' ./internal/postgres/pgtest 2>&1 | grep -q -- '--- PASS'; then \
+	  echo "PostgreSQL: the storage tests ran on SQLite and on PostgreSQL"; \
+	else echo "--- SKIP: the PostgreSQL half of the storage tests: no server answers at DATABASE_URL_TEST"; fi
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 	cd internal/httpapi/browser && $(GO) vet ./... && $(GO) test -count=1 -v ./...
 
