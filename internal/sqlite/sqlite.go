@@ -61,9 +61,5 @@ func Open(ctx context.Context, path string, opts sqlstore.Options) (*sqlstore.St
 	if err != nil {
 		return nil, err
 	}
-	if _, err := sqlstore.Migrate(ctx, db, Dialect(), 0); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return sqlstore.New(db, Dialect(), opts), nil
+	return sqlstore.Open(ctx, db, Dialect(), opts)
 }

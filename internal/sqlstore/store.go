@@ -51,6 +51,15 @@ type Store struct {
 
 var _ connections.Store = (*Store)(nil)
 
+// Open migrates db and returns a Store on it; on failure it closes db.
+func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, error) {
+	if _, err := Migrate(ctx, db, d, 0); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating the %s database: %w", d.Name, err)
+	}
+	return New(db, d, opts), nil
+}
+
 // New returns a Store on db, whose schema Migrate has brought up to date.
 func New(db *sql.DB, d Dialect, opts Options) *Store {
 	s := &Store{db: db, dialect: d, now: opts.Now, hold: opts.UpdateHold}
