@@ -17,6 +17,7 @@ import (
 
 	"github.com/joho/godotenv"
 	"github.com/rs/zerolog"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/doctor"
@@ -98,6 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	deps := httpapi.Deps{
 		Logger:             logger,
 		Signer:             newSigner(cfg),
+		VideoSigner:        newVideoSigner(cfg),
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		Zoom:               zc,
 		ZAKUser:            cfg.ZAKUser,
@@ -107,6 +109,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	for _, s := range cfg.CallbackSecrets {
 		deps.CallbackSecrets = append(deps.CallbackSecrets, s.Reveal())
+	}
+	for _, s := range cfg.CallbackSigningSecrets {
+		wh, err := standardwebhooks.NewWebhook(s.Reveal())
+		if err != nil { // config.Load has checked the form; this is not reached
+			return errors.New("CALLBACK_SIGNING_SECRETS: an entry is not whsec_ followed by base64")
+		}
+		deps.CallbackSigners = append(deps.CallbackSigners, wh)
 	}
 	servers := []listener{{name: "http", addr: *addr, handler: httpapi.NewHandler(deps)}}
 	if cfg.MetricsAddr != "" {
@@ -271,6 +280,13 @@ func newZoomClient(cfg config.Config, hooks zoom.Hooks) *zoom.Client {
 		zc.APIBaseURL = cfg.APIBaseURL
 	}
 	return zoom.New(zc)
+}
+
+func newVideoSigner(cfg config.Config) *signature.VideoSigner {
+	if cfg.VideoSDK == nil {
+		return nil
+	}
+	return signature.NewVideoSigner(cfg.VideoSDK.Key, []byte(cfg.VideoSDK.Secret.Reveal()), time.Now)
 }
 
 func newSigner(cfg config.Config) *signature.Signer {

@@ -30,12 +30,15 @@ type environment struct {
 	Port               string `envconfig:"PORT" default:"4000" desc:"listen port"`
 	SDKKey             string `envconfig:"ZOOM_MEETING_SDK_KEY" desc:"Meeting SDK app key; with the secret, enables POST /"`
 	SDKSecret          string `envconfig:"ZOOM_MEETING_SDK_SECRET" desc:"Meeting SDK app secret" secret:"true"`
+	VideoSDKKey        string `envconfig:"ZOOM_VIDEO_SDK_KEY" desc:"Video SDK app key; with the secret, enables POST /video-sdk"`
+	VideoSDKSecret     string `envconfig:"ZOOM_VIDEO_SDK_SECRET" desc:"Video SDK app secret" secret:"true"`
 	AccountID          string `envconfig:"ZOOM_ACCOUNT_ID" desc:"Server-to-Server OAuth account id; enables the bot endpoints"`
 	ClientID           string `envconfig:"ZOOM_CLIENT_ID" desc:"Server-to-Server OAuth client id"`
 	ClientSecret       string `envconfig:"ZOOM_CLIENT_SECRET" desc:"Server-to-Server OAuth client secret" secret:"true"`
 	ZAKUser            string `envconfig:"ZOOM_ZAK_USER" desc:"Zoom user id or email whose ZAK GET /zak returns"`
 	ZAKTTLSeconds      string `envconfig:"ZOOM_ZAK_TTL_SECONDS" desc:"ttl asked of Zoom for each ZAK (unset: Zoom's default)"`
 	CallbackSecrets    string `envconfig:"CALLBACK_SECRETS" desc:"comma-separated secrets accepted by the bot endpoints" secret:"true"`
+	CallbackSigning    string `envconfig:"CALLBACK_SIGNING_SECRETS" desc:"comma-separated whsec_… secrets: the bot endpoints accept requests signed the Standard Webhooks way" secret:"true"`
 	OAuthBaseURL       string `envconfig:"ZOOM_OAUTH_BASE_URL" default:"https://zoom.us" desc:"where /oauth/token lives"`
 	APIBaseURL         string `envconfig:"ZOOM_API_BASE_URL" desc:"Zoom REST base (default https://api.zoom.us, or api_url from the token)"`
 	ZoomTimeout        string `envconfig:"ZOOM_TIMEOUT" default:"10s" desc:"time budget of one Zoom call, retries and waits included"`
@@ -86,6 +89,12 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), n
 
 // MeetingSDK holds the Meeting SDK app credentials that sign POST / tokens.
 type MeetingSDK struct {
+	Key    string
+	Secret Secret
+}
+
+// VideoSDK holds the Video SDK app credentials that sign POST /video-sdk tokens.
+type VideoSDK struct {
 	Key    string
 	Secret Secret
 }
@@ -142,6 +151,7 @@ type Config struct {
 	Port int
 
 	MeetingSDK *MeetingSDK
+	VideoSDK   *VideoSDK
 	S2S        *S2S
 
 	// ZAKUser is empty when GET /zak is off; ZAKTTL is zero for Zoom's default lifetime.
@@ -149,6 +159,9 @@ type Config struct {
 	ZAKTTL  time.Duration
 
 	CallbackSecrets []Secret
+	// CallbackSigningSecrets are Standard Webhooks secrets (whsec_…); a bot request signed with
+	// one of them needs no ?secret=.
+	CallbackSigningSecrets []Secret
 
 	OAuthBaseURL string
 	// APIBaseURL is the REST base; APIBaseURLSet says the operator chose it, in which case the
@@ -183,6 +196,7 @@ type Config struct {
 // Feature names, as the startup line prints them.
 const (
 	FeatureSignature = "signature"
+	FeatureVideoSDK  = "video-sdk"
 	FeatureJoinToken = "join-token"
 	FeatureZAK       = "zak"
 	// FeatureConnections is connected accounts.
@@ -194,6 +208,9 @@ func (c Config) Features() []string {
 	var on []string
 	if c.MeetingSDK != nil {
 		on = append(on, FeatureSignature)
+	}
+	if c.VideoSDK != nil {
+		on = append(on, FeatureVideoSDK)
 	}
 	if c.S2S != nil {
 		on = append(on, FeatureJoinToken)
@@ -285,6 +302,12 @@ func Load(getenv func(string) string) (Config, error) {
 		cfg.MeetingSDK = &MeetingSDK{Key: env.SDKKey, Secret: NewSecret(env.SDKSecret)}
 	}
 	if p.group(
+		setting{"ZOOM_VIDEO_SDK_KEY", env.VideoSDKKey},
+		setting{"ZOOM_VIDEO_SDK_SECRET", env.VideoSDKSecret},
+	) {
+		cfg.VideoSDK = &VideoSDK{Key: env.VideoSDKKey, Secret: NewSecret(env.VideoSDKSecret)}
+	}
+	if p.group(
 		setting{"ZOOM_ACCOUNT_ID", env.AccountID},
 		setting{"ZOOM_CLIENT_ID", env.ClientID},
 		setting{"ZOOM_CLIENT_SECRET", env.ClientSecret},
@@ -292,6 +315,13 @@ func Load(getenv func(string) string) (Config, error) {
 		cfg.S2S = &S2S{AccountID: env.AccountID, ClientID: env.ClientID, ClientSecret: NewSecret(env.ClientSecret)}
 	}
 	cfg.CallbackSecrets = p.callbackSecrets("CALLBACK_SECRETS", env.CallbackSecrets)
+	for _, s := range p.callbackSecrets("CALLBACK_SIGNING_SECRETS", env.CallbackSigning) {
+		if p.signingSecret("CALLBACK_SIGNING_SECRETS", s.Reveal()) == "" {
+			break
+		}
+		cfg.CallbackSigningSecrets = append(cfg.CallbackSigningSecrets, s)
+	}
+	guarded := len(cfg.CallbackSecrets) > 0 || len(cfg.CallbackSigningSecrets) > 0
 
 	if env.ZAKUser != "" {
 		cfg.ZAKUser = p.credential("ZOOM_ZAK_USER", env.ZAKUser)
@@ -302,12 +332,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if env.ZAKTTLSeconds != "" {
 		cfg.ZAKTTL = time.Duration(p.intRange("ZOOM_ZAK_TTL_SECONDS", env.ZAKTTLSeconds, 1, 365*24*3600)) * time.Second
 	}
-	if cfg.S2S != nil && len(cfg.CallbackSecrets) == 0 {
-		p.add("CALLBACK_SECRETS", "must be set when S2S credentials are: the bot endpoints never run unguarded")
+	if cfg.S2S != nil && !guarded {
+		p.add("CALLBACK_SECRETS", "must be set (or CALLBACK_SIGNING_SECRETS) when S2S credentials are: the bot endpoints never run unguarded")
 	}
 	cfg.Connections = p.connections(env)
-	if cfg.Connections != nil && cfg.S2S == nil && len(cfg.CallbackSecrets) == 0 {
-		p.add("CALLBACK_SECRETS", "must be set with connected accounts: the bot endpoints never run unguarded")
+	if cfg.Connections != nil && cfg.S2S == nil && !guarded {
+		p.add("CALLBACK_SECRETS", "must be set (or CALLBACK_SIGNING_SECRETS) with connected accounts: the bot endpoints never run unguarded")
 	}
 	cfg.AdminTokens = p.tokens("ADMIN_TOKENS", env.AdminTokens, minAdminTokenLength)
 	cfg.WebhookSecretTokens = p.tokens("ZOOM_WEBHOOK_SECRET_TOKENS", env.WebhookSecretTokens, 1)
@@ -320,9 +350,9 @@ func Load(getenv func(string) string) (Config, error) {
 			SigningSecret: NewSecret(p.signingSecret("EVENTS_SIGNING_SECRET", env.EventsSigningSecret)),
 		}
 	}
-	if cfg.MeetingSDK == nil && cfg.S2S == nil && cfg.Connections == nil && len(p.problems) == 0 {
+	if cfg.MeetingSDK == nil && cfg.VideoSDK == nil && cfg.S2S == nil && cfg.Connections == nil && len(p.problems) == 0 {
 		p.add("ZOOM_MEETING_SDK_KEY", "no feature is configured: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET "+
-			"for POST /, or ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS for the bot endpoints, "+
+			"for POST /, or ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET for POST /video-sdk, or ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS for the bot endpoints, "+
 			"or ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS for connected accounts")
 	}
 	if len(p.problems) > 0 {
@@ -598,7 +628,8 @@ func (p *parser) tokens(name, raw string, minLength int) []Secret {
 	return list
 }
 
-// signingSecret accepts a Standard Webhooks secret: whsec_ followed by base64.
+// signingSecret accepts a Standard Webhooks secret: whsec_ followed by standard base64, and
+// returns "" after reporting anything else.
 func (p *parser) signingSecret(name, raw string) string {
 	encoded, ok := strings.CutPrefix(raw, "whsec_")
 	if _, err := base64.StdEncoding.DecodeString(encoded); !ok || err != nil || encoded == "" {

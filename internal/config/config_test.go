@@ -175,6 +175,33 @@ func TestLoadConnections(t *testing.T) {
 	}
 }
 
+func TestLoadVideoSDKAndSigningSecrets(t *testing.T) {
+	cfg, err := Load(envOf(map[string]string{"ZOOM_VIDEO_SDK_KEY": "vkey", "ZOOM_VIDEO_SDK_SECRET": "video-secret-value"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Features(), []string{FeatureVideoSDK}; !slices.Equal(got, want) || cfg.VideoSDK.Key != "vkey" ||
+		cfg.VideoSDK.Secret.Reveal() != "video-secret-value" {
+		t.Errorf("video SDK alone: features %v, %+v", got, cfg.VideoSDK)
+	}
+
+	// Signing secrets alone guard the bot routes.
+	env := s2sOnly()
+	delete(env, "CALLBACK_SECRETS")
+	env["CALLBACK_SIGNING_SECRETS"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_c2Vjb25kLXNlY3JldC1rZXk="
+	cfg, err = Load(envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.CallbackSigningSecrets) != 2 || len(cfg.CallbackSecrets) != 0 ||
+		cfg.CallbackSigningSecrets[1].Reveal() != "whsec_c2Vjb25kLXNlY3JldC1rZXk=" {
+		t.Errorf("signing secrets: %d, callback secrets %d", len(cfg.CallbackSigningSecrets), len(cfg.CallbackSecrets))
+	}
+	if out := fmt.Sprintf("%+v", cfg); strings.Contains(out, "MfKQ9r8G") || strings.Contains(out, "video-secret-value") {
+		t.Errorf("the config prints a secret: %s", out)
+	}
+}
+
 func TestLoadRefuses(t *testing.T) {
 	tests := []struct {
 		name string
@@ -261,6 +288,18 @@ func TestLoadRefuses(t *testing.T) {
 			e["EVENTS_SIGNING_SECRET"] = "plain-signing-secret"
 			return e
 		}(), []string{"EVENTS_SIGNING_SECRET"}},
+		{"half the Video SDK pair", map[string]string{"ZOOM_VIDEO_SDK_KEY": "k"}, []string{"ZOOM_VIDEO_SDK_SECRET"}},
+		{"a signing secret without whsec_", func() map[string]string {
+			e := s2sOnly()
+			delete(e, "CALLBACK_SECRETS")
+			e["CALLBACK_SIGNING_SECRETS"] = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+			return e
+		}(), []string{"CALLBACK_SIGNING_SECRETS", "CALLBACK_SECRETS"}},
+		{"a signing secret that is not base64", func() map[string]string {
+			e := sdkOnly()
+			e["CALLBACK_SIGNING_SECRETS"] = "whsec_not*base64"
+			return e
+		}(), []string{"CALLBACK_SIGNING_SECRETS"}},
 		{"pasted secret with trailing newline", map[string]string{
 			"ZOOM_MEETING_SDK_KEY": "key", "ZOOM_MEETING_SDK_SECRET": "sdk-secret-value\n"}, []string{"ZOOM_MEETING_SDK_SECRET"}},
 	}
@@ -315,8 +354,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 28 {
-		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR and the 11 of connected accounts", got)
+	if got := len(Variables()); got != 31 {
+		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts and the 3 of part 2", got)
 	}
 }
 

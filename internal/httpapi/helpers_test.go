@@ -39,6 +39,7 @@ func (l *logBuffer) String() string {
 // level and every response checked against api/openapi.yaml.
 type testServer struct {
 	*httptest.Server
+	deps Deps
 	logs *logBuffer
 	spec routers.Router
 }
@@ -49,7 +50,7 @@ func newTestServer(tb testing.TB, d Deps) *testServer {
 	d.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
 	srv := httptest.NewServer(NewHandler(d))
 	tb.Cleanup(srv.Close)
-	return &testServer{Server: srv, logs: logs, spec: loadSpec(tb)}
+	return &testServer{Server: srv, deps: d, logs: logs, spec: loadSpec(tb)}
 }
 
 var (

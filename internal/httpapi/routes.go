@@ -21,17 +21,19 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Use(corsFor(d.CORSAllowedOrigins))
 		r.Post("/", handleSignature(d.Signer))
 		r.Options("/", handlePreflight())
+		r.Post("/video-sdk", handleVideoSignature(d.VideoSigner))
+		r.Options("/video-sdk", handlePreflight())
 	})
 
 	r.Group(func(r chi.Router) {
 		r.Use(noStore)
 		if d.Zoom == nil {
-			off := featureOff("ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS")
+			off := featureOff("ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS (or CALLBACK_SIGNING_SECRETS)")
 			r.Get("/zak", off)
 			r.Get("/join-token", off)
 			return
 		}
-		r.Use(requireSecret(newCallbackSecrets(d.CallbackSecrets)))
+		r.Use(requireCaller(newCallbackSecrets(d.CallbackSecrets), d.CallbackSigners, d.Metrics))
 		if d.ZAKUser == "" {
 			r.Get("/zak", featureOff("ZOOM_ZAK_USER"))
 		} else {

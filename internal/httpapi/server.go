@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
@@ -21,13 +22,20 @@ type Deps struct {
 
 	// Signer signs POST / tokens; nil when the Meeting SDK credentials are not configured.
 	Signer *signature.Signer
-	// CORSAllowedOrigins lists the origins allowed to call POST /; nil allows any.
+	// VideoSigner signs POST /video-sdk tokens; nil when the Video SDK credentials are not
+	// configured.
+	VideoSigner *signature.VideoSigner
+	// CORSAllowedOrigins lists the origins allowed to call POST / and POST /video-sdk; nil
+	// allows any.
 	CORSAllowedOrigins []string
 
 	// Zoom fetches ZAKs and join tokens; nil when the S2S credentials are not configured.
 	Zoom *zoom.Client
 	// CallbackSecrets are the secrets the bot routes accept in ?secret=.
 	CallbackSecrets []string
+	// CallbackSigners verify bot requests signed the Standard Webhooks way, which need no
+	// ?secret=.
+	CallbackSigners []*standardwebhooks.Webhook
 	// ZAKUser is whose ZAK GET /zak returns; empty turns the route off. ZAKTTL is the lifetime
 	// asked of Zoom, zero for Zoom's default.
 	ZAKUser string

@@ -10,24 +10,61 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/signature"
 )
 
-// maxSignatureBody is the largest POST / body read; a signature request is a few dozen bytes.
+// maxSignatureBody is the largest body POST / and POST /video-sdk read; a signature request is
+// a few dozen bytes.
 const maxSignatureBody = 100 << 10
 
 // handleSignature serves POST /: it decodes the JSON body, validates it and answers with a
 // Meeting SDK JWT.
 func handleSignature(signer *signature.Signer) http.HandlerFunc {
 	if signer == nil {
-		return func(w http.ResponseWriter, r *http.Request) {
-			writeFieldErrors(w, http.StatusNotFound, signature.FieldError{Property: "server",
-				Reason: "POST / is off: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET to turn it on"})
-		}
+		return sdkFeatureOff("POST / is off: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET to turn it on")
 	}
-	// bodyBuffers recycles body buffers across requests.
-	bodyBuffers := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
 	// The answer is {"signature":"<jwt>","sdkKey":<key>}, as Zoom's sample writes it. Only the
 	// token changes, and it is base64url and dots, so the rest is encoded once.
-	const answerStart = `{"signature":"`
 	answerEnd := `","sdkKey":` + string(marshalNoHTMLEscape(signer.Key())) + `}`
+	return handleJWTRequest(func(body []byte) (string, string, error) {
+		req, err := signature.Decode(body)
+		if err != nil {
+			return "", "", err
+		}
+		token, err := signer.Sign(req)
+		return token, answerEnd, err
+	})
+}
+
+// handleVideoSignature serves POST /video-sdk: the same as POST /, for a Video SDK JWT, answered
+// as {"signature":"<jwt>"} like Zoom's videosdk-auth-endpoint-sample.
+func handleVideoSignature(signer *signature.VideoSigner) http.HandlerFunc {
+	if signer == nil {
+		return sdkFeatureOff("POST /video-sdk is off: set ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET to turn it on")
+	}
+	return handleJWTRequest(func(body []byte) (string, string, error) {
+		req, err := signature.DecodeVideo(body)
+		if err != nil {
+			return "", "", err
+		}
+		token, err := signer.Sign(req)
+		return token, `"}`, err
+	})
+}
+
+func sdkFeatureOff(reason string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeFieldErrors(w, http.StatusNotFound, signature.FieldError{Property: "server", Reason: reason})
+	}
+}
+
+// issueFunc decodes a request body and signs a token for it. It returns the token and what
+// follows it in the answer (which starts {"signature":"), or a *signature.ValidationError.
+type issueFunc func(body []byte) (token, answerEnd string, err error)
+
+// handleJWTRequest is the body handling POST / and POST /video-sdk share: media types, the size
+// limit, reading into a recycled buffer, the 400 list of field errors, and the answer.
+func handleJWTRequest(issue issueFunc) http.HandlerFunc {
+	// bodyBuffers recycles body buffers across requests.
+	bodyBuffers := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	const answerStart = `{"signature":"`
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !acceptedMediaType(r.Header.Get("Content-Type")) {
 			writeFieldErrors(w, http.StatusUnsupportedMediaType, signature.FieldError{Property: "Content-Type",
@@ -49,18 +86,13 @@ func handleSignature(signer *signature.Signer) http.HandlerFunc {
 			writeFieldErrors(w, http.StatusBadRequest, signature.FieldError{Property: "body", Reason: "could not be read"})
 			return
 		}
-		req, err := signature.Decode(buf.Bytes())
+		token, answerEnd, err := issue(buf.Bytes())
 		if err != nil {
 			var verr *signature.ValidationError
 			if errors.As(err, &verr) {
 				writeFieldErrors(w, http.StatusBadRequest, verr.Errors...)
 				return
 			}
-			writeInternalError(w, r, err)
-			return
-		}
-		token, err := signer.Sign(req)
-		if err != nil {
 			writeInternalError(w, r, err)
 			return
 		}

@@ -27,6 +27,7 @@ type Metrics struct {
 	zoomSeconds        *prometheus.HistogramVec
 	tokenRefreshes     prometheus.Counter
 	rateLimitRemaining *prometheus.GaugeVec
+	botAuth            *prometheus.CounterVec
 }
 
 // New registers every metric but the token expiry gauge, which WatchTokenExpiry adds once the S2S
@@ -60,9 +61,13 @@ func New() *Metrics {
 			Namespace: namespace, Name: "zoom_rate_limit_remaining",
 			Help: "The last X-RateLimit-Remaining Zoom sent, by X-RateLimit-Category.",
 		}, []string{"category"}),
+		botAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "bot_auth_total",
+			Help: "Bot-route requests by how they were let in: secret (?secret=), signature (Standard Webhooks), or refused (401).",
+		}, []string{"via"}),
 	}
 	m.registry.MustRegister(m.requests, m.requestSeconds, m.zoomRequests, m.zoomSeconds, m.tokenRefreshes,
-		m.rateLimitRemaining, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.rateLimitRemaining, m.botAuth, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -90,6 +95,14 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) ObserveRequest(route string, status int, took time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.requestSeconds.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// ObserveBotAuth records how a bot-route request was let in, or that it was refused. A nil
+// Metrics records nothing.
+func (m *Metrics) ObserveBotAuth(via string) {
+	if m != nil {
+		m.botAuth.WithLabelValues(via).Inc()
+	}
 }
 
 // ZoomHooks returns the hooks that feed the Zoom metrics from the S2S client.

@@ -1,5 +1,6 @@
-// Package signature makes Meeting SDK JWTs ("signatures"): it decodes and validates the JSON body
-// of a signature request and signs the claims Zoom's Meeting SDK expects. It knows nothing of HTTP.
+// Package signature makes Zoom SDK JWTs ("signatures") for the Meeting SDK and the Video SDK: it
+// decodes and validates the JSON body of a signature request and signs the claims the SDK
+// expects, byte for byte as Zoom's auth-endpoint samples do. It knows nothing of HTTP.
 package signature
 
 import (
@@ -86,7 +87,19 @@ func (e *ValidationError) add(property, reason string) {
 // property that appears twice takes its last value, as in JavaScript. Every failure is a
 // *ValidationError.
 func Decode(body []byte) (Request, error) {
-	fields, err := scanObject(body)
+	var fields struct{ meetingNumber, role, expirationSeconds, videoWebRTCMode []byte }
+	err := scanObject(body, func(name, value []byte) {
+		switch string(name) {
+		case propertyMeetingNumber:
+			fields.meetingNumber = value
+		case propertyRole:
+			fields.role = value
+		case propertyExpirationSeconds:
+			fields.expirationSeconds = value
+		case propertyVideoWebRTCMode:
+			fields.videoWebRTCMode = value
+		}
+	})
 	if err != nil {
 		return Request{}, err
 	}
@@ -101,13 +114,13 @@ func Decode(body []byte) (Request, error) {
 		req.MeetingNumber = meetingNumber(verr, fields.meetingNumber)
 	}
 	if hasRole {
-		req.Role = zeroOrOne(verr, propertyRole, fields.role)
+		req.Role = choice(verr, propertyRole, fields.role, 1)
 	}
 	if fields.expirationSeconds != nil {
 		req.ExpirationSeconds = expirationSeconds(verr, fields.expirationSeconds)
 	}
 	if fields.videoWebRTCMode != nil {
-		req.VideoWebRTCMode, req.HasVideoWebRTCMode = zeroOrOne(verr, propertyVideoWebRTCMode, fields.videoWebRTCMode), true
+		req.VideoWebRTCMode, req.HasVideoWebRTCMode = choice(verr, propertyVideoWebRTCMode, fields.videoWebRTCMode, 1), true
 	}
 	if len(verr.Errors) > 0 {
 		return Request{}, verr
@@ -151,19 +164,24 @@ func meetingNumber(verr *ValidationError, raw json.RawMessage) MeetingNumber {
 	}
 }
 
-// zeroOrOne accepts 0, 1, "0" or "1" (numbers written as 1.0 or 1e0 are the same number).
-func zeroOrOne(verr *ValidationError, property string, raw json.RawMessage) int {
+// choice accepts a whole number from 0 to highest (at most 9), as a number or a one-digit
+// string: 1, "1", and 1.0 or 1e0, which are the same number; not "1abc" or " 1".
+func choice(verr *ValidationError, property string, raw json.RawMessage, highest int) int {
 	switch kind(raw) {
 	case kindString:
-		if s, ok := unquote(raw); ok && (s == "0" || s == "1") {
+		if s, ok := unquote(raw); ok && len(s) == 1 && s[0] >= '0' && int(s[0]-'0') <= highest {
 			return int(s[0] - '0')
 		}
 	case kindNumber:
-		if n, problem := wholeNumber(string(raw)); problem == "" && n <= 1 {
+		if n, problem := wholeNumber(string(raw)); problem == "" && n <= uint64(highest) {
 			return int(n)
 		}
 	}
-	verr.add(property, "must be 0 or 1 (a number or a string), got "+describe(raw))
+	options := "0 or 1"
+	if highest == 2 {
+		options = "0, 1 or 2"
+	}
+	verr.add(property, "must be "+options+" (a number or a string), got "+describe(raw))
 	return 0
 }
 

@@ -5,27 +5,22 @@ import (
 	"encoding/json"
 )
 
-// knownFields holds the raw JSON values of the properties Decode reads; nil means absent.
-type knownFields struct {
-	meetingNumber, role, expirationSeconds, videoWebRTCMode []byte
-}
-
 // scanObject reads the top-level properties of a JSON object without building a map or copying
-// values: the body is first checked whole by json.Valid, so the scan only has to find where each
-// key and value starts and ends. A property given twice keeps its last value, as JSON.parse does;
-// a key written with escapes ("\u0072ole") is unescaped before it is compared. An empty (or
-// all-whitespace) body is the empty object.
-func scanObject(body []byte) (knownFields, error) {
-	var f knownFields
+// values, calling set with each property's name and raw value: the body is first checked whole by
+// json.Valid, so the scan only has to find where each key and value starts and ends. A property
+// given twice is set twice, so the last value wins, as JSON.parse does; a key written with
+// escapes ("\u0072ole") is unescaped before set sees it. An empty (or all-whitespace) body is the
+// empty object.
+func scanObject(body []byte, set func(name, value []byte)) error {
 	i := skipSpace(body, 0)
 	if i == len(body) {
-		return f, nil
+		return nil
 	}
 	if !json.Valid(body) {
-		return f, &ValidationError{Errors: []FieldError{{propertyBody, "is not valid JSON: " + jsonProblem(json.Unmarshal(body, new(any)))}}}
+		return &ValidationError{Errors: []FieldError{{propertyBody, "is not valid JSON: " + jsonProblem(json.Unmarshal(body, new(any)))}}}
 	}
 	if body[i] != '{' {
-		return f, &ValidationError{Errors: []FieldError{{propertyBody, "must be a JSON object"}}}
+		return &ValidationError{Errors: []FieldError{{propertyBody, "must be a JSON object"}}}
 	}
 	i = skipSpace(body, i+1)
 	for body[i] != '}' {
@@ -33,34 +28,28 @@ func scanObject(body []byte) (knownFields, error) {
 		key := body[i:keyEnd]
 		i = skipSpace(body, skipSpace(body, keyEnd)+1) // past the colon
 		valueEnd := valueEnd(body, i)
-		f.set(key, body[i:valueEnd])
+		if name, ok := propertyName(key); ok {
+			set(name, body[i:valueEnd])
+		}
 		i = skipSpace(body, valueEnd)
 		if body[i] == ',' {
 			i = skipSpace(body, i+1)
 		}
 	}
-	return f, nil
+	return nil
 }
 
-func (f *knownFields) set(quotedKey, value []byte) {
+// propertyName returns a quoted key's name, unescaped.
+func propertyName(quotedKey []byte) ([]byte, bool) {
 	name := quotedKey[1 : len(quotedKey)-1]
-	if bytes.IndexByte(name, '\\') >= 0 {
-		var unescaped string
-		if json.Unmarshal(quotedKey, &unescaped) != nil {
-			return
-		}
-		name = []byte(unescaped)
+	if bytes.IndexByte(name, '\\') < 0 {
+		return name, true
 	}
-	switch string(name) {
-	case propertyMeetingNumber:
-		f.meetingNumber = value
-	case propertyRole:
-		f.role = value
-	case propertyExpirationSeconds:
-		f.expirationSeconds = value
-	case propertyVideoWebRTCMode:
-		f.videoWebRTCMode = value
+	var unescaped string
+	if json.Unmarshal(quotedKey, &unescaped) != nil {
+		return nil, false
 	}
+	return []byte(unescaped), true
 }
 
 // skipSpace returns the index of the first byte at or after i that is not JSON whitespace.

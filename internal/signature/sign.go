@@ -116,28 +116,58 @@ func (c Claims) GetSubject() (string, error) { return "", nil }
 // GetAudience implements jwt.Claims; Meeting SDK tokens have no aud.
 func (c Claims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
 
-// Signer signs Meeting SDK JWTs with one app's key and secret.
-type Signer struct {
-	key    string
+// hs256 signs JWTs with HMAC-SHA256 under one secret, used as raw bytes (never hex-decoded).
+type hs256 struct {
 	secret []byte
 	// keyed is an HMAC-SHA256 already keyed with the secret and never written to; each token
 	// clones it, which skips hashing the key again (a third of the cost of signing).
 	keyed hash.Hash
-	now   func() time.Time
+}
+
+func newHS256(secret []byte) hs256 {
+	return hs256{secret: secret, keyed: hmac.New(sha256.New, secret)}
+}
+
+// mac returns a fresh HMAC-SHA256 keyed with the secret.
+func (k hs256) mac() hash.Hash {
+	if c, err := k.keyed.(hash.Cloner).Clone(); err == nil {
+		return c.(hash.Hash)
+	}
+	return hmac.New(sha256.New, k.secret)
+}
+
+// headerSegment is the encoded header golang-jwt writes for HS256, {"alg":"HS256","typ":"JWT"}.
+// It never changes, so it is encoded once rather than marshalled from a map for every token.
+const headerSegment = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
+// sign returns the HS256 JWT of a JSON payload: the same bytes as golang-jwt's
+// Token.SignedString (a test holds it to that), built in one buffer.
+func (k hs256) sign(payload []byte) string {
+	enc := base64.RawURLEncoding
+	const sigLen = 43 // base64url of a 32-byte HMAC-SHA256
+	token := make([]byte, 0, len(headerSegment)+1+enc.EncodedLen(len(payload))+1+sigLen)
+	token = append(token, headerSegment...)
+	token = append(token, '.')
+	token = enc.AppendEncode(token, payload)
+	mac := k.mac()
+	mac.Write(token)
+	var sum [sha256.Size]byte
+	token = append(token, '.')
+	token = enc.AppendEncode(token, mac.Sum(sum[:0]))
+	return string(token)
+}
+
+// Signer signs Meeting SDK JWTs with one app's key and secret.
+type Signer struct {
+	key string
+	hs256
+	now func() time.Time
 }
 
 // NewSigner returns a Signer for the SDK app. The secret is used as raw bytes, never
 // hex-decoded. now is the clock the tokens' iat is read from.
 func NewSigner(key string, secret []byte, now func() time.Time) *Signer {
-	return &Signer{key: key, secret: secret, keyed: hmac.New(sha256.New, secret), now: now}
-}
-
-// mac returns a fresh HMAC-SHA256 keyed with the secret.
-func (s *Signer) mac() hash.Hash {
-	if c, err := s.keyed.(hash.Cloner).Clone(); err == nil {
-		return c.(hash.Hash)
-	}
-	return hmac.New(sha256.New, s.secret)
+	return &Signer{key: key, hs256: newHS256(secret), now: now}
 }
 
 // Key returns the SDK key the tokens are issued for.
@@ -157,25 +187,8 @@ func (s *Signer) Claims(req Request) Claims {
 	}
 }
 
-// headerSegment is the encoded header golang-jwt writes for HS256, {"alg":"HS256","typ":"JWT"}.
-// It never changes, so it is encoded once rather than marshalled from a map for every token.
-const headerSegment = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
-
-// Sign returns the HS256 JWT for req: the same bytes as golang-jwt's Token.SignedString (a test
-// holds it to that), built in one buffer with the header encoded once and the key prepared once.
+// Sign returns the HS256 JWT for req.
 func (s *Signer) Sign(req Request) (string, error) {
 	var scratch [256]byte // the payload is about 170 bytes: no heap allocation for it
-	payload := s.Claims(req).appendJSON(scratch[:0])
-	enc := base64.RawURLEncoding
-	const sigLen = 43 // base64url of a 32-byte HMAC-SHA256
-	token := make([]byte, 0, len(headerSegment)+1+enc.EncodedLen(len(payload))+1+sigLen)
-	token = append(token, headerSegment...)
-	token = append(token, '.')
-	token = enc.AppendEncode(token, payload)
-	mac := s.mac()
-	mac.Write(token)
-	var sum [sha256.Size]byte
-	token = append(token, '.')
-	token = enc.AppendEncode(token, mac.Sum(sum[:0]))
-	return string(token), nil
+	return s.sign(s.Claims(req).appendJSON(scratch[:0])), nil
 }
