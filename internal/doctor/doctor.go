@@ -6,6 +6,7 @@ package doctor
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
@@ -67,9 +69,17 @@ func Run(ctx context.Context, d Deps) []Check {
 	if d.Config.MeetingSDK != nil {
 		checks = append(checks, checkSDKCredentials(d.Config.MeetingSDK)...)
 	}
+	if d.Config.VideoSDK != nil {
+		checks = append(checks, checkVideoSDKCredentials(d.Config.VideoSDK)...)
+	}
 	if d.Zoom != nil {
 		checks = append(checks, checkS2S(ctx, d)...)
-		checks = append(checks, checkCallbackSecrets(d.Config.CallbackSecrets))
+		if len(d.Config.CallbackSecrets) > 0 {
+			checks = append(checks, checkCallbackSecrets(d.Config.CallbackSecrets))
+		}
+	}
+	if len(d.Config.CallbackSigningSecrets) > 0 {
+		checks = append(checks, checkSigningSecrets(d.Config.CallbackSigningSecrets))
 	}
 	return checks
 }
@@ -146,30 +156,49 @@ func aheadOrBehind(skew time.Duration) string {
 
 // checkSDKCredentials looks at the shape of the Meeting SDK key and secret and signs a token.
 func checkSDKCredentials(sdk *config.MeetingSDK) []Check {
-	key, secret := sdk.Key, sdk.Secret.Reveal()
-	shape := Check{Name: "Meeting SDK credentials", Status: Pass, Detail: "key and secret look like Zoom's"}
+	shape := checkCredentialShape("Meeting SDK", "ZOOM_MEETING_SDK_KEY", "ZOOM_MEETING_SDK_SECRET", sdk.Key, sdk.Secret.Reveal())
+	signer := signature.NewSigner(sdk.Key, []byte(sdk.Secret.Reveal()), time.Now)
+	token, err := signer.Sign(signature.Request{ExpirationSeconds: signature.DefaultExpirationSeconds})
+	return []Check{shape, checkTestSignature("Meeting SDK signature", token, err, sdk.Secret.Reveal())}
+}
+
+// checkVideoSDKCredentials does the same for the Video SDK app.
+func checkVideoSDKCredentials(sdk *config.VideoSDK) []Check {
+	shape := checkCredentialShape("Video SDK", "ZOOM_VIDEO_SDK_KEY", "ZOOM_VIDEO_SDK_SECRET", sdk.Key, sdk.Secret.Reveal())
+	signer := signature.NewVideoSigner(sdk.Key, []byte(sdk.Secret.Reveal()), time.Now)
+	token, err := signer.Sign(signature.VideoRequest{SessionName: "zoomtoken doctor", ExpirationSeconds: signature.DefaultExpirationSeconds})
+	return []Check{shape, checkTestSignature("Video SDK signature", token, err, sdk.Secret.Reveal())}
+}
+
+// checkCredentialShape tells whether an SDK app's key and secret look like Zoom's: the SDK apps'
+// credentials are letters, digits, - and _, the key at least 10 characters, the secret 16.
+func checkCredentialShape(product, keyVar, secretVar, key, secret string) Check {
+	shape := Check{Name: product + " credentials", Status: Pass, Detail: "key and secret look like Zoom's"}
 	switch {
 	case key == secret:
-		shape.Status, shape.Detail = Fail, "ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET are the same value"
-		shape.Fix = "copy the Client ID into the key and the Client Secret into the secret"
+		shape.Status, shape.Detail = Fail, keyVar+" and "+secretVar+" are the same value"
+		shape.Fix = "copy the Client ID (or SDK Key) into the key and the Client Secret (or SDK Secret) into the secret"
 	case !zoomCredential.MatchString(key) || len(key) < 10:
-		shape.Status, shape.Detail = Fail, fmt.Sprintf("ZOOM_MEETING_SDK_KEY has %d characters, not all letters, digits, - or _", len(key))
-		shape.Fix = "copy the Client ID of the Meeting SDK app (App Credentials page) exactly"
+		shape.Status, shape.Detail = Fail, fmt.Sprintf("%s has %d characters, not all letters, digits, - or _", keyVar, len(key))
+		shape.Fix = "copy the key of the " + product + " app (App Credentials page) exactly"
 	case !zoomCredential.MatchString(secret) || len(secret) < 16:
-		shape.Status, shape.Detail = Fail, fmt.Sprintf("ZOOM_MEETING_SDK_SECRET has %d characters, not all letters, digits, - or _", len(secret))
-		shape.Fix = "copy the Client Secret of the Meeting SDK app (App Credentials page) exactly"
+		shape.Status, shape.Detail = Fail, fmt.Sprintf("%s has %d characters, not all letters, digits, - or _", secretVar, len(secret))
+		shape.Fix = "copy the secret of the " + product + " app (App Credentials page) exactly"
 	}
+	return shape
+}
 
-	sign := Check{Name: "Meeting SDK signature", Status: Pass, Detail: "a test signature verifies with the secret"}
-	signer := signature.NewSigner(key, []byte(secret), time.Now)
-	token, err := signer.Sign(signature.Request{ExpirationSeconds: signature.DefaultExpirationSeconds})
+// checkTestSignature verifies a token just signed with the secret, as the SDK would.
+func checkTestSignature(name, token string, signErr error, secret string) Check {
+	c := Check{Name: name, Status: Pass, Detail: "a test signature verifies with the secret"}
+	err := signErr
 	if err == nil {
 		_, err = jwt.Parse(token, func(*jwt.Token) (any, error) { return []byte(secret), nil }, jwt.WithValidMethods([]string{"HS256"}))
 	}
 	if err != nil {
-		sign.Status, sign.Detail = Fail, "a test signature does not verify"
+		c.Status, c.Detail = Fail, "a test signature does not verify"
 	}
-	return []Check{shape, sign}
+	return c
 }
 
 // checkS2S fetches a token (proving the credentials and the app type), then checks the scopes
@@ -248,6 +277,29 @@ func checkCallbackSecrets(secrets []config.Secret) Check {
 			c.Status, c.Detail = Warn, fmt.Sprintf("secret %d repeats an earlier one", i+1)
 		}
 		seen[value] = true
+	}
+	return c
+}
+
+// minSigningKey is the shortest signing key Standard Webhooks recommends (Svix's are 24 bytes).
+const minSigningKey = 24
+
+// checkSigningSecrets checks that every CALLBACK_SIGNING_SECRETS entry is a whsec_ key the
+// Standard Webhooks library takes, and long enough.
+func checkSigningSecrets(secrets []config.Secret) Check {
+	c := Check{Name: "CALLBACK_SIGNING_SECRETS", Status: Pass, Detail: fmt.Sprintf("%d signing secret(s), each a whsec_ key", len(secrets))}
+	for i, s := range secrets {
+		encoded, ok := strings.CutPrefix(s.Reveal(), "whsec_")
+		key, err := base64.StdEncoding.DecodeString(encoded)
+		_, libErr := standardwebhooks.NewWebhook(s.Reveal())
+		switch {
+		case !ok || err != nil || libErr != nil:
+			c.Status, c.Detail = Fail, fmt.Sprintf("secret %d of %d is not whsec_ followed by base64", i+1, len(secrets))
+			c.Fix = "copy the verification secret from the bot platform's dashboard exactly, whsec_ included"
+			return c
+		case len(key) < minSigningKey:
+			c.Status, c.Detail = Warn, fmt.Sprintf("secret %d of %d is a %d-byte key: shorter than the %d bytes Standard Webhooks recommends", i+1, len(secrets), len(key), minSigningKey)
+		}
 	}
 	return c
 }

@@ -29,6 +29,10 @@ func healthy() setup {
 			"ZOOM_CLIENT_SECRET":      "client-secret",
 			"ZOOM_ZAK_USER":           "bot@example.com",
 			"CALLBACK_SECRETS":        "0123456789abcdef0123456789abcdef",
+			"ZOOM_VIDEO_SDK_KEY":      "vidKEY123456abcDEF",
+			"ZOOM_VIDEO_SDK_SECRET":   "vidS3cretvidS3cretvidS3cret1234",
+			// 24-byte key, as Svix makes them.
+			"CALLBACK_SIGNING_SECRETS": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 		},
 		emu: zoomemu.Config{
 			Apps:  []zoomemu.App{{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret"}},
@@ -57,7 +61,8 @@ func diagnose(t *testing.T, s setup) ([]Check, string, int) {
 	checks := Run(context.Background(), d)
 	var out bytes.Buffer
 	failed := Print(&out, checks)
-	for _, secret := range []string{s.env["ZOOM_MEETING_SDK_SECRET"], s.env["ZOOM_CLIENT_SECRET"], s.env["CALLBACK_SECRETS"]} {
+	for _, secret := range []string{s.env["ZOOM_MEETING_SDK_SECRET"], s.env["ZOOM_CLIENT_SECRET"], s.env["CALLBACK_SECRETS"],
+		s.env["ZOOM_VIDEO_SDK_SECRET"], s.env["CALLBACK_SIGNING_SECRETS"]} {
 		if secret != "" && strings.Contains(out.String(), secret) {
 			t.Errorf("the checklist prints a secret:\n%s", out.String())
 		}
@@ -85,7 +90,8 @@ func TestAllGreen(t *testing.T) {
 		t.Fatalf("%d failed:\n%s", failed, out)
 	}
 	for _, name := range []string{"configuration", "clock", "Meeting SDK credentials", "Meeting SDK signature",
-		"S2S access token", "scopes", "ZAK user", "CALLBACK_SECRETS"} {
+		"S2S access token", "scopes", "ZAK user", "CALLBACK_SECRETS", "Video SDK credentials", "Video SDK signature",
+		"CALLBACK_SIGNING_SECRETS"} {
 		if c := find(checks, name); c.Status != Pass {
 			t.Errorf("%s: got %+v, want a pass", name, c)
 		}
@@ -123,6 +129,12 @@ func TestReportsEachProblem(t *testing.T) {
 			"Meeting SDK credentials", Fail, "the same value", true},
 		{"SDK secret too short", func(s *setup) { s.env["ZOOM_MEETING_SDK_SECRET"] = "abc" },
 			"Meeting SDK credentials", Fail, "3 characters", true},
+		{"Video SDK key pasted with a space inside", func(s *setup) { s.env["ZOOM_VIDEO_SDK_KEY"] = "vidKEY 123456abcDEF" },
+			"Video SDK credentials", Fail, "ZOOM_VIDEO_SDK_KEY has 19 characters", true},
+		{"Video SDK key and secret the same", func(s *setup) { s.env["ZOOM_VIDEO_SDK_SECRET"] = s.env["ZOOM_VIDEO_SDK_KEY"] },
+			"Video SDK credentials", Fail, "the same value", true},
+		{"a short signing key", func(s *setup) { s.env["CALLBACK_SIGNING_SECRETS"] = "whsec_c2hvcnQta2V5" },
+			"CALLBACK_SIGNING_SECRETS", Warn, "9-byte key", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
