@@ -25,17 +25,18 @@ expect() { # expect <pattern> <curl line>
 }
 
 mapfile -t lines < <(grep -E '^  curl ' "$out" | sed 's/^  //')
-[ "${#lines[@]}" -ge 9 ] || { echo "demo-check: expected 9 curl lines, found ${#lines[@]}" >&2; exit 1; }
+[ "${#lines[@]}" -ge 10 ] || { echo "demo-check: expected 10 curl lines, found ${#lines[@]}" >&2; exit 1; }
 expect '^\{"signature":"eyJ[^"]+","sdkKey":"demoSdkKey"\}$' "${lines[0]}"
-expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[1]}"
-expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[2]}"
+expect '^\{"signature":"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"\}$' "${lines[1]}"
+expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[2]}"
 expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[3]}"
-expect 'HTTP/1.1 401' "${lines[4]}"
-expect 'HTTP/1.1 404' "${lines[5]}"
-expect 'queued 2 server_error' "${lines[6]}"
-expect '^emu_zak_' "${lines[1]}"
-expect '^ok$' "${lines[7]}"
-expect 'zoomtoken_http_requests_total\{route="/zak",status="200"\}' "${lines[8]}"
+expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[4]}"
+expect 'HTTP/1.1 401' "${lines[5]}"
+expect 'HTTP/1.1 404' "${lines[6]}"
+expect 'queued 2 server_error' "${lines[7]}"
+expect '^emu_zak_' "${lines[2]}"
+expect '^ok$' "${lines[8]}"
+expect 'zoomtoken_http_requests_total\{route="/zak",status="200"\}' "${lines[9]}"
 grep -q '0 failed' "$out" || { cat "$out"; echo "demo-check: the doctor found problems in the demo" >&2; exit 1; }
 echo "demo-check: ok: zoomtoken doctor is all green"
 echo "demo-check: every curl line of make demo works"

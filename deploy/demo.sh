@@ -38,6 +38,8 @@ config=(
   PORT="$port"
   ZOOM_MEETING_SDK_KEY=demoSdkKey
   ZOOM_MEETING_SDK_SECRET=demo-sdk-secret-not-for-production
+  ZOOM_VIDEO_SDK_KEY=demoVideoKey
+  ZOOM_VIDEO_SDK_SECRET=demo-video-secret-not-for-production
   ZOOM_ACCOUNT_ID=demo-account
   ZOOM_CLIENT_ID=demo-client
   ZOOM_CLIENT_SECRET=demo-client-secret
@@ -62,6 +64,9 @@ with throwaway credentials (callback secret: $secret). Try:
 
   # a Meeting SDK signature for a web client
   curl -s $svc/ -H 'Content-Type: application/json' -d '{"meetingNumber":"123456789","role":0}'
+
+  # a Video SDK signature for a session
+  curl -s $svc/video-sdk -H 'Content-Type: application/json' -d '{"role":1,"sessionName":"demo-session"}'
 
   # a ZAK for the bot user
   curl -s '$svc/zak?secret=$secret'

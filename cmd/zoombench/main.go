@@ -122,6 +122,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	env := []string{
 		"ZOOM_MEETING_SDK_KEY=benchKey", "ZOOM_MEETING_SDK_SECRET=bench-sdk-secret",
+		"ZOOM_VIDEO_SDK_KEY=benchVideoKey", "ZOOM_VIDEO_SDK_SECRET=bench-video-secret",
 		"ZOOM_ACCOUNT_ID=emu-account", "ZOOM_CLIENT_ID=emu-client", "ZOOM_CLIENT_SECRET=emu-client-secret",
 		"ZOOM_ZAK_USER=bot@example.com", "CALLBACK_SECRETS=bench-callback-secret",
 		"ZOOM_OAUTH_BASE_URL=" + emuURL, "ZOOM_API_BASE_URL=" + emuURL,
@@ -162,6 +163,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	os.WriteFile(postScript, []byte("wrk.method = \"POST\"\n"+
 		"wrk.body = '{\"meetingNumber\":\"123456789\",\"role\":0}'\n"+
 		"wrk.headers[\"Content-Type\"] = \"application/json\"\n"), 0o600)
+	videoScript := filepath.Join(work, "video.lua")
+	os.WriteFile(videoScript, []byte("wrk.method = \"POST\"\n"+
+		"wrk.body = '{\"role\":1,\"sessionName\":\"test-session\"}'\n"+
+		"wrk.headers[\"Content-Type\"] = \"application/json\"\n"), 0o600)
 	authScript := filepath.Join(work, "auth.lua")
 	os.WriteFile(authScript, []byte("wrk.headers[\"Authorization\"] = \"Bearer "+accessToken+"\"\n"), 0o600)
 
@@ -170,6 +175,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}{
 		{"floor (bare net/http, same body size)", "http://" + floorAddr + "/", postScript},
 		{"POST /", svcURL + "/", postScript},
+		{"POST /video-sdk", svcURL + "/video-sdk", videoScript},
 		{"GET /zak", svcURL + "/zak?secret=bench-callback-secret", ""},
 		{"emulator alone: ZAK", emuURL + "/v2/users/bot@example.com/token?type=zak", authScript},
 		{"GET /join-token", svcURL + "/join-token?secret=bench-callback-secret&meeting_id=123456789", ""},
@@ -190,7 +196,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// The service's own cost per call, without queueing: one connection, service vs emulator,
 	// and a bare reverse proxy in front of the emulator for the cost of the hop itself.
 	single := map[string]result{}
-	for _, t := range append(targets[2:], struct{ name, url, script string }{
+	for _, t := range append(targets[3:], struct{ name, url, script string }{
 		"bare proxy: join token", "http://" + proxyAddr + "/v2/meetings/123456789/jointoken/local_recording", authScript}) {
 		r, err := wrk(ctx, t.url, t.script, 1, *duration/2)
 		if err != nil {
@@ -230,7 +236,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.2f\t%.2f\t\n", t.name, r.rps, ms(r.p50), ms(r.p99), r.rps/f.rps, float64(r.p99)/float64(f.p99))
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "\n8 connections, p99: POST / %s, floor %s\n", ms(light["POST /"].p99), ms(light[targets[0].name].p99))
+	var videoRatios []string
+	for i, r := range results["POST /video-sdk"] {
+		videoRatios = append(videoRatios, fmt.Sprintf("%.2f", r.rps/results["POST /"][i].rps))
+	}
+	fmt.Fprintf(stdout, "\nPOST /video-sdk ÷ POST / req/s, by round: %s (target: at least 0.90)\n", strings.Join(videoRatios, ", "))
+	fmt.Fprintf(stdout, "8 connections, p99: POST / %s, floor %s\n", ms(light["POST /"].p99), ms(light[targets[0].name].p99))
 	fmt.Fprintf(stdout, "one connection (no queueing), p50: /zak %s vs emulator %s; /join-token %s vs emulator %s\n",
 		ms(single["GET /zak"].p50), ms(single["emulator alone: ZAK"].p50),
 		ms(single["GET /join-token"].p50), ms(single["emulator alone: join token"].p50))

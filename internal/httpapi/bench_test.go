@@ -16,27 +16,35 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
-// BenchmarkSignatureHandler measures POST / through the whole handler: routing, request id,
-// access log (JSON, discarded), CORS, decoding, signing and the response.
+// BenchmarkSignatureHandler measures POST / and POST /video-sdk through the whole handler:
+// routing, request id, access log (JSON, discarded), CORS, decoding, signing and the response.
 func BenchmarkSignatureHandler(b *testing.B) {
 	h := NewHandler(Deps{
-		Logger: zerolog.New(io.Discard),
-		Signer: signature.NewSigner("testKey", []byte("testSecretXyz"), time.Now),
+		Logger:      zerolog.New(io.Discard),
+		Signer:      signature.NewSigner("testKey", []byte("testSecretXyz"), time.Now),
+		VideoSigner: signature.NewVideoSigner("testKey", []byte("testSecretXyz"), time.Now),
 	})
-	const body = `{"meetingNumber":"123456789","role":0}`
-	req := httptest.NewRequest(http.MethodPost, "/", nil)
-	req.Header.Set("Content-Type", "application/json")
-	reader := strings.NewReader(body)
-	w := &discardWriter{header: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		reader.Reset(body)
-		req.Body = io.NopCloser(reader)
-		clear(w.header)
-		h.ServeHTTP(w, req)
-		if w.status != http.StatusOK {
-			b.Fatalf("status %d", w.status)
-		}
+	for _, route := range []struct{ name, path, body string }{
+		{"POST /", "/", `{"meetingNumber":"123456789","role":0}`},
+		{"POST /video-sdk", "/video-sdk", `{"role":1,"sessionName":"test-session"}`},
+	} {
+		b.Run(route.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodPost, route.path, nil)
+			req.Header.Set("Content-Type", "application/json")
+			reader := strings.NewReader(route.body)
+			w := &discardWriter{header: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				reader.Reset(route.body)
+				req.Body = io.NopCloser(reader)
+				clear(w.header)
+				w.status = 0
+				h.ServeHTTP(w, req)
+				if w.status != 0 && w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
 	}
 }
 
