@@ -34,9 +34,9 @@ const page = `<!doctype html>
 <meta charset="utf-8">
 <title>zoomtoken browser test</title>
 <script>
-async function call(init) {
+async function call(init, path = "") {
   try {
-    const r = await fetch(window.service, init);
+    const r = await fetch(window.service + path, init);
     return {status: r.status, body: await r.text()};
   } catch (e) {
     return {error: String(e)};
@@ -55,6 +55,11 @@ function plainRequest() {
 function badRequest() {
   return call({method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify({meetingNumber: "12a", role: 7})});
+}
+// A Video SDK signature, as a Video SDK web app asks for one.
+function videoRequest() {
+  return call({method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({role: 1, sessionName: "browser session", userIdentity: "u1"})}, "video-sdk");
 }
 </script>`
 
@@ -132,6 +137,7 @@ func fixture(t *testing.T, allowedOrigins func(pageOrigin string) []string) (pag
 	handler := httpapi.NewHandler(httpapi.Deps{
 		Logger:             zerolog.New(io.Discard),
 		Signer:             signature.NewSigner(sdkKey, []byte(sdkSecret), time.Now),
+		VideoSigner:        signature.NewVideoSigner(sdkKey, []byte(sdkSecret), time.Now),
 		CORSAllowedOrigins: allowedOrigins(pageSrv.URL),
 	})
 	svc := httptest.NewServer(rec.wrap(handler))
@@ -201,6 +207,24 @@ func TestFrontEndCallsFromAnotherOrigin(t *testing.T) {
 		}
 		if c := claims(t, a.Body); c["mn"] != float64(987654321) || c["role"] != float64(1) {
 			t.Errorf("claims: %v, want a web token for meeting 987654321", c)
+		}
+	})
+	t.Run("a Video SDK token", func(t *testing.T) {
+		a := inPage(t, ctx, pageURL, serviceURL, "videoRequest")
+		if a.Error != "" || a.Status != 200 {
+			t.Fatalf("got %+v, want 200", a)
+		}
+		var resp struct{ Signature string }
+		if err := json.Unmarshal([]byte(a.Body), &resp); err != nil {
+			t.Fatalf("body %q: %v", a.Body, err)
+		}
+		c := jwt.MapClaims{}
+		if _, err := jwt.ParseWithClaims(resp.Signature, c, func(*jwt.Token) (any, error) { return []byte(sdkSecret), nil },
+			jwt.WithValidMethods([]string{"HS256"})); err != nil {
+			t.Fatalf("the signature does not verify: %v", err)
+		}
+		if c["tpc"] != "browser session" || c["role_type"] != float64(1) || c["user_identity"] != "u1" || c["app_key"] != sdkKey {
+			t.Errorf("claims: %v", c)
 		}
 	})
 	t.Run("a 400 is readable by the page", func(t *testing.T) {
