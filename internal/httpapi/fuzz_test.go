@@ -1,10 +1,16 @@
 package httpapi
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // parseMeetingID decodes the meeting_id query parameter: whatever it accepts must be a positive
@@ -48,6 +54,41 @@ func FuzzRedactQuery(f *testing.F) {
 					t.Fatalf("%q kept %s=%q", raw, k, v)
 				}
 			}
+		}
+	})
+}
+
+// signedCallback.verify decodes three request headers: whatever they hold, it never panics and
+// lets a request in only when one of the signature's entries is the right one for its id and
+// timestamp.
+func FuzzSignedCallback(f *testing.F) {
+	wh, err := standardwebhooks.NewWebhook(signingSecret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	f.Add("msg_1", now, "v1,AAAA", false)
+	f.Add("", "", "", true)
+	f.Add("msg_1", "not a number", "v1,,, v1", true)
+	f.Add("msg_1", "99999999999999999999", "v1a,x v1,y", false)
+	f.Fuzz(func(t *testing.T, id, timestamp, signature string, svix bool) {
+		names := signatureHeaders
+		if svix {
+			names = svixHeaders
+		}
+		r := httptest.NewRequest(http.MethodGet, "/zak", nil)
+		r.Header.Set(names[0], id)
+		r.Header.Set(names[1], timestamp)
+		r.Header.Set(names[2], signature)
+		if !(signedCallback{wh}).verify(r) {
+			return
+		}
+		ts, err := strconv.ParseInt(timestamp, 10, 64)
+		if err != nil {
+			t.Fatalf("let in with timestamp %q", timestamp)
+		}
+		if !slices.Contains(strings.Fields(signature), signCallback(t, signingSecret, id, ts)) {
+			t.Fatalf("let in without the right signature: id %q timestamp %q signature %q", id, timestamp, signature)
 		}
 	})
 }
