@@ -193,41 +193,87 @@ func (c *Client) ZAK(ctx context.Context, user string, ttl time.Duration) (strin
 
 // JoinToken returns a fresh single-use join token of the given kind for a meeting.
 func (c *Client) JoinToken(ctx context.Context, meetingID int64, kind JoinTokenKind, bypassWaitingRoom bool) (string, error) {
+	path, query, err := joinTokenRequest(meetingID, kind, bypassWaitingRoom)
+	if err != nil {
+		return "", err
+	}
+	return c.call(ctx, opJoinToken, path, query)
+}
+
+func joinTokenRequest(meetingID int64, kind JoinTokenKind, bypassWaitingRoom bool) (string, url.Values, error) {
 	if _, ok := ParseJoinTokenKind(string(kind)); !ok {
-		return "", fmt.Errorf("zoom: unknown join token kind %q", kind)
+		return "", nil, fmt.Errorf("zoom: unknown join token kind %q", kind)
 	}
 	query := url.Values{}
 	if bypassWaitingRoom {
 		query.Set("bypass_waiting_room", "true")
 	}
-	return c.call(ctx, opJoinToken, "/v2/meetings/"+strconv.FormatInt(meetingID, 10)+"/jointoken/"+string(kind), query)
+	return "/v2/meetings/" + strconv.FormatInt(meetingID, 10) + "/jointoken/" + string(kind), query, nil
 }
 
-// call GETs a Zoom endpoint that answers {"token": "..."} and returns the token. It retries
-// within the budget: once with a new access token after a 401 (code 124), and with backoff after
-// 5xx answers, network errors and per-second rate limits. Daily limits and refusals are final.
+// call GETs a Zoom endpoint that answers {"token": "..."} with the S2S access token, and
+// returns the token. After a 401 (code 124) it fetches a new access token and tries once more;
+// tokenAs retries the rest.
 func (c *Client) call(ctx context.Context, op, path string, query url.Values) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Budget)
 	defer cancel()
-	refreshed := false
-	for attempt := 1; ; attempt++ {
+	for refreshed := false; ; refreshed = true {
 		at, err := c.tokens.get(ctx)
 		if err != nil {
 			return "", err
 		}
-		began := time.Now()
-		token, zerr := c.get(ctx, op, at, path, query)
-		c.observe(endpointOf(op), zerr, time.Since(began))
-		if zerr == nil {
-			return token, nil
-		}
-		if zerr.Status == http.StatusUnauthorized && zerr.Code == codeInvalidAccessToken && !refreshed {
+		token, err := c.tokenAs(ctx, op, at, path, query)
+		if IsInvalidAccessToken(err) && !refreshed {
 			c.tokens.invalidate(at.value)
-			refreshed = true
 			continue
 		}
+		return token, err
+	}
+}
+
+// tokenAs GETs an endpoint that answers {"token": "..."} with the given access token.
+func (c *Client) tokenAs(ctx context.Context, op string, at accessToken, path string, query url.Values) (string, error) {
+	var answer struct {
+		Token string `json:"token"`
+	}
+	err := c.callAs(ctx, op, at, path, query, func(body []byte) error {
+		if err := json.Unmarshal(body, &answer); err != nil {
+			return err
+		}
+		if answer.Token == "" {
+			return errEmptyToken
+		}
+		return nil
+	})
+	return answer.Token, err
+}
+
+var errEmptyToken = errors.New("answer has an empty token")
+
+// callAs GETs a Zoom endpoint with an access token and hands the 200 body to decode. It retries
+// within the budget with backoff after 5xx answers, network errors and per-second rate limits;
+// daily limits and refusals (a 401 included) are final and returned as *Error.
+func (c *Client) callAs(ctx context.Context, op string, at accessToken, path string, query url.Values, decode func([]byte) error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Budget)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		began := time.Now()
+		body, zerr := c.get(ctx, op, at, path, query)
+		if zerr == nil {
+			if err := decode(body.data); err != nil {
+				zerr = &Error{Kind: KindRefused, Op: op, Status: http.StatusOK, TrackingID: body.trackingID,
+					Message: "answer is not the JSON Zoom documents"}
+				if errors.Is(err, errEmptyToken) {
+					zerr.Message = errEmptyToken.Error()
+				}
+			}
+		}
+		c.observe(endpointOf(op), zerr, time.Since(began))
+		if zerr == nil {
+			return nil
+		}
 		if !retryable(zerr) || attempt >= c.cfg.MaxAttempts || !sleep(ctx, c.delay(attempt, zerr)) {
-			return "", zerr
+			return zerr
 		}
 	}
 }
@@ -240,10 +286,17 @@ const (
 	codeMeetingNotFound    = 3001
 	codeNotAllowed         = 3000
 	codeHostingNotAllowed  = 3161
+	codeMissingScope       = 4711
 )
 
-// get makes one GET with the access token and reads the answer.
-func (c *Client) get(ctx context.Context, op string, at accessToken, path string, query url.Values) (string, *Error) {
+// answer is a 200 body and the tracking id that came with it.
+type answer struct {
+	data       []byte
+	trackingID string
+}
+
+// get makes one GET with the access token and returns the 200 body, or the error Zoom answered.
+func (c *Client) get(ctx context.Context, op string, at accessToken, path string, query url.Values) (answer, *Error) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
 	defer cancel()
 	target := at.apiBase + path
@@ -252,37 +305,26 @@ func (c *Client) get(ctx context.Context, op string, at accessToken, path string
 	}
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, target, nil)
 	if err != nil {
-		return "", &Error{Kind: KindRefused, Op: op, Message: "bad request URL", Err: err}
+		return answer{}, &Error{Kind: KindRefused, Op: op, Message: "bad request URL", Err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+at.value)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return "", &Error{Kind: KindUnavailable, Op: op, Message: transportProblem(err), Err: stripURL(err)}
+		return answer{}, &Error{Kind: KindUnavailable, Op: op, Message: transportProblem(err), Err: stripURL(err)}
 	}
 	defer resp.Body.Close()
 	c.observeRateLimit(resp.Header)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	trackingID := resp.Header.Get("x-zm-trackingid")
 	if err != nil {
-		return "", &Error{Kind: KindUnavailable, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
+		return answer{}, &Error{Kind: KindUnavailable, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
 			Message: "answer cut short", Err: stripURL(err)}
 	}
 	if resp.StatusCode == http.StatusOK {
-		var answer struct {
-			Token string `json:"token"`
-		}
-		if err := json.Unmarshal(body, &answer); err != nil {
-			return "", &Error{Kind: KindRefused, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
-				Message: "answer is not the JSON Zoom documents"}
-		}
-		if answer.Token == "" {
-			return "", &Error{Kind: KindRefused, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
-				Message: "answer has an empty token"}
-		}
-		return answer.Token, nil
+		return answer{data: body, trackingID: trackingID}, nil
 	}
-	return "", c.restError(op, resp, body)
+	return answer{}, c.restError(op, resp, body)
 }
 
 // endpointOf maps an operation to the endpoint name Hooks receive.
@@ -292,6 +334,12 @@ func endpointOf(op string) string {
 		return EndpointZAK
 	case opJoinToken:
 		return EndpointJoinToken
+	case opUsersMe:
+		return EndpointUsersMe
+	case opOBF, opUserZAK:
+		return EndpointUserToken
+	case opListMeetings:
+		return EndpointMeetings
 	}
 	return EndpointToken
 }

@@ -58,15 +58,24 @@ type App struct {
 	Scopes []string
 }
 
-// User is a Zoom user whose ZAK can be asked for by id or by email.
+// User is a Zoom user: an S2S app asks for its ZAK by id or email, and it can authorize the
+// user-managed OAuth app (connect its account).
 type User struct {
 	ID    string
 	Email string
+	// AccountID and PMI are what GET /v2/users/me says of the user.
+	AccountID string
+	PMI       int64
+	// Meetings are those the user hosts: the listing, and the only meetings its own token gets
+	// join tokens for.
+	Meetings []int64
 }
 
 // Config describes the emulated Zoom account.
 type Config struct {
-	Apps     []App
+	Apps []App
+	// OAuthApp is the user-managed (General) OAuth app; nil: none.
+	OAuthApp *OAuthApp
 	Users    []User
 	Meetings []int64
 	// TokenLifetime is the expires_in of access tokens; default one hour.
@@ -92,9 +101,19 @@ type Call struct {
 	Header http.Header
 }
 
+// accessToken is an issued access token: an S2S app's (app set) or a user's (user set).
 type accessToken struct {
 	app     *App
+	user    *User
+	scopes  []string
 	expires time.Time
+}
+
+func (at accessToken) has(scope string) bool {
+	if at.app != nil {
+		return at.app.has(scope)
+	}
+	return slices.Contains(at.scopes, scope)
 }
 
 // Emulator is the emulated Zoom. The zero value is not usable; call New.
@@ -110,6 +129,15 @@ type Emulator struct {
 	latency time.Duration
 	window  rateWindow
 	day     rateWindow
+
+	// The user-level OAuth app's state.
+	codes          map[string]*authCode
+	grants         []*grant
+	usedRefresh    map[string]string // rotated-away refresh token → user id
+	stats          map[string]userStats
+	autoApprove    string
+	revoked        []string
+	userTokenCalls []UserTokenCall
 
 	counts map[Endpoint]*atomic.Int64
 	closed chan struct{}
@@ -131,15 +159,41 @@ func New(cfg Config) *Emulator {
 		issued: map[Endpoint][]string{},
 		counts: map[Endpoint]*atomic.Int64{},
 		closed: make(chan struct{}),
+
+		codes:       map[string]*authCode{},
+		usedRefresh: map[string]string{},
+		stats:       map[string]userStats{},
 	}
-	for _, ep := range []Endpoint{EndpointToken, EndpointZAK, EndpointJoinToken} {
+	for _, ep := range Endpoints() {
 		e.counts[ep] = &atomic.Int64{}
 	}
 	e.mux = http.NewServeMux()
 	e.mux.Handle("POST /oauth/token", e.endpoint(EndpointToken, e.handleToken))
+	e.mux.Handle("/oauth/authorize", e.endpoint(EndpointAuthorize, e.handleAuthorize))
+	e.mux.Handle("POST /oauth/revoke", e.endpoint(EndpointRevoke, e.handleRevoke))
 	e.mux.Handle("GET /v2/users/{userId}/token", e.endpoint(EndpointZAK, e.authorized(e.handleZAK)))
+	e.mux.Handle("GET /v2/users/me", e.endpoint(EndpointUsersMe, e.authorized(userOnly(e.handleMe))))
+	e.mux.Handle("GET /v2/users/me/token", e.endpoint(EndpointUserToken, e.authorized(userOnly(e.handleUserToken))))
+	e.mux.Handle("GET /v2/users/me/meetings", e.endpoint(EndpointMeetings, e.authorized(userOnly(e.handleMeetings))))
 	e.mux.Handle("GET /v2/meetings/{meetingId}/jointoken/{kind}", e.endpoint(EndpointJoinToken, e.authorized(e.handleJoinToken)))
 	return e
+}
+
+// Endpoints lists every emulated endpoint.
+func Endpoints() []Endpoint {
+	return []Endpoint{EndpointToken, EndpointZAK, EndpointJoinToken, EndpointAuthorize, EndpointRevoke,
+		EndpointUsersMe, EndpointUserToken, EndpointMeetings}
+}
+
+// userOnly refuses S2S tokens on the endpoints that are about "me".
+func userOnly(next func(http.ResponseWriter, *http.Request, accessToken)) func(http.ResponseWriter, *http.Request, accessToken) {
+	return func(w http.ResponseWriter, r *http.Request, at accessToken) {
+		if at.user == nil {
+			writeZoomError(w, http.StatusBadRequest, 124, "This API only supports OAuth2 user-level access tokens.")
+			return
+		}
+		next(w, r, at)
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -199,7 +253,7 @@ func (e *Emulator) endpoint(ep Endpoint, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.counts[ep].Add(1)
 		call := Call{Endpoint: ep, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone()}
-		if ep == EndpointToken {
+		if ep == EndpointToken || ep == EndpointRevoke {
 			r.ParseForm()
 			call.Form = r.PostForm
 		}
@@ -229,8 +283,13 @@ func (e *Emulator) endpoint(ep Endpoint, next http.HandlerFunc) http.Handler {
 	})
 }
 
-// handleToken is POST /oauth/token with grant_type=account_credentials.
+// handleToken is POST /oauth/token: grant_type=account_credentials for S2S apps, the others for
+// the user-managed app.
 func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
+	if gt := r.PostForm.Get("grant_type"); gt == "authorization_code" || gt == "refresh_token" {
+		e.handleUserGrant(w, r)
+		return
+	}
 	id, secret, ok := r.BasicAuth()
 	app := e.app(id)
 	if !ok || app == nil || app.ClientSecret != secret {
@@ -264,8 +323,8 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorized checks the bearer token and the account's rate limits before a REST handler, and
-// hands it the app the token belongs to.
-func (e *Emulator) authorized(next func(http.ResponseWriter, *http.Request, *App)) http.HandlerFunc {
+// hands it the token: an S2S app's or a user's.
+func (e *Emulator) authorized(next func(http.ResponseWriter, *http.Request, accessToken)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		e.mu.Lock()
@@ -278,13 +337,17 @@ func (e *Emulator) authorized(next func(http.ResponseWriter, *http.Request, *App
 		if !e.allow(w) {
 			return
 		}
-		next(w, r, at.app)
+		next(w, r, at)
 	}
 }
 
 // handleZAK is GET /v2/users/{userId}/token?type=zak[&ttl=seconds].
-func (e *Emulator) handleZAK(w http.ResponseWriter, r *http.Request, app *App) {
-	if !app.has(ScopeZAK) {
+func (e *Emulator) handleZAK(w http.ResponseWriter, r *http.Request, at accessToken) {
+	if at.app == nil {
+		writeZoomError(w, http.StatusBadRequest, 124, "Use /v2/users/me/token with a user-level token.")
+		return
+	}
+	if !at.has(ScopeZAK) {
 		writeMissingScope(w, ScopeZAK)
 		return
 	}
@@ -309,13 +372,16 @@ func (e *Emulator) handleZAK(w http.ResponseWriter, r *http.Request, app *App) {
 }
 
 // handleJoinToken is GET /v2/meetings/{meetingId}/jointoken/{kind}.
-func (e *Emulator) handleJoinToken(w http.ResponseWriter, r *http.Request, app *App) {
+func (e *Emulator) handleJoinToken(w http.ResponseWriter, r *http.Request, at accessToken) {
 	scope, ok := joinTokenScopes[r.PathValue("kind")]
 	if !ok {
 		writeZoomError(w, http.StatusNotFound, 404, "Not found.")
 		return
 	}
-	if !app.has(scope) {
+	if at.user != nil {
+		scope = strings.TrimSuffix(scope, ":admin") // a user's token has the granular scope
+	}
+	if !at.has(scope) {
 		writeMissingScope(w, scope)
 		return
 	}
@@ -324,8 +390,13 @@ func (e *Emulator) handleJoinToken(w http.ResponseWriter, r *http.Request, app *
 		writeZoomError(w, http.StatusBadRequest, 300, "Invalid meeting id.")
 		return
 	}
-	if !slices.Contains(e.cfg.Meetings, id) {
+	if !slices.Contains(e.cfg.Meetings, id) && !e.hostedByAnyone(id) {
 		writeZoomError(w, http.StatusNotFound, 3001, fmt.Sprintf("Meeting does not exist: %d.", id))
+		return
+	}
+	if at.user != nil && !slices.Contains(at.user.Meetings, id) {
+		// Only the host's own token makes join tokens for a meeting.
+		writeZoomError(w, http.StatusBadRequest, 3000, "You are not the host of this meeting.")
 		return
 	}
 	token := "emu_jt_" + randomString(48)
@@ -342,9 +413,11 @@ func (e *Emulator) app(clientID string) *App {
 	return nil
 }
 
-func (e *Emulator) knownUser(idOrEmail string) bool {
+func (e *Emulator) knownUser(idOrEmail string) bool { return e.user(idOrEmail) != nil }
+
+func (e *Emulator) hostedByAnyone(meetingID int64) bool {
 	for _, u := range e.cfg.Users {
-		if u.ID == idOrEmail || (u.Email != "" && strings.EqualFold(u.Email, idOrEmail)) {
+		if slices.Contains(u.Meetings, meetingID) {
 			return true
 		}
 	}

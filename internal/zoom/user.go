@@ -1,0 +1,275 @@
+package zoom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Operations of the user-level client, as errors carry them.
+const (
+	opExchange     = "code exchange"
+	opRefresh      = "refresh"
+	opRevoke       = "revoke"
+	opUsersMe      = "users/me"
+	opOBF          = "obf token"
+	opUserZAK      = "user zak"
+	opListMeetings = "meeting listing"
+)
+
+// Endpoint names of the user-level client, as Hooks receive them.
+const (
+	EndpointUsersMe   = "users_me"
+	EndpointUserToken = "user_token"
+	EndpointMeetings  = "meetings"
+	EndpointRevoke    = "oauth_revoke"
+)
+
+// Grant is what Zoom gives for an authorization code or a refresh token.
+type Grant struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresAt    time.Time
+	Scopes       []string
+	// APIBase is the REST base to use with AccessToken.
+	APIBase string
+}
+
+// Me is who a user-level token belongs to (GET /v2/users/me).
+type Me struct {
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	Email     string `json:"email"`
+	PMI       int64  `json:"pmi"`
+}
+
+// UserClient calls Zoom for the user-managed (General) OAuth app: it exchanges codes, refreshes
+// and revokes tokens, and asks Zoom for OBF tokens, ZAKs, join tokens and meeting listings with
+// a user's access token. It shares the S2S client's HTTP client, timeouts, retries, rate-limit
+// handling and typed errors. Refreshes are never retried: Zoom may have rotated the refresh token
+// even when its answer was lost, and presenting the old one again would kill the connection.
+type UserClient struct {
+	c     *Client
+	oauth oauth2.Config
+}
+
+// NewUserClient returns the client of the user-managed app whose credentials cfg holds
+// (ClientID, ClientSecret; AccountID is not used). redirectURI is the app's registered redirect
+// URL.
+func NewUserClient(cfg Config, redirectURI string) *UserClient {
+	c := New(cfg)
+	return &UserClient{c: c, oauth: oauth2.Config{
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		RedirectURL:  redirectURI,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   c.cfg.OAuthBaseURL + "/oauth/authorize",
+			TokenURL:  c.cfg.OAuthBaseURL + "/oauth/token",
+			AuthStyle: oauth2.AuthStyleInHeader,
+		},
+	}}
+}
+
+// AuthCodeURL returns Zoom's authorize URL for state, with the S256 challenge of verifier.
+func (u *UserClient) AuthCodeURL(state, verifier string) string {
+	return u.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+}
+
+// Exchange trades an authorization code for a grant.
+func (u *UserClient) Exchange(ctx context.Context, code, verifier string) (Grant, error) {
+	ctx, cancel := context.WithTimeout(ctx, u.c.cfg.Budget)
+	defer cancel()
+	return u.token(ctx, opExchange, func(ctx context.Context) (*oauth2.Token, error) {
+		return u.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	})
+}
+
+// Refresh trades a refresh token for a new grant, in one attempt. Zoom rotates the refresh token:
+// the one given is dead once this succeeds.
+func (u *UserClient) Refresh(ctx context.Context, refreshToken string) (Grant, error) {
+	ctx, cancel := context.WithTimeout(ctx, u.c.cfg.Budget)
+	defer cancel()
+	return u.token(ctx, opRefresh, func(ctx context.Context) (*oauth2.Token, error) {
+		// An expired token makes the source refresh at once.
+		return u.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}).Token()
+	})
+}
+
+func (u *UserClient) token(ctx context.Context, op string, get func(context.Context) (*oauth2.Token, error)) (Grant, error) {
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, u.c.http)
+	start, began := u.c.cfg.Now(), time.Now()
+	actx, cancel := context.WithTimeout(ctx, u.c.cfg.AttemptTimeout)
+	defer cancel()
+	tok, err := get(actx)
+	if err != nil {
+		zerr := u.c.tokenError(err)
+		zerr.Op = op
+		u.c.observe(EndpointToken, zerr, time.Since(began))
+		return Grant{}, zerr
+	}
+	u.c.observe(EndpointToken, nil, time.Since(began))
+	if tok.RefreshToken == "" {
+		return Grant{}, &Error{Kind: KindRefused, Op: op, Message: "answer has no refresh token"}
+	}
+	at := u.c.accessToken(tok, start)
+	return Grant{AccessToken: at.value, RefreshToken: tok.RefreshToken, ExpiresAt: at.expiresAt, Scopes: at.scopes, APIBase: at.apiBase}, nil
+}
+
+// Revoke revokes a user's access or refresh token (and with it the user's whole token set).
+func (u *UserClient) Revoke(ctx context.Context, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, u.c.cfg.AttemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.c.cfg.OAuthBaseURL+"/oauth/revoke",
+		strings.NewReader(url.Values{"token": {token}}.Encode()))
+	if err != nil {
+		return &Error{Kind: KindRefused, Op: opRevoke, Message: "bad request URL", Err: err}
+	}
+	req.SetBasicAuth(url.QueryEscape(u.oauth.ClientID), url.QueryEscape(u.oauth.ClientSecret))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	began := time.Now()
+	resp, err := u.c.http.Do(req)
+	if err != nil {
+		zerr := &Error{Kind: KindUnavailable, Op: opRevoke, Message: transportProblem(err), Err: stripURL(err)}
+		u.c.observe(EndpointRevoke, zerr, time.Since(began))
+		return zerr
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if resp.StatusCode == http.StatusOK {
+		u.c.observe(EndpointRevoke, nil, time.Since(began))
+		return nil
+	}
+	var answer struct {
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
+	}
+	json.Unmarshal(body, &answer)
+	zerr := &Error{Kind: KindRefused, Op: opRevoke, Status: resp.StatusCode, OAuthError: answer.Error,
+		Message: clip(cmpOr(answer.Reason, http.StatusText(resp.StatusCode))), TrackingID: resp.Header.Get("x-zm-trackingid")}
+	if resp.StatusCode >= 500 {
+		zerr.Kind = KindUnavailable
+	}
+	u.c.observe(EndpointRevoke, zerr, time.Since(began))
+	return zerr
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// UserToken is a user's access token and the REST base to use it with.
+type UserToken struct {
+	Value   string
+	APIBase string
+}
+
+func (t UserToken) accessToken() accessToken {
+	base := t.APIBase
+	if base == "" {
+		base = DefaultAPIBaseURL
+	}
+	return accessToken{value: t.Value, apiBase: strings.TrimRight(base, "/")}
+}
+
+// Me returns who the token belongs to.
+func (u *UserClient) Me(ctx context.Context, t UserToken) (Me, error) {
+	var me Me
+	err := u.c.callAs(ctx, opUsersMe, t.accessToken(), "/v2/users/me", nil, func(body []byte) error {
+		if json.Unmarshal(body, &me) != nil || me.ID == "" {
+			return errors.New("no user id")
+		}
+		return nil
+	})
+	return me, err
+}
+
+// OBF returns an on-behalf-of token of the token's user, for meetingID when it is not zero.
+func (u *UserClient) OBF(ctx context.Context, t UserToken, meetingID int64) (string, error) {
+	query := url.Values{"type": {"onbehalf"}}
+	if meetingID > 0 {
+		query.Set("meeting_id", strconv.FormatInt(meetingID, 10))
+	}
+	return u.c.tokenAs(ctx, opOBF, t.accessToken(), "/v2/users/me/token", query)
+}
+
+// ZAK returns the ZAK of the token's user. A zero ttl leaves the lifetime to Zoom.
+func (u *UserClient) ZAK(ctx context.Context, t UserToken, ttl time.Duration) (string, error) {
+	query := url.Values{"type": {"zak"}}
+	if ttl > 0 {
+		query.Set("ttl", strconv.FormatInt(int64(ttl/time.Second), 10))
+	}
+	return u.c.tokenAs(ctx, opUserZAK, t.accessToken(), "/v2/users/me/token", query)
+}
+
+// JoinToken returns a join token for a meeting the token's user hosts.
+func (u *UserClient) JoinToken(ctx context.Context, t UserToken, meetingID int64, kind JoinTokenKind, bypassWaitingRoom bool) (string, error) {
+	path, query, err := joinTokenRequest(meetingID, kind, bypassWaitingRoom)
+	if err != nil {
+		return "", err
+	}
+	return u.c.tokenAs(ctx, opJoinToken, t.accessToken(), path, query)
+}
+
+// maxListedMeetings bounds how many meetings one listing follows, so a huge or looping listing
+// cannot hold a caller forever.
+const maxListedMeetings = 30000
+
+// Meetings lists the ids of the scheduled meetings the token's user hosts, following every page.
+func (u *UserClient) Meetings(ctx context.Context, t UserToken) ([]int64, error) {
+	var ids []int64
+	next := ""
+	for {
+		query := url.Values{"type": {"scheduled"}, "page_size": {"300"}}
+		if next != "" {
+			query.Set("next_page_token", next)
+		}
+		var page struct {
+			NextPageToken string `json:"next_page_token"`
+			Meetings      []struct {
+				ID int64 `json:"id"`
+			} `json:"meetings"`
+		}
+		err := u.c.callAs(ctx, opListMeetings, t.accessToken(), "/v2/users/me/meetings", query, func(body []byte) error {
+			return json.Unmarshal(body, &page)
+		})
+		if err != nil {
+			return ids, err
+		}
+		for _, m := range page.Meetings {
+			ids = append(ids, m.ID)
+		}
+		if page.NextPageToken == "" || page.NextPageToken == next || len(ids) >= maxListedMeetings {
+			return ids, nil
+		}
+		next = page.NextPageToken
+	}
+}
+
+// IsInvalidAccessToken reports whether Zoom refused a call because the access token is invalid
+// (401, code 124: expired or revoked), which a refresh can cure.
+func IsInvalidAccessToken(err error) bool {
+	var zerr *Error
+	return errors.As(err, &zerr) && zerr.Status == http.StatusUnauthorized && zerr.Code == codeInvalidAccessToken
+}
+
+// IsRefreshTokenDead reports whether the token endpoint refused a refresh token for good:
+// invalid_grant (used, revoked or expired), or 4711 (the app's scopes changed). invalid_client is
+// not: that is the app's configuration, not the connection.
+func IsRefreshTokenDead(err error) bool {
+	var zerr *Error
+	if !errors.As(err, &zerr) || zerr.Op != opRefresh {
+		return false
+	}
+	return zerr.OAuthError == "invalid_grant" || zerr.OAuthError == "4711" || zerr.Code == codeMissingScope
+}
