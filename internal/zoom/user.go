@@ -87,7 +87,7 @@ func (u *UserClient) AuthCodeURL(state, verifier string) string {
 func (u *UserClient) Exchange(ctx context.Context, code, verifier string) (Grant, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.c.cfg.Budget)
 	defer cancel()
-	return u.token(ctx, opExchange, func(ctx context.Context) (*oauth2.Token, error) {
+	return u.token(ctx, opExchange, code, func(ctx context.Context) (*oauth2.Token, error) {
 		return u.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	})
 }
@@ -97,13 +97,15 @@ func (u *UserClient) Exchange(ctx context.Context, code, verifier string) (Grant
 func (u *UserClient) Refresh(ctx context.Context, refreshToken string) (Grant, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.c.cfg.Budget)
 	defer cancel()
-	return u.token(ctx, opRefresh, func(ctx context.Context) (*oauth2.Token, error) {
+	return u.token(ctx, opRefresh, refreshToken, func(ctx context.Context) (*oauth2.Token, error) {
 		// An expired token makes the source refresh at once.
 		return u.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}).Token()
 	})
 }
 
-func (u *UserClient) token(ctx context.Context, op string, get func(context.Context) (*oauth2.Token, error)) (Grant, error) {
+// token runs one token request. presented is the code or refresh token sent, scrubbed from
+// Zoom's reason text (Zoom echoes a bad code back), so an error never carries it into a log.
+func (u *UserClient) token(ctx context.Context, op, presented string, get func(context.Context) (*oauth2.Token, error)) (Grant, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, u.c.http)
 	start, began := u.c.cfg.Now(), time.Now()
 	actx, cancel := context.WithTimeout(ctx, u.c.cfg.AttemptTimeout)
@@ -112,6 +114,9 @@ func (u *UserClient) token(ctx context.Context, op string, get func(context.Cont
 	if err != nil {
 		zerr := u.c.tokenError(err)
 		zerr.Op = op
+		if presented != "" {
+			zerr.Message = strings.ReplaceAll(zerr.Message, presented, "[redacted]")
+		}
 		u.c.observe(EndpointToken, zerr, time.Since(began))
 		return Grant{}, zerr
 	}
@@ -174,18 +179,16 @@ type UserToken struct {
 	APIBase string
 }
 
-func (t UserToken) accessToken() accessToken {
-	base := t.APIBase
-	if base == "" {
-		base = DefaultAPIBaseURL
-	}
+// at is the token with its REST base: its own, else the configured one, else Zoom's default.
+func (u *UserClient) at(t UserToken) accessToken {
+	base := cmpOr(t.APIBase, cmpOr(u.c.cfg.APIBaseURL, DefaultAPIBaseURL))
 	return accessToken{value: t.Value, apiBase: strings.TrimRight(base, "/")}
 }
 
 // Me returns who the token belongs to.
 func (u *UserClient) Me(ctx context.Context, t UserToken) (Me, error) {
 	var me Me
-	err := u.c.callAs(ctx, opUsersMe, t.accessToken(), "/v2/users/me", nil, func(body []byte) error {
+	err := u.c.callAs(ctx, opUsersMe, u.at(t), "/v2/users/me", nil, func(body []byte) error {
 		if json.Unmarshal(body, &me) != nil || me.ID == "" {
 			return errors.New("no user id")
 		}
@@ -200,7 +203,7 @@ func (u *UserClient) OBF(ctx context.Context, t UserToken, meetingID int64) (str
 	if meetingID > 0 {
 		query.Set("meeting_id", strconv.FormatInt(meetingID, 10))
 	}
-	return u.c.tokenAs(ctx, opOBF, t.accessToken(), "/v2/users/me/token", query)
+	return u.c.tokenAs(ctx, opOBF, u.at(t), "/v2/users/me/token", query)
 }
 
 // ZAK returns the ZAK of the token's user. A zero ttl leaves the lifetime to Zoom.
@@ -209,7 +212,7 @@ func (u *UserClient) ZAK(ctx context.Context, t UserToken, ttl time.Duration) (s
 	if ttl > 0 {
 		query.Set("ttl", strconv.FormatInt(int64(ttl/time.Second), 10))
 	}
-	return u.c.tokenAs(ctx, opUserZAK, t.accessToken(), "/v2/users/me/token", query)
+	return u.c.tokenAs(ctx, opUserZAK, u.at(t), "/v2/users/me/token", query)
 }
 
 // JoinToken returns a join token for a meeting the token's user hosts.
@@ -218,7 +221,7 @@ func (u *UserClient) JoinToken(ctx context.Context, t UserToken, meetingID int64
 	if err != nil {
 		return "", err
 	}
-	return u.c.tokenAs(ctx, opJoinToken, t.accessToken(), path, query)
+	return u.c.tokenAs(ctx, opJoinToken, u.at(t), path, query)
 }
 
 // maxListedMeetings bounds how many meetings one listing follows, so a huge or looping listing
@@ -240,7 +243,7 @@ func (u *UserClient) Meetings(ctx context.Context, t UserToken) ([]int64, error)
 				ID int64 `json:"id"`
 			} `json:"meetings"`
 		}
-		err := u.c.callAs(ctx, opListMeetings, t.accessToken(), "/v2/users/me/meetings", query, func(body []byte) error {
+		err := u.c.callAs(ctx, opListMeetings, u.at(t), "/v2/users/me/meetings", query, func(body []byte) error {
 			return json.Unmarshal(body, &page)
 		})
 		if err != nil {

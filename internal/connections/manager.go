@@ -1,0 +1,391 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
+)
+
+// Errors the Manager returns beside ErrNotFound; the HTTP layer maps each to a status.
+var (
+	// ErrUnavailable: the database cannot be reached (or a write failed); try again later.
+	ErrUnavailable = errors.New("the connections database is unavailable")
+	// ErrReauthorizationRequired: Zoom refused the connection's refresh token for good.
+	ErrReauthorizationRequired = errors.New("the connection needs re-authorization: the user must connect again")
+)
+
+// Refresh outcomes, as the Refreshed hook reports them.
+const (
+	OutcomeRefreshed               = "refreshed"
+	OutcomeReauthorizationRequired = "reauthorization_required"
+	OutcomeFailed                  = "failed"
+	OutcomeNotStored               = "not_stored"
+)
+
+// ManagerConfig is what a Manager works with. Zoom is reached through functions, so the domain
+// knows nothing of HTTP.
+type ManagerConfig struct {
+	// Store returns the store once the database has answered; false while it has not.
+	Store func() (Store, bool)
+	Vault *Vault
+	// Refresh trades a refresh token for new tokens at Zoom.
+	Refresh func(ctx context.Context, refreshToken string) (Tokens, error)
+	// RefreshTokenDead tells a Refresh error that means Zoom refused the refresh token for good.
+	RefreshTokenDead func(error) bool
+	// AccessTokenRejected tells an error of a call made with an access token that means Zoom
+	// no longer accepts that token (expired or revoked), which a refresh cures.
+	AccessTokenRejected func(error) bool
+	// Revoke revokes a token at Zoom (best effort, when a connection is deleted); nil skips it.
+	Revoke func(ctx context.Context, token string) error
+	// Now is the clock expiry is judged by; time.Now when nil.
+	Now func() time.Time
+	// RefreshTimeout bounds one refresh, lock wait and write included; 30 s when zero.
+	RefreshTimeout time.Duration
+	// Refreshed, when set, is told the outcome of every refresh attempt.
+	Refreshed func(outcome string)
+	Logger    zerolog.Logger
+}
+
+// Manager vends access tokens of connections and keeps them fresh. It makes exactly one
+// refresh per connection per expiry however many callers and processes ask at once: callers in
+// this process share one refresh (singleflight), and processes sharing the database take turns
+// under the connection's update lock, each re-reading the row first and finding the others'
+// result. A refresh Zoom has performed is committed before its access token is used; if that
+// write fails, the tokens stay in memory and the write is retried until it lands.
+type Manager struct {
+	cfg    ManagerConfig
+	flight singleflight.Group
+
+	mu      sync.Mutex
+	pending map[string]pendingTokens // connection id → tokens Zoom gave that are not stored yet
+}
+
+type pendingTokens struct {
+	tokens     Tokens
+	zoomUserID string
+	obtained   time.Time
+}
+
+// NewManager returns a Manager.
+func NewManager(cfg ManagerConfig) *Manager {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RefreshTimeout <= 0 {
+		cfg.RefreshTimeout = 30 * time.Second
+	}
+	if cfg.Refreshed == nil {
+		cfg.Refreshed = func(string) {}
+	}
+	return &Manager{cfg: cfg, pending: map[string]pendingTokens{}}
+}
+
+// Store returns the store, or ErrUnavailable while the database has not answered.
+func (m *Manager) Store() (Store, error) {
+	s, ok := m.cfg.Store()
+	if !ok {
+		return nil, ErrUnavailable
+	}
+	return s, nil
+}
+
+// storeError keeps ErrNotFound and wraps any other store failure as ErrUnavailable.
+func storeError(err error) error {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// Lookup finds the connection a bot names: by Zoom user id, by email (user holds an @), or by
+// the operator's ref. Exactly one of user and ref must be given.
+func (m *Manager) Lookup(ctx context.Context, user, ref string) (Connection, error) {
+	s, err := m.Store()
+	if err != nil {
+		return Connection{}, err
+	}
+	var c Connection
+	switch {
+	case ref != "":
+		c, err = s.FindByRef(ctx, ref)
+	case strings.Contains(user, "@"):
+		c, err = s.FindByEmail(ctx, user)
+	default:
+		c, err = s.FindByZoomUserID(ctx, user)
+	}
+	return c, storeError(err)
+}
+
+// Connect stores a newly authorized connection with its tokens (a reconnect keeps the
+// connection's id) and reports whether it is new.
+func (m *Manager) Connect(ctx context.Context, c Connection, t Tokens) (Connection, bool, error) {
+	s, err := m.Store()
+	if err != nil {
+		return Connection{}, false, err
+	}
+	if c.Tokens, err = m.cfg.Vault.Seal(c.ZoomUserID, t); err != nil {
+		return Connection{}, false, err
+	}
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	m.mu.Lock()
+	for id, p := range m.pending {
+		if p.zoomUserID == c.ZoomUserID {
+			delete(m.pending, id) // a new authorization supersedes unstored tokens
+		}
+	}
+	m.mu.Unlock()
+	saved, created, err := s.Save(ctx, c)
+	return saved, created, storeError(err)
+}
+
+// Delete revokes a connection's tokens at Zoom (best effort) and deletes it with its meetings.
+func (m *Manager) Delete(ctx context.Context, id string) (Connection, error) {
+	s, err := m.Store()
+	if err != nil {
+		return Connection{}, err
+	}
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return Connection{}, storeError(err)
+	}
+	if t, err := m.cfg.Vault.Open(c); err == nil && m.cfg.Revoke != nil {
+		if err := m.cfg.Revoke(ctx, t.Refresh); err != nil {
+			m.cfg.Logger.Warn().Str("connection", id).Err(err).Msg("revoking the deleted connection's tokens at Zoom failed")
+		}
+	}
+	deleted, err := s.Delete(ctx, id)
+	return deleted, storeError(err)
+}
+
+// Call runs call with a fresh access token of the connection. When Zoom rejects the token
+// (expired early, revoked), it refreshes and runs call once more.
+func (m *Manager) Call(ctx context.Context, c Connection, call func(ctx context.Context, accessToken string) (string, error)) (string, error) {
+	token, err := m.accessToken(ctx, c.ID, "")
+	if err != nil {
+		return "", err
+	}
+	result, err := call(ctx, token)
+	if err == nil || !m.cfg.AccessTokenRejected(err) {
+		return result, err
+	}
+	if token, err = m.accessToken(ctx, c.ID, token); err != nil {
+		return "", err
+	}
+	return call(ctx, token)
+}
+
+// accessToken returns a usable access token: the stored one while it is fresh and is not the
+// rejected one, otherwise a refreshed one.
+func (m *Manager) accessToken(ctx context.Context, id, rejected string) (string, error) {
+	s, err := m.Store()
+	if err != nil {
+		return "", err
+	}
+	if err := m.flushPending(ctx, s, id); err != nil {
+		return "", err
+	}
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return "", storeError(err)
+	}
+	if c.Status == StatusReauthorizationRequired {
+		return "", ErrReauthorizationRequired
+	}
+	t, err := m.cfg.Vault.Open(c)
+	if err != nil {
+		return "", err
+	}
+	if t.Access != rejected && m.fresh(c) {
+		return t.Access, nil
+	}
+	// One refresh per connection in this process; it runs apart from the caller's context, so
+	// a caller that gives up does not fail the others waiting on it (nor a refresh Zoom has
+	// already performed).
+	ch := m.flight.DoChan(id, func() (any, error) {
+		return m.refresh(context.WithoutCancel(ctx), s, id, func(cur Connection, t Tokens) bool {
+			return t.Access == rejected || !m.fresh(cur)
+		})
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// fresh reports whether the stored access token has time left before the refresh margin: the
+// S2S client's, max(60 s, 10 % of the lifetime), capped at half the lifetime.
+func (m *Manager) fresh(c Connection) bool {
+	lifetime := c.Tokens.AccessExpiresAt.Sub(c.RefreshedAt)
+	if lifetime <= 0 {
+		lifetime = time.Hour
+	}
+	margin := min(max(time.Minute, lifetime/10), lifetime/2)
+	return m.cfg.Now().Before(c.Tokens.AccessExpiresAt.Add(-margin))
+}
+
+// refresh refreshes a connection under its update lock when due(row, tokens) still holds there,
+// and returns the access token stored afterwards.
+func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Connection, Tokens) bool) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.RefreshTimeout)
+	defer cancel()
+	var obtained *Tokens
+	var zoomErr error
+	var zoomUserID string
+	updated, err := s.Update(ctx, id, func(ctx context.Context, cur Connection) (Change, error) {
+		if cur.Status == StatusReauthorizationRequired {
+			return Change{}, ErrReauthorizationRequired
+		}
+		t, err := m.cfg.Vault.Open(cur)
+		if err != nil {
+			return Change{}, err
+		}
+		if !due(cur, t) {
+			return Change{}, nil // refreshed by another caller or process meanwhile
+		}
+		fresh, err := m.cfg.Refresh(ctx, t.Refresh)
+		if err != nil {
+			// Under the lock, the row is current: the refresh token Zoom refused is the stored
+			// one, not one another process already replaced.
+			if m.cfg.RefreshTokenDead(err) {
+				return Change{ReauthorizationRequired: "Zoom refused the stored refresh token (it was revoked, expired, " +
+					"or used elsewhere): the user must connect again"}, nil
+			}
+			zoomErr = err
+			return Change{}, err
+		}
+		sealed, err := m.cfg.Vault.Seal(cur.ZoomUserID, fresh)
+		if err != nil {
+			return Change{}, err
+		}
+		obtained, zoomUserID = &fresh, cur.ZoomUserID
+		return Change{Tokens: &sealed, Refreshed: true}, nil
+	})
+	switch {
+	case err != nil && obtained != nil:
+		// Zoom has rotated the refresh token and the write failed: the new tokens are the only
+		// copy there is. Keep them and keep writing; never hand out an access token whose
+		// refresh token is not stored.
+		m.keepPending(id, zoomUserID, *obtained)
+		m.cfg.Refreshed(OutcomeNotStored)
+		m.cfg.Logger.Error().Str("connection", id).Err(err).Msg("refreshed tokens could not be stored; keeping them in memory and retrying")
+		return "", fmt.Errorf("%w: refreshed tokens not stored yet: %v", ErrUnavailable, err)
+	case err != nil && err == zoomErr:
+		m.cfg.Refreshed(OutcomeFailed)
+		m.cfg.Logger.Warn().Str("connection", id).Err(err).Msg("refreshing the connection's tokens failed")
+		return "", err
+	case err != nil:
+		return "", storeError(err)
+	case updated.Status == StatusReauthorizationRequired:
+		m.cfg.Refreshed(OutcomeReauthorizationRequired)
+		m.cfg.Logger.Warn().Str("connection", id).Str("last_error", updated.LastError).Msg("connection needs re-authorization")
+		return "", ErrReauthorizationRequired
+	}
+	if obtained != nil {
+		m.cfg.Refreshed(OutcomeRefreshed)
+		m.cfg.Logger.Debug().Str("connection", id).Msg("refreshed the connection's tokens")
+	}
+	t, err := m.cfg.Vault.Open(updated)
+	if err != nil {
+		return "", err
+	}
+	return t.Access, nil
+}
+
+func (m *Manager) keepPending(id, zoomUserID string, t Tokens) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending[id] = pendingTokens{tokens: t, zoomUserID: zoomUserID, obtained: m.cfg.Now()}
+}
+
+// flushPending writes tokens a failed write left in memory. Until it succeeds, the connection
+// answers ErrUnavailable: the database holds a refresh token Zoom has already killed.
+func (m *Manager) flushPending(ctx context.Context, s Store, id string) error {
+	m.mu.Lock()
+	p, ok := m.pending[id]
+	m.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	sealed, err := m.cfg.Vault.Seal(p.zoomUserID, p.tokens)
+	if err != nil {
+		return err
+	}
+	_, err = s.Update(ctx, id, func(_ context.Context, cur Connection) (Change, error) {
+		if cur.RefreshedAt.After(p.obtained) {
+			return Change{}, nil // newer tokens were stored since (a reconnect)
+		}
+		return Change{Tokens: &sealed, Refreshed: true}, nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: refreshed tokens not stored yet: %v", ErrUnavailable, err)
+	}
+	m.mu.Lock()
+	if m.pending[id].obtained.Equal(p.obtained) {
+		delete(m.pending, id)
+	}
+	m.mu.Unlock()
+	m.cfg.Logger.Info().Str("connection", id).Msg("stored the refreshed tokens that had waited in memory")
+	return nil
+}
+
+// Run keeps connections alive until ctx ends: every check it refreshes, one at a time and
+// spaced by pace, the active connections not refreshed for idle (so their refresh tokens do not
+// lapse), and retries writes of refreshed tokens that failed. Each due connection is refreshed
+// once across every process sharing the database: whoever takes its lock second finds it fresh.
+func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
+	ticker := time.NewTicker(check)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		s, ok := m.cfg.Store()
+		if !ok {
+			continue
+		}
+		m.mu.Lock()
+		var waiting []string
+		for id := range m.pending {
+			waiting = append(waiting, id)
+		}
+		m.mu.Unlock()
+		for _, id := range waiting {
+			m.flushPending(ctx, s, id)
+		}
+		list, err := s.List(ctx, Filter{Status: StatusActive})
+		if err != nil {
+			continue
+		}
+		for _, c := range list {
+			if m.cfg.Now().Sub(c.RefreshedAt) < idle {
+				continue
+			}
+			_, err := m.refresh(ctx, s, c.ID, func(cur Connection, _ Tokens) bool {
+				return m.cfg.Now().Sub(cur.RefreshedAt) >= idle
+			})
+			if err != nil && !errors.Is(err, ErrReauthorizationRequired) {
+				m.cfg.Logger.Warn().Str("connection", c.ID).Err(err).Msg("keep-alive refresh failed; retrying at the next check")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pace):
+			}
+		}
+	}
+}

@@ -1,0 +1,310 @@
+package connections_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/oauth2"
+
+	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/seal"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite"
+	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
+)
+
+const redirect = "https://tokens.example.com/oauth/callback"
+
+// clock is a settable clock shared by the manager and the emulator.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type fixture struct {
+	m     *connections.Manager
+	store connections.Store
+	emu   *zoomemu.Emulator
+	uc    *zoom.UserClient
+	clock *clock
+	vault *connections.Vault
+}
+
+func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *fixture {
+	tb.Helper()
+	clk := &clock{now: time.Now()}
+	emu := zoomemu.New(zoomemu.Config{
+		OAuthApp: &zoomemu.OAuthApp{ClientID: "oauth-client", ClientSecret: "oauth-secret", RedirectURI: redirect},
+		Users:    []zoomemu.User{{ID: "alice-id", Email: "alice@example.com", AccountID: "acct", PMI: 5551112222}},
+		Now:      clk.Now,
+	})
+	srv := httptest.NewServer(emu)
+	tb.Cleanup(func() { emu.Close(); srv.Close() })
+	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: srv.URL,
+		APIBaseURL: srv.URL, Now: clk.Now}, redirect)
+	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "zt.db"), sqlstore.Options{Now: clk.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	var s connections.Store = store
+	if wrap != nil {
+		s = wrap(store)
+	}
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	ring, _ := seal.NewKeyring(key)
+	vault := connections.NewVault(ring)
+	m := connections.NewManager(connections.ManagerConfig{
+		Store: func() (connections.Store, bool) { return s, true },
+		Vault: vault,
+		Refresh: func(ctx context.Context, refreshToken string) (connections.Tokens, error) {
+			g, err := uc.Refresh(ctx, refreshToken)
+			return connections.Tokens{Access: g.AccessToken, Refresh: g.RefreshToken, AccessExpiresAt: g.ExpiresAt}, err
+		},
+		RefreshTokenDead:    zoom.IsRefreshTokenDead,
+		AccessTokenRejected: zoom.IsInvalidAccessToken,
+		Revoke:              uc.Revoke,
+		Now:                 clk.Now,
+		Logger:              zerolog.Nop(),
+	})
+	return &fixture{m: m, store: s, emu: emu, uc: uc, clock: clk, vault: vault}
+}
+
+// connect runs alice's consent and stores her connection, as the callback does.
+func (f *fixture) connect(tb testing.TB, ref string) connections.Connection {
+	tb.Helper()
+	f.emu.AutoApprove("alice-id")
+	verifier := oauth2.GenerateVerifier()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(f.uc.AuthCodeURL("s", verifier))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	g, err := f.uc.Exchange(context.Background(), loc.Query().Get("code"), verifier)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, _, err := f.m.Connect(context.Background(), connections.Connection{ZoomUserID: "alice-id", ZoomAccountID: "acct",
+		Email: "alice@example.com", Ref: ref, Scopes: g.Scopes},
+		connections.Tokens{Access: g.AccessToken, Refresh: g.RefreshToken, AccessExpiresAt: g.ExpiresAt})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func (f *fixture) obf(ctx context.Context, c connections.Connection) (string, error) {
+	return f.m.Call(ctx, c, func(ctx context.Context, accessToken string) (string, error) {
+		return f.uc.OBF(ctx, zoom.UserToken{Value: accessToken}, 0)
+	})
+}
+
+// burst makes n concurrent OBF calls and returns how many failed.
+func (f *fixture) burst(tb testing.TB, c connections.Connection, n int) int {
+	var failed atomic.Int32
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if token, err := f.obf(context.Background(), c); err != nil || !strings.HasPrefix(token, "emu_obf_") {
+				tb.Logf("OBF: %q %v", token, err)
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(failed.Load())
+}
+
+func TestOneRefreshForABurstAfterRevocation(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.connect(t, "")
+	if failed := f.burst(t, c, 20); failed != 0 || f.emu.Refreshes("alice-id") != 0 {
+		t.Fatalf("fresh tokens: %d failed, %d refreshes", failed, f.emu.Refreshes("alice-id"))
+	}
+	f.emu.ExpireUserTokens("alice-id") // Zoom no longer takes the stored access token
+	if failed := f.burst(t, c, 100); failed != 0 {
+		t.Errorf("%d of 100 failed", failed)
+	}
+	if got := f.emu.Refreshes("alice-id"); got != 1 {
+		t.Errorf("%d refreshes, want exactly 1", got)
+	}
+	if got := f.emu.StaleRefreshes(); got != 0 {
+		t.Errorf("%d stale refreshes", got)
+	}
+}
+
+func TestOneRefreshForABurstAtExpiry(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.connect(t, "")
+	f.clock.Add(59 * time.Minute) // inside the margin (6 minutes of a one-hour token)
+	if failed := f.burst(t, c, 100); failed != 0 {
+		t.Errorf("%d of 100 failed", failed)
+	}
+	if got, stale := f.emu.Refreshes("alice-id"), f.emu.StaleRefreshes(); got != 1 || stale != 0 {
+		t.Errorf("%d refreshes, %d stale; want 1 and 0", got, stale)
+	}
+	stored, _ := f.store.Get(context.Background(), c.ID)
+	if !stored.RefreshedAt.Equal(f.clock.Now().Truncate(time.Millisecond)) && stored.RefreshedAt.Before(c.RefreshedAt.Add(time.Minute)) {
+		t.Errorf("refreshed_at %v not moved", stored.RefreshedAt)
+	}
+	f.clock.Add(50 * time.Minute) // still fresh: no second refresh
+	f.burst(t, c, 10)
+	if got := f.emu.Refreshes("alice-id"); got != 1 {
+		t.Errorf("%d refreshes after a burst with a fresh token, want still 1", got)
+	}
+}
+
+func TestKilledRefreshTokenNeedsReauthorization(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.connect(t, "r-1")
+	refresh := f.emu.RefreshTokenOf("alice-id")
+	f.emu.KillRefreshToken("alice-id")
+	f.emu.ExpireUserTokens("alice-id")
+	_, err := f.obf(context.Background(), c)
+	if !errors.Is(err, connections.ErrReauthorizationRequired) {
+		t.Fatalf("got %v, want ErrReauthorizationRequired", err)
+	}
+	stored, _ := f.store.Get(context.Background(), c.ID)
+	if stored.Status != connections.StatusReauthorizationRequired || stored.LastError == "" || strings.Contains(stored.LastError, refresh) ||
+		strings.Contains(stored.LastError, "emu_") {
+		t.Errorf("stored: status %q last_error %q", stored.Status, stored.LastError)
+	}
+	// Asking again does not go back to Zoom.
+	before := f.emu.Calls(zoomemu.EndpointToken)
+	if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrReauthorizationRequired) ||
+		f.emu.Calls(zoomemu.EndpointToken) != before {
+		t.Errorf("a dead connection: %v, %d token calls", err, f.emu.Calls(zoomemu.EndpointToken)-before)
+	}
+	again := f.connect(t, "")
+	if again.ID != c.ID || again.Status != connections.StatusActive || again.Ref != "r-1" {
+		t.Errorf("reconnect: %+v", again.Fields())
+	}
+	if token, err := f.obf(context.Background(), again); err != nil || token == "" {
+		t.Errorf("after reconnecting: %v", err)
+	}
+}
+
+// failingWrites makes the write after a refresh fail, as a database that drops mid-refresh
+// does: the store's own transaction runs fn and then rolls back.
+type failingWrites struct {
+	connections.Store
+	armed atomic.Bool
+}
+
+func (s *failingWrites) Update(ctx context.Context, id string, fn connections.UpdateFunc) (connections.Connection, error) {
+	if !s.armed.Load() {
+		return s.Store.Update(ctx, id, fn)
+	}
+	return s.Store.Update(ctx, id, func(ctx context.Context, cur connections.Connection) (connections.Change, error) {
+		change, err := fn(ctx, cur)
+		if err == nil && change.Tokens != nil {
+			return connections.Change{}, errors.New("connection to the database lost")
+		}
+		return change, err
+	})
+}
+
+func TestRefreshedTokensAreNeverDroppedWhenTheWriteFails(t *testing.T) {
+	var fw *failingWrites
+	f := newFixture(t, func(s connections.Store) connections.Store { fw = &failingWrites{Store: s}; return fw })
+	c := f.connect(t, "")
+	f.emu.ExpireUserTokens("alice-id")
+	fw.armed.Store(true)
+	_, err := f.obf(context.Background(), c)
+	if !errors.Is(err, connections.ErrUnavailable) || f.emu.Refreshes("alice-id") != 1 {
+		t.Fatalf("with the write failing: %v, %d refreshes", err, f.emu.Refreshes("alice-id"))
+	}
+	// Still failing: the tokens wait in memory; nothing is refreshed again with the dead token.
+	if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrUnavailable) {
+		t.Errorf("while the write keeps failing: %v", err)
+	}
+	fw.armed.Store(false)
+	token, err := f.obf(context.Background(), c)
+	if err != nil || token == "" {
+		t.Fatalf("after the database is back: %v", err)
+	}
+	if got, stale := f.emu.Refreshes("alice-id"), f.emu.StaleRefreshes(); got != 1 || stale != 0 {
+		t.Errorf("%d refreshes and %d stale, want 1 and 0: the rotated token was lost", got, stale)
+	}
+	stored, _ := f.store.Get(context.Background(), c.ID)
+	if tokens, _ := f.vault.Open(stored); tokens.Refresh != f.emu.RefreshTokenOf("alice-id") {
+		t.Errorf("the stored refresh token is not Zoom's live one")
+	}
+}
+
+func TestKeepAliveRefreshesIdleConnections(t *testing.T) {
+	f := newFixture(t, nil)
+	f.connect(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.m.Run(ctx, 2*time.Hour, 10*time.Millisecond, time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	if got := f.emu.Refreshes("alice-id"); got != 0 {
+		t.Fatalf("refreshed a connection that is not idle: %d", got)
+	}
+	f.clock.Add(2*time.Hour + time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for f.emu.Refreshes("alice-id") == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := f.emu.Refreshes("alice-id"); got != 1 {
+		t.Errorf("%d keep-alive refreshes, want 1", got)
+	}
+}
+
+func TestDeleteRevokesAtZoom(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.connect(t, "")
+	if _, err := f.m.Delete(context.Background(), c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.emu.Revoked(); len(got) != 1 || got[0] != "alice-id" {
+		t.Errorf("revoked %v", got)
+	}
+	if _, err := f.m.Lookup(context.Background(), "alice-id", ""); !errors.Is(err, connections.ErrNotFound) {
+		t.Errorf("lookup after delete: %v", err)
+	}
+}
+
+func TestLookupByIDEmailAndRef(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.connect(t, "customer-7")
+	for _, tc := range []struct{ user, ref string }{{"alice-id", ""}, {"ALICE@example.com", ""}, {"", "customer-7"}} {
+		got, err := f.m.Lookup(context.Background(), tc.user, tc.ref)
+		if err != nil || got.ID != c.ID {
+			t.Errorf("Lookup(%q, %q): %v %v", tc.user, tc.ref, got.ID, err)
+		}
+	}
+	if _, err := f.m.Lookup(context.Background(), "nobody@example.com", ""); !errors.Is(err, connections.ErrNotFound) {
+		t.Errorf("unknown user: %v", err)
+	}
+	down := connections.NewManager(connections.ManagerConfig{Store: func() (connections.Store, bool) { return nil, false }})
+	if _, err := down.Lookup(context.Background(), "alice-id", ""); !errors.Is(err, connections.ErrUnavailable) {
+		t.Errorf("database down: %v", err)
+	}
+}
