@@ -47,7 +47,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "Usage: zoomtoken [-addr host:port]   serve\n"+
 			"       zoomtoken doctor                checks, live, that every configured feature can work\n"+
 			"       zoomtoken healthcheck           exits 0 if the server on $PORT answers /healthz (for HEALTHCHECK)\n"+
-			"       zoomtoken rekey                 re-encrypts every stored token with the first TOKEN_ENCRYPTION_KEYS key\n\n"+
+			"       zoomtoken rekey                 re-encrypts every stored token with the first TOKEN_ENCRYPTION_KEYS key\n"+
+			"       zoomtoken connect-link [-ref R] [-ttl D]\n"+
+			"                                       prints a link a user opens to connect their Zoom account\n\n"+
 			"Serves Zoom credentials over HTTP.\n\n")
 		flags.PrintDefaults()
 		fmt.Fprintln(stderr)
@@ -61,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	command := flags.Arg(0)
-	if command != "" && command != "doctor" && command != "healthcheck" && command != "rekey" {
+	if command != "" && command != "doctor" && command != "healthcheck" && command != "rekey" && command != "connect-link" {
 		flags.Usage()
 		return fmt.Errorf("unknown command %q", command)
 	}
@@ -81,6 +83,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if command == "rekey" {
 		return runRekey(ctx, cfg, stdout)
+	}
+	if command == "connect-link" {
+		return runConnectLink(cfg, flags.Args()[1:], stdout, stderr)
 	}
 	logger, flushLogs, err := logging.New(cfg.LogLevel, cfg.LogFormat, stdout)
 	if err != nil {
@@ -117,17 +122,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		deps.CallbackSigners = append(deps.CallbackSigners, wh)
 	}
-	servers := []listener{{name: "http", addr: *addr, handler: httpapi.NewHandler(deps)}}
-	if cfg.MetricsAddr != "" {
-		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})
-	}
 	database := ""
 	if cfg.Connections != nil {
-		ctx, cancel := context.WithCancel(ctx) // ends the background retries with run
+		ctx, cancel := context.WithCancel(ctx) // ends the background work with run
 		defer cancel()
 		var store *pendingStore
 		store, database = openPendingStore(ctx, cfg.Connections.Database, logger)
 		defer store.Close()
+		connected, flow, err := newConnected(cfg, store, m, logger)
+		if err != nil {
+			return err
+		}
+		deps.Connected, deps.ConnectFlow = connected, flow
+		for _, t := range cfg.AdminTokens {
+			deps.AdminTokens = append(deps.AdminTokens, t.Reveal())
+		}
+		keepalive := cfg.Connections.Keepalive
+		go connected.Manager.Run(ctx, keepalive, min(max(keepalive/10, 100*time.Millisecond), 10*time.Minute), 200*time.Millisecond)
+	}
+	servers := []listener{{name: "http", addr: *addr, handler: httpapi.NewHandler(deps)}}
+	if cfg.MetricsAddr != "" {
+		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})
 	}
 	return serve(ctx, servers, cfg, database, logger)
 }

@@ -3,19 +3,26 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/connectlink"
+	"github.com/zoomtoken/zoomtoken/internal/httpapi"
+	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/postgres"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
 // How long one attempt to open the database may take, and how the retries after a failed one
@@ -36,17 +43,14 @@ func openStore(ctx context.Context, db config.Database) (*sqlstore.Store, error)
 	return sqlite.Open(ctx, db.Path, sqlstore.Options{})
 }
 
-// newVault builds the vault that seals and opens stored tokens.
-func newVault(c *config.Connections) (*connections.Vault, error) {
-	keys := make([][]byte, len(c.EncryptionKeys))
-	for i, k := range c.EncryptionKeys {
-		keys[i] = []byte(k.Reveal())
-	}
-	ring, err := seal.NewKeyring(keys...)
+// newVaultAndKeyring builds the keyring of TOKEN_ENCRYPTION_KEYS and the vault over it that
+// seals and opens stored tokens.
+func newVaultAndKeyring(c *config.Connections) (*connections.Vault, *seal.Keyring, error) {
+	ring, err := seal.NewKeyring(rawKeys(c)...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return connections.NewVault(ring), nil
+	return connections.NewVault(ring), ring, nil
 }
 
 // pendingStore is the connections store once the database has answered. A database that is
@@ -115,7 +119,7 @@ func runRekey(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	if cfg.Connections == nil {
 		return errors.New("rekey: connected accounts are off: set ZOOM_OAUTH_CLIENT_ID and ZOOM_OAUTH_CLIENT_SECRET with the rest of their variables")
 	}
-	vault, err := newVault(cfg.Connections)
+	vault, _, err := newVaultAndKeyring(cfg.Connections)
 	if err != nil {
 		return err
 	}
@@ -136,5 +140,102 @@ func runRekey(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		return fmt.Errorf("rekey: %d connections open with none of the configured keys and were left as they are: "+
 			"add the key they were sealed with to TOKEN_ENCRYPTION_KEYS and run rekey again, or delete them", n)
 	}
+	return nil
+}
+
+// newConnected builds the connected-account side: the user-level Zoom client, the Manager over
+// the store, and the connect flow's link signer and cookie sealer.
+func newConnected(cfg config.Config, store *pendingStore, m *metrics.Metrics, logger zerolog.Logger) (*httpapi.Connected, *httpapi.ConnectFlow, error) {
+	c := cfg.Connections
+	uc := newUserClient(cfg, m.ZoomHooks())
+	vault, keyring, err := newVaultAndKeyring(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	manager := connections.NewManager(connections.ManagerConfig{
+		Store: store.Get,
+		Vault: vault,
+		Refresh: func(ctx context.Context, refreshToken string) (connections.Tokens, error) {
+			g, err := uc.Refresh(ctx, refreshToken)
+			return connections.Tokens{Access: g.AccessToken, Refresh: g.RefreshToken, AccessExpiresAt: g.ExpiresAt}, err
+		},
+		RefreshTokenDead:    zoom.IsRefreshTokenDead,
+		AccessTokenRejected: zoom.IsInvalidAccessToken,
+		Revoke:              uc.Revoke,
+		Refreshed:           m.ObserveRefresh,
+		Logger:              logger,
+	})
+	m.WatchConnections(func() (map[string]int, bool) {
+		s, ok := store.Get()
+		if !ok {
+			return nil, false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		list, err := s.List(ctx, connections.Filter{})
+		if err != nil {
+			return nil, false
+		}
+		counts := map[string]int{string(connections.StatusActive): 0, string(connections.StatusReauthorizationRequired): 0}
+		for _, conn := range list {
+			counts[string(conn.Status)]++
+		}
+		return counts, true
+	})
+	flow := &httpapi.ConnectFlow{
+		Links:        newLinkSigner(c),
+		Cookies:      keyring,
+		SecureCookie: strings.HasPrefix(c.PublicURL, "https://"),
+		SuccessURL:   c.ConnectSuccessURL,
+		Now:          time.Now,
+	}
+	return &httpapi.Connected{Manager: manager, Zoom: uc, ZAKTTL: cfg.ZAKTTL}, flow, nil
+}
+
+// newUserClient returns the client of the user-managed OAuth app.
+func newUserClient(cfg config.Config, hooks zoom.Hooks) *zoom.UserClient {
+	zc := zoom.Config{
+		ClientID:     cfg.Connections.ClientID,
+		ClientSecret: cfg.Connections.ClientSecret.Reveal(),
+		OAuthBaseURL: cfg.OAuthBaseURL,
+		Budget:       cfg.ZoomTimeout,
+		Hooks:        hooks,
+	}
+	if cfg.APIBaseURLSet {
+		zc.APIBaseURL = cfg.APIBaseURL
+	}
+	return zoom.NewUserClient(zc, cfg.Connections.PublicURL+"/oauth/callback")
+}
+
+func rawKeys(c *config.Connections) [][]byte {
+	keys := make([][]byte, len(c.EncryptionKeys))
+	for i, k := range c.EncryptionKeys {
+		keys[i] = []byte(k.Reveal())
+	}
+	return keys
+}
+
+func newLinkSigner(c *config.Connections) *connectlink.Signer {
+	return connectlink.NewSigner(c.PublicURL, rawKeys(c), time.Now)
+}
+
+// runConnectLink prints a connect link, as POST /admin/connect-links makes them.
+func runConnectLink(cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if cfg.Connections == nil {
+		return errors.New("connect-link: connected accounts are off: set ZOOM_OAUTH_CLIENT_ID and ZOOM_OAUTH_CLIENT_SECRET with the rest of their variables")
+	}
+	flags := flag.NewFlagSet("connect-link", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	ref := flags.String("ref", "", "your own id for the user (at most 200 characters)")
+	ttl := flags.Duration("ttl", connectlink.DefaultTTL, "how long the link works (at most 720h)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *ttl < time.Second || *ttl > connectlink.MaxTTL || utf8.RuneCountInString(*ref) > connectlink.MaxRefLength {
+		return errors.New("connect-link: -ttl must be from 1s to 720h and -ref at most 200 characters")
+	}
+	link, expires := newLinkSigner(cfg.Connections).Mint(*ref, *ttl)
+	fmt.Fprintln(stdout, link)
+	fmt.Fprintf(stderr, "works until %s\n", expires.Format(time.RFC3339))
 	return nil
 }

@@ -65,6 +65,11 @@ type Store interface {
 	// EventFailed records a failed delivery and when to try again.
 	EventFailed(ctx context.Context, eventID string, retryAt time.Time, reason string) error
 
+	// ConsumeState records that an OAuth state has been used and reports whether this was its
+	// first use. expiresAt is when the record may be forgotten (the state is refused by then
+	// anyway).
+	ConsumeState(ctx context.Context, state string, expiresAt time.Time) (first bool, err error)
+
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -19,13 +19,14 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
-// callbackSecrets checks the ?secret= of bot requests against every configured secret.
-type callbackSecrets struct {
+// secretSet checks a presented secret (a bot's ?secret=, an admin bearer token) against every
+// configured one.
+type secretSet struct {
 	digests [][sha256.Size]byte
 }
 
-func newCallbackSecrets(secrets []string) callbackSecrets {
-	cs := callbackSecrets{digests: make([][sha256.Size]byte, len(secrets))}
+func newSecretSet(secrets []string) secretSet {
+	cs := secretSet{digests: make([][sha256.Size]byte, len(secrets))}
 	for i, s := range secrets {
 		cs.digests[i] = sha256.Sum256([]byte(s))
 	}
@@ -35,7 +36,7 @@ func newCallbackSecrets(secrets []string) callbackSecrets {
 // match compares digests rather than the secrets themselves, so the time taken depends neither
 // on how much of a guess is right nor on its length, and it visits every secret without an early
 // exit, so it does not tell which one came close.
-func (cs callbackSecrets) match(got string) bool {
+func (cs secretSet) match(got string) bool {
 	if got == "" {
 		return false
 	}
@@ -100,7 +101,7 @@ const (
 // requireCaller answers 401 unless ?secret= matches a configured secret or the request is
 // signed with a configured signing secret. It runs before any other check so an
 // unauthenticated caller learns nothing and never reaches Zoom.
-func requireCaller(secrets callbackSecrets, signed signedCallback, m *metrics.Metrics) func(http.Handler) http.Handler {
+func requireCaller(secrets secretSet, signed signedCallback, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			via := authRefused
@@ -149,9 +150,29 @@ func handleZAK(tokens *zoom.Client, user string, ttl time.Duration) http.Handler
 	}
 }
 
-// handleJoinToken serves GET /join-token?secret=S&meeting_id=N[&type=T][&bypass_waiting_room=B]:
-// a fresh join token, never cached and never shared, since each is single-use.
-func handleJoinToken(tokens *zoom.Client) http.HandlerFunc {
+// handleZAKRoute serves GET /zak: with user= or ref=, the ZAK of that connected user;
+// without, the configured user's ZAK from the S2S app (s2s).
+func handleZAKRoute(s2s http.HandlerFunc, cd *Connected, connectedOff http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		user, ref, problem := connectionName(r)
+		switch {
+		case problem != "":
+			writeText(w, http.StatusBadRequest, problem)
+		case user == "" && ref == "":
+			s2s(w, r)
+		case cd == nil:
+			connectedOff(w, r)
+		default:
+			handleConnectedZAK(cd, user, ref)(w, r)
+		}
+	}
+}
+
+// handleJoinToken serves GET /join-token?secret=S&meeting_id=N[&type=T][&bypass_waiting_room=B]
+// [&user=U|ref=R]: a fresh join token, never cached and never shared, since each is single-use.
+// With user= or ref= it comes from that connected user (who must host the meeting); otherwise
+// from the S2S app.
+func handleJoinToken(s2s *zoom.Client, cd *Connected, s2sOff http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		meetingID, problem := parseMeetingID(q.Get("meeting_id"))
@@ -175,12 +196,28 @@ func handleJoinToken(tokens *zoom.Client) http.HandlerFunc {
 				return
 			}
 		}
-		token, err := tokens.JoinToken(r.Context(), meetingID, kind, bypass)
-		if err != nil {
-			writeZoomError(w, r, err)
-			return
+		user, ref, problem := connectionName(r)
+		switch {
+		case problem != "":
+			writeText(w, http.StatusBadRequest, problem)
+		case user != "" || ref != "":
+			if cd == nil {
+				featureOff("ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS")(w, r)
+				return
+			}
+			connectedToken(w, r, cd, user, ref, func(ctx context.Context, t zoom.UserToken) (string, error) {
+				return cd.Zoom.JoinToken(ctx, t, meetingID, kind, bypass)
+			})
+		case s2s == nil:
+			s2sOff(w, r)
+		default:
+			token, err := s2s.JoinToken(r.Context(), meetingID, kind, bypass)
+			if err != nil {
+				writeZoomError(w, r, err)
+				return
+			}
+			writeToken(w, token)
 		}
-		writeToken(w, token)
 	}
 }
 

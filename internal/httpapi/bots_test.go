@@ -116,7 +116,7 @@ func TestBotRoutesOff(t *testing.T) {
 }
 
 func TestCallbackSecretsMatch(t *testing.T) {
-	cs := newCallbackSecrets([]string{"first-secret", "second-secret"})
+	cs := newSecretSet([]string{"first-secret", "second-secret"})
 	tests := []struct {
 		got  string
 		want bool
@@ -129,7 +129,7 @@ func TestCallbackSecretsMatch(t *testing.T) {
 			t.Errorf("match(%q): got %v, want %v", tt.got, got, tt.want)
 		}
 	}
-	if newCallbackSecrets(nil).match("anything") {
+	if newSecretSet(nil).match("anything") {
 		t.Error("no secrets configured must match nothing")
 	}
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"net/http"
+
 	"github.com/go-chi/chi/v5"
 )
 
@@ -25,20 +27,53 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Options("/video-sdk", handlePreflight())
 	})
 
+	// Bot routes. One that no configured feature serves answers 404 before the caller check;
+	// otherwise the caller check (secret or signature) comes before anything else.
 	r.Group(func(r chi.Router) {
 		r.Use(noStore)
-		if d.Zoom == nil {
-			off := featureOff("ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS (or CALLBACK_SIGNING_SECRETS)")
-			r.Get("/zak", off)
-			r.Get("/join-token", off)
+		guard := requireCaller(newSecretSet(d.CallbackSecrets), d.CallbackSigners, d.Metrics)
+		s2sOff := featureOff("ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS (or CALLBACK_SIGNING_SECRETS)")
+		connectedOff := featureOff("ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS")
+
+		s2sZAK := s2sOff
+		switch {
+		case d.Zoom != nil && d.ZAKUser == "":
+			s2sZAK = featureOff("ZOOM_ZAK_USER")
+		case d.Zoom != nil:
+			s2sZAK = handleZAK(d.Zoom, d.ZAKUser, d.ZAKTTL)
+		}
+		if d.Zoom == nil && d.Connected == nil {
+			r.Get("/zak", s2sOff)
+			r.Get("/join-token", s2sOff)
+		} else {
+			r.With(guard).Get("/zak", handleZAKRoute(s2sZAK, d.Connected, connectedOff))
+			r.With(guard).Get("/join-token", handleJoinToken(d.Zoom, d.Connected, s2sOff))
+		}
+		if d.Connected == nil {
+			r.Get("/obf-token", connectedOff)
+		} else {
+			r.With(guard).Get("/obf-token", handleOBF(d.Connected))
+		}
+	})
+
+	// Connecting an account: a link from the operator, Zoom's consent, and back.
+	if d.Connected != nil && d.ConnectFlow != nil {
+		r.Get("/connect", handleConnect(d.Connected, d.ConnectFlow))
+		r.Get("/oauth/callback", handleCallback(d.Connected, d.ConnectFlow))
+	}
+
+	// The admin API, for the operator's backend.
+	r.Route("/admin", func(r chi.Router) {
+		if len(d.AdminTokens) == 0 || d.Connected == nil {
+			r.HandleFunc("/*", func(w http.ResponseWriter, r *http.Request) {
+				writeAdminError(w, http.StatusNotFound, "the admin API is off: set ADMIN_TOKENS (with connected accounts on)")
+			})
 			return
 		}
-		r.Use(requireCaller(newCallbackSecrets(d.CallbackSecrets), d.CallbackSigners, d.Metrics))
-		if d.ZAKUser == "" {
-			r.Get("/zak", featureOff("ZOOM_ZAK_USER"))
-		} else {
-			r.Get("/zak", handleZAK(d.Zoom, d.ZAKUser, d.ZAKTTL))
-		}
-		r.Get("/join-token", handleJoinToken(d.Zoom))
+		r.Use(requireAdmin(newSecretSet(d.AdminTokens)))
+		r.Get("/connections", handleListConnections(d.Connected.Manager))
+		r.Get("/connections/{id}", handleGetConnection(d.Connected.Manager))
+		r.Delete("/connections/{id}", handleDeleteConnection(d.Connected.Manager))
+		r.Post("/connect-links", handleCreateConnectLink(d.ConnectFlow.Links))
 	})
 }

@@ -41,6 +41,13 @@ type Deps struct {
 	ZAKUser string
 	ZAKTTL  time.Duration
 
+	// Connected serves the connected-account routes (/obf-token, /zak?user=|ref=, /connect,
+	// /oauth/callback, /admin/*); nil turns them off. ConnectFlow is the connect flow's part.
+	Connected   *Connected
+	ConnectFlow *ConnectFlow
+	// AdminTokens are the bearer tokens /admin/* accepts; empty turns the admin API off.
+	AdminTokens []string
+
 	// Metrics records every request; nil records nothing. MetricsElsewhere says /metrics is
 	// served on its own listener (METRICS_ADDR) rather than here.
 	Metrics          *metrics.Metrics

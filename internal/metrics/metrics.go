@@ -28,6 +28,7 @@ type Metrics struct {
 	tokenRefreshes     prometheus.Counter
 	rateLimitRemaining *prometheus.GaugeVec
 	botAuth            *prometheus.CounterVec
+	refreshes          *prometheus.CounterVec
 }
 
 // New registers every metric but the token expiry gauge, which WatchTokenExpiry adds once the S2S
@@ -65,9 +66,13 @@ func New() *Metrics {
 			Namespace: namespace, Name: "bot_auth_total",
 			Help: "Bot-route requests by how they were let in: secret (?secret=), signature (Standard Webhooks), or refused (401).",
 		}, []string{"via"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "connection_refreshes_total",
+			Help: "Refreshes of connected accounts' tokens by outcome: refreshed, reauthorization_required, failed, not_stored.",
+		}, []string{"outcome"}),
 	}
 	m.registry.MustRegister(m.requests, m.requestSeconds, m.zoomRequests, m.zoomSeconds, m.tokenRefreshes,
-		m.rateLimitRemaining, m.botAuth, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.rateLimitRemaining, m.botAuth, m.refreshes, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -102,6 +107,35 @@ func (m *Metrics) ObserveRequest(route string, status int, took time.Duration) {
 func (m *Metrics) ObserveBotAuth(via string) {
 	if m != nil {
 		m.botAuth.WithLabelValues(via).Inc()
+	}
+}
+
+// ObserveRefresh records the outcome of one refresh of a connection's tokens.
+func (m *Metrics) ObserveRefresh(outcome string) { m.refreshes.WithLabelValues(outcome).Inc() }
+
+// WatchConnections adds a gauge of connections by status; count is asked at each scrape and
+// returns false when it cannot tell (the database is down), which leaves the gauge out.
+func (m *Metrics) WatchConnections(count func() (map[string]int, bool)) {
+	m.registry.MustRegister(connectionsCollector{
+		desc:  prometheus.NewDesc(namespace+"_connections", "Connected Zoom accounts by status.", []string{"status"}, nil),
+		count: count,
+	})
+}
+
+type connectionsCollector struct {
+	desc  *prometheus.Desc
+	count func() (map[string]int, bool)
+}
+
+func (c connectionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c connectionsCollector) Collect(ch chan<- prometheus.Metric) {
+	counts, ok := c.count()
+	if !ok {
+		return
+	}
+	for status, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), status)
 	}
 }
 

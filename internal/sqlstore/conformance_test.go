@@ -889,3 +889,22 @@ func TestRefusesASchemaNewerThanItKnows(t *testing.T) {
 		}
 	})
 }
+
+func TestConsumeStateOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s1, s2 := b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{})
+		expires := time.Now().Add(10 * time.Minute)
+		if first, err := s1.ConsumeState(ctx, "state-a", expires); err != nil || !first {
+			t.Fatalf("first use: %v %v", first, err)
+		}
+		if first, err := s2.ConsumeState(ctx, "state-a", expires); err != nil || first {
+			t.Errorf("second use, from another process: %v %v", first, err)
+		}
+		if first, _ := s2.ConsumeState(ctx, "state-b", expires); !first {
+			t.Errorf("another state refused")
+		}
+		if containsSecret(b.dump(t), "state-a") {
+			t.Errorf("the state is stored as it is, not hashed")
+		}
+	})
+}

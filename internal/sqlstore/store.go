@@ -7,7 +7,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -419,6 +421,26 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 		return nil
 	})
 	return claimed, err
+}
+
+// ConsumeState implements connections.Store. Only a hash of the state is kept.
+func (s *Store) ConsumeState(ctx context.Context, state string, expiresAt time.Time) (bool, error) {
+	sum := sha256.Sum256([]byte(state))
+	first := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_states WHERE expires_at < $1`, millis(s.now())); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO oauth_states (state_hash, expires_at) VALUES ($1, $2)
+			ON CONFLICT (state_hash) DO NOTHING`, hex.EncodeToString(sum[:]), millis(expiresAt))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		first = n == 1
+		return err
+	})
+	return first, err
 }
 
 // EventDelivered implements connections.Store.
