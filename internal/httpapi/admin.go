@@ -18,11 +18,10 @@ import (
 const maxAdminBody = 16 << 10
 
 // requireAdmin answers 401 unless the request carries Authorization: Bearer T with T one of
-// ADMIN_TOKENS (compared in constant time, every token visited). Every admin answer is no-store.
+// ADMIN_TOKENS (compared in constant time, every token visited).
 func requireAdmin(tokens secretSet) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "no-store")
 			token, ok := bearer(r)
 			if !ok || !tokens.match(token) {
 				writeAdminError(w, http.StatusUnauthorized, "unauthorized")

@@ -64,6 +64,7 @@ func addRoutes(r chi.Router, d Deps) {
 
 	// The admin API, for the operator's backend.
 	r.Route("/admin", func(r chi.Router) {
+		r.Use(noStore)
 		if len(d.AdminTokens) == 0 || d.Connected == nil {
 			r.HandleFunc("/*", func(w http.ResponseWriter, r *http.Request) {
 				writeAdminError(w, http.StatusNotFound, "the admin API is off: set ADMIN_TOKENS (with connected accounts on)")

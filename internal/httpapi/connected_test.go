@@ -1,0 +1,532 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/connectlink"
+	"github.com/zoomtoken/zoomtoken/internal/seal"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite"
+	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
+)
+
+const adminToken = "admin-token-0123456789"
+
+// settableClock is the connect flow's clock, moved by tests.
+type settableClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *settableClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.at }
+func (c *settableClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = c.at.Add(d)
+}
+
+// connectedFixture is the whole service with connected accounts on, against the emulator, on a
+// SQLite store; every answer is checked against the OpenAPI document.
+type connectedFixture struct {
+	srv   *testServer
+	emu   *zoomemu.Emulator
+	store connections.Store
+	clock *settableClock
+	vault *connections.Vault
+}
+
+func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL string) *connectedFixture {
+	tb.Helper()
+	var handler atomic.Pointer[http.Handler]
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
+	tb.Cleanup(front.Close)
+	cfg := zoomemu.Config{
+		OAuthApp: &zoomemu.OAuthApp{ClientID: "oauth-client", ClientSecret: "oauth-secret", RedirectURI: front.URL + "/oauth/callback"},
+		Users: []zoomemu.User{
+			{ID: "alice-id", Email: "alice@example.com", AccountID: "acct-a", PMI: 5551112222, Meetings: []int64{81112223333}},
+			{ID: "bob-id", Email: "bob@example.com", AccountID: "acct-b"},
+		},
+	}
+	if emuCfg != nil {
+		emuCfg(&cfg)
+	}
+	emu := zoomemu.New(cfg)
+	upstream := httptest.NewServer(emu)
+	tb.Cleanup(func() { emu.Close(); upstream.Close() })
+
+	clk := &settableClock{at: time.Now()}
+	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "zt.db"), sqlstore.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	ring, _ := seal.NewKeyring(key)
+	vault := connections.NewVault(ring)
+	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
+		APIBaseURL: upstream.URL, Budget: 2 * time.Second}, front.URL+"/oauth/callback")
+	manager := connections.NewManager(connections.ManagerConfig{
+		Store: func() (connections.Store, bool) { return store, true },
+		Vault: vault,
+		Refresh: func(ctx context.Context, refreshToken string) (connections.Tokens, error) {
+			g, err := uc.Refresh(ctx, refreshToken)
+			return connections.Tokens{Access: g.AccessToken, Refresh: g.RefreshToken, AccessExpiresAt: g.ExpiresAt}, err
+		},
+		RefreshTokenDead:    zoom.IsRefreshTokenDead,
+		AccessTokenRejected: zoom.IsInvalidAccessToken,
+		Revoke:              uc.Revoke,
+		Logger:              zerolog.Nop(),
+	})
+	d := Deps{
+		Connected: &Connected{Manager: manager, Zoom: uc},
+		ConnectFlow: &ConnectFlow{Links: connectlink.NewSigner(front.URL, [][]byte{key}, clk.now), Cookies: ring,
+			SuccessURL: successURL, Now: clk.now},
+		CallbackSecrets: []string{botSecret},
+		AdminTokens:     []string{adminToken},
+	}
+	// The handler is made once the server's URL (PUBLIC_URL) is known.
+	logs := &logBuffer{}
+	d.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
+	h := NewHandler(d)
+	handler.Store(&h)
+	srv := &testServer{Server: front, deps: d, logs: logs, spec: loadSpec(tb)}
+	return &connectedFixture{srv: srv, emu: emu, store: store, clock: clk, vault: vault}
+}
+
+// browser is a person's browser: it keeps cookies and follows redirects.
+func (f *connectedFixture) browser(tb testing.TB) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar}
+}
+
+// noFollow is a browser that stops at each redirect, to look at it.
+func noFollow(c *http.Client) *http.Client {
+	return &http.Client{Jar: c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (f *connectedFixture) admin(tb testing.TB, method, path, body string) (*http.Response, string) {
+	tb.Helper()
+	return f.srv.do(tb, method, path, header("Authorization", "Bearer "+adminToken, "Content-Type", "application/json"), body)
+}
+
+func (f *connectedFixture) link(tb testing.TB, ref string) string {
+	tb.Helper()
+	body := `{"ref":` + strconvQuote(ref) + `}`
+	resp, got := f.admin(tb, http.MethodPost, "/admin/connect-links", body)
+	var answer struct{ URL, ExpiresAt string }
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(got), &answer) != nil || !strings.HasPrefix(answer.URL, f.srv.URL+"/connect?") {
+		tb.Fatalf("connect link: %d %s", resp.StatusCode, got)
+	}
+	return answer.URL
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func get(tb testing.TB, c *http.Client, target string) (*http.Response, string) {
+	tb.Helper()
+	resp, err := c.Get(target)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// connect runs the whole flow in a new browser as user and returns the final page.
+func (f *connectedFixture) connect(tb testing.TB, user, ref string) (*http.Response, string) {
+	tb.Helper()
+	f.emu.AutoApprove(user)
+	return get(tb, f.browser(tb), f.link(tb, ref))
+}
+
+func TestConnectFlowEndToEnd(t *testing.T) {
+	f := newConnectedFixture(t, nil, "")
+	resp, page := f.connect(t, "alice-id", "customer-42")
+	if resp.StatusCode != 200 || !strings.Contains(page, "alice@example.com") || !strings.Contains(page, "connected") {
+		t.Fatalf("final page: %d %s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(page, "<script") {
+		t.Errorf("the page's policy: %q", csp)
+	}
+	c, err := f.store.FindByRef(context.Background(), "customer-42")
+	if err != nil || c.ZoomUserID != "alice-id" || c.ZoomAccountID != "acct-a" || c.Email != "alice@example.com" {
+		t.Fatalf("stored: %+v %v", c.Fields(), err)
+	}
+	if host, err := f.store.MeetingHost(context.Background(), 5551112222); err != nil || host.ID != c.ID {
+		t.Errorf("the PMI is not mapped: %v", err)
+	}
+
+	// A bot asks for tokens by ref, Zoom user id and email.
+	for _, q := range []string{"ref=customer-42", "user=alice-id", "user=ALICE%40example.com"} {
+		resp, body := f.srv.do(t, http.MethodGet, "/obf-token?secret="+botSecret+"&"+q, nil, "")
+		if resp.StatusCode != 200 || !strings.HasPrefix(body, "emu_obf_") || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("/obf-token?%s: %d %q", q, resp.StatusCode, body)
+		}
+	}
+	resp, body := f.srv.do(t, http.MethodGet, "/obf-token?secret="+botSecret+"&ref=customer-42&meeting_id=811-1222-3333", nil, "")
+	calls := f.emu.UserTokenCalls()
+	if resp.StatusCode != 200 || calls[len(calls)-1].MeetingID != "81112223333" || calls[len(calls)-1].Token != body {
+		t.Errorf("meeting_id not forwarded: %d %+v", resp.StatusCode, calls[len(calls)-1])
+	}
+	resp, body = f.srv.do(t, http.MethodGet, "/zak?secret="+botSecret+"&ref=customer-42", nil, "")
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "emu_zak_") {
+		t.Errorf("/zak?ref: %d %q", resp.StatusCode, body)
+	}
+	resp, body = f.srv.do(t, http.MethodGet, "/join-token?secret="+botSecret+"&ref=customer-42&meeting_id=81112223333", nil, "")
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "emu_jt_") {
+		t.Errorf("/join-token?ref: %d %q", resp.StatusCode, body)
+	}
+
+	// The admin API shows it, with no token.
+	resp, body = f.admin(t, http.MethodGet, "/admin/connections?ref=customer-42", "")
+	var list struct{ Connections []connections.Fields }
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Connections) != 1 ||
+		list.Connections[0].ID != c.ID || list.Connections[0].Status != "active" || strings.Contains(body, "emu_") {
+		t.Errorf("admin list: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := f.admin(t, http.MethodGet, "/admin/connections/"+c.ID, ""); resp.StatusCode != 200 || !strings.Contains(body, `"last_error":null`) {
+		t.Errorf("admin get: %d %s", resp.StatusCode, body)
+	}
+
+	// A reconnect keeps the id.
+	if resp, _ := f.connect(t, "alice-id", ""); resp.StatusCode != 200 {
+		t.Fatalf("reconnect: %d", resp.StatusCode)
+	}
+	again, _ := f.store.FindByZoomUserID(context.Background(), "alice-id")
+	if again.ID != c.ID || again.Ref != "customer-42" {
+		t.Errorf("reconnect: id %s ref %q, want %s customer-42", again.ID, again.Ref, c.ID)
+	}
+	assertNoSecretsLogged(t, f)
+}
+
+func TestConnectSuccessRedirect(t *testing.T) {
+	f := newConnectedFixture(t, nil, "https://app.example.com/zoom/connected?from=zt")
+	f.emu.AutoApprove("alice-id")
+	browser := noFollow(f.browser(t))
+	target := f.link(t, "c-9")
+	for range 3 { // /connect → Zoom → /oauth/callback
+		resp, _ := get(t, browser, target)
+		target = resp.Header.Get("Location")
+	}
+	u, _ := url.Parse(target)
+	c, _ := f.store.FindByRef(context.Background(), "c-9")
+	if u.Host != "app.example.com" || u.Query().Get("connection_id") != c.ID || u.Query().Get("ref") != "c-9" || u.Query().Get("from") != "zt" {
+		t.Errorf("redirected to %s", target)
+	}
+}
+
+// stepToCallback runs the flow up to the URL Zoom sends the browser back to.
+func (f *connectedFixture) stepToCallback(tb testing.TB, browser *http.Client, user string) string {
+	tb.Helper()
+	f.emu.AutoApprove(user)
+	stop := noFollow(browser)
+	resp, _ := get(tb, stop, f.link(tb, ""))
+	if resp.StatusCode != http.StatusFound {
+		tb.Fatalf("/connect: %d", resp.StatusCode)
+	}
+	resp, _ = get(tb, stop, resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/oauth/callback?") {
+		tb.Fatalf("Zoom's consent: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return resp.Header.Get("Location")
+}
+
+func (f *connectedFixture) exchanges() int {
+	n := 0
+	for _, c := range f.emu.Requests() {
+		if c.Endpoint == zoomemu.EndpointToken && c.Form["grant_type"][0] == "authorization_code" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestConnectFlowRefusals(t *testing.T) {
+	f := newConnectedFixture(t, nil, "")
+	none := func(t *testing.T) {
+		t.Helper()
+		if list, _ := f.store.List(context.Background(), connections.Filter{}); len(list) != 0 {
+			t.Errorf("%d connections stored", len(list))
+		}
+	}
+	t.Run("declined on Zoom's page", func(t *testing.T) {
+		f.emu.AutoApprove("nobody") // the emulator answers error=access_denied
+		resp, page := get(t, f.browser(t), f.link(t, ""))
+		if resp.StatusCode != 400 || !strings.Contains(page, "not connected") {
+			t.Errorf("%d %s", resp.StatusCode, page)
+		}
+		none(t)
+	})
+	t.Run("forged, altered and expired links never reach Zoom", func(t *testing.T) {
+		before := f.emu.Calls(zoomemu.EndpointAuthorize)
+		link := f.link(t, "a")
+		altered := strings.Replace(link, "ref=a", "ref=b", 1)
+		forged := f.srv.URL + "/connect?ref=a&expires=9999999999&sig=AAAA"
+		for _, target := range []string{altered, forged, f.srv.URL + "/connect"} {
+			if resp, page := get(t, f.browser(t), target); resp.StatusCode != 400 || !strings.Contains(page, "does not work") {
+				t.Errorf("%s: %d", target, resp.StatusCode)
+			}
+		}
+		f.clock.add(connectlink.DefaultTTL + time.Second)
+		if resp, page := get(t, f.browser(t), link); resp.StatusCode != 400 || !strings.Contains(page, "expired") {
+			t.Errorf("expired link: %d", resp.StatusCode)
+		}
+		f.clock.add(-connectlink.DefaultTTL - time.Second)
+		if got := f.emu.Calls(zoomemu.EndpointAuthorize); got != before {
+			t.Errorf("%d requests reached Zoom's authorize page", got-before)
+		}
+	})
+	t.Run("state from another browser", func(t *testing.T) {
+		callback := f.stepToCallback(t, f.browser(t), "alice-id")
+		before := f.exchanges()
+		if resp, page := get(t, f.browser(t), callback); resp.StatusCode != 400 || !strings.Contains(page, "another browser") {
+			t.Errorf("%d %s", resp.StatusCode, page)
+		}
+		if f.exchanges() != before {
+			t.Errorf("the code was exchanged")
+		}
+		none(t)
+	})
+	t.Run("state older than 10 minutes", func(t *testing.T) {
+		browser := f.browser(t)
+		callback := f.stepToCallback(t, browser, "alice-id")
+		before := f.exchanges()
+		f.clock.add(11 * time.Minute)
+		defer f.clock.add(-11 * time.Minute)
+		if resp, _ := get(t, browser, callback); resp.StatusCode != 400 || f.exchanges() != before {
+			t.Errorf("%d, %d exchanges", resp.StatusCode, f.exchanges()-before)
+		}
+		none(t)
+	})
+	t.Run("state used twice", func(t *testing.T) {
+		browser := f.browser(t)
+		callback := f.stepToCallback(t, browser, "bob-id")
+		cookies := browser.Jar.Cookies(mustURL(t, f.srv.URL+"/oauth/callback"))
+		if resp, _ := get(t, browser, callback); resp.StatusCode != 200 {
+			t.Fatalf("first use: %d", resp.StatusCode)
+		}
+		before := f.exchanges()
+		replay := f.browser(t)
+		replay.Jar.SetCookies(mustURL(t, f.srv.URL+"/oauth/callback"), cookies) // the same cookie, kept
+		if resp, _ := get(t, replay, callback); resp.StatusCode != 400 || f.exchanges() != before {
+			t.Errorf("replay: %d, %d exchanges", resp.StatusCode, f.exchanges()-before)
+		}
+		f.admin(t, http.MethodDelete, "/admin/connections/"+mustFind(t, f, "bob-id").ID, "")
+	})
+}
+
+func mustURL(tb testing.TB, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}
+
+func mustFind(tb testing.TB, f *connectedFixture, zid string) connections.Connection {
+	c, err := f.store.FindByZoomUserID(context.Background(), zid)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func TestConnectWithoutTheNeededScopes(t *testing.T) {
+	f := newConnectedFixture(t, func(c *zoomemu.Config) { c.OAuthApp.Scopes = []string{zoomemu.ScopeUserRead} }, "")
+	resp, page := f.connect(t, "alice-id", "")
+	if resp.StatusCode != 400 || !strings.Contains(page, "user:read:token") || strings.Contains(page, "user:read:user and") {
+		t.Errorf("%d %s", resp.StatusCode, page)
+	}
+	if list, _ := f.store.List(context.Background(), connections.Filter{}); len(list) != 0 {
+		t.Errorf("stored %d connections", len(list))
+	}
+	if got := f.emu.Revoked(); !slices.Equal(got, []string{"alice-id"}) {
+		t.Errorf("the granted tokens were not revoked: %v", got)
+	}
+}
+
+func TestConnectedBotRoutes(t *testing.T) {
+	f := newConnectedFixture(t, nil, "")
+	f.connect(t, "alice-id", "r1")
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/obf-token?secret=" + botSecret, 400, "name the connected user"},
+		{"/obf-token?secret=" + botSecret + "&user=alice-id&ref=r1", 400, "not both"},
+		{"/obf-token?secret=" + botSecret + "&user=nobody%40example.com", 404, "no connected Zoom account"},
+		{"/obf-token?secret=" + botSecret + "&ref=r1&meeting_id=12a", 400, "meeting_id"},
+		{"/zak?secret=" + botSecret, 404, "ZOOM_ACCOUNT_ID"}, // no S2S app here
+		{"/join-token?secret=" + botSecret + "&meeting_id=1", 404, "ZOOM_ACCOUNT_ID"},
+	} {
+		resp, body := f.srv.do(t, http.MethodGet, tc.path, nil, "")
+		if resp.StatusCode != tc.status || !strings.Contains(body, tc.body) {
+			t.Errorf("%s: %d %q, want %d with %q", tc.path, resp.StatusCode, body, tc.status, tc.body)
+		}
+	}
+	// Wrong or missing secret: 401, and Zoom is never called.
+	before := len(f.emu.Requests())
+	for _, path := range []string{"/obf-token?user=alice-id", "/obf-token?secret=wrong&user=alice-id", "/zak?user=alice-id&secret=x"} {
+		if resp, body := f.srv.do(t, http.MethodGet, path, nil, ""); resp.StatusCode != 401 || body != "unauthorized" {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	if got := len(f.emu.Requests()); got != before {
+		t.Errorf("%d Zoom calls for refused requests", got-before)
+	}
+}
+
+func TestConcurrentOBFAfterRevocationRefreshOnce(t *testing.T) {
+	f := newConnectedFixture(t, nil, "")
+	f.connect(t, "alice-id", "r1")
+	f.emu.ExpireUserTokens("alice-id")
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(f.srv.URL + "/obf-token?secret=" + botSecret + "&ref=r1")
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "emu_obf_") {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Errorf("%d of 100 failed", n)
+	}
+	if got, stale := f.emu.Refreshes("alice-id"), f.emu.StaleRefreshes(); got != 1 || stale != 0 {
+		t.Errorf("%d refreshes, %d stale; want 1 and 0", got, stale)
+	}
+}
+
+func TestDeadConnectionTellsTheUserToConnectAgain(t *testing.T) {
+	f := newConnectedFixture(t, nil, "")
+	f.connect(t, "alice-id", "r1")
+	c := mustFind(t, f, "alice-id")
+	f.emu.KillRefreshToken("alice-id")
+	f.emu.ExpireUserTokens("alice-id")
+	resp, body := f.srv.do(t, http.MethodGet, "/obf-token?secret="+botSecret+"&ref=r1", nil, "")
+	if resp.StatusCode != 404 || !strings.Contains(body, "connect their Zoom account again") {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	_, got := f.admin(t, http.MethodGet, "/admin/connections/"+c.ID, "")
+	var fields connections.Fields
+	json.Unmarshal([]byte(got), &fields)
+	if fields.Status != connections.StatusReauthorizationRequired || fields.LastError == nil || strings.Contains(*fields.LastError, "emu_") {
+		t.Errorf("admin view: %s", got)
+	}
+	if _, got := f.admin(t, http.MethodGet, "/admin/connections?status=reauthorization_required", ""); !strings.Contains(got, c.ID) {
+		t.Errorf("status filter: %s", got)
+	}
+	f.connect(t, "alice-id", "")
+	if again := mustFind(t, f, "alice-id"); again.ID != c.ID || again.Status != connections.StatusActive {
+		t.Errorf("after reconnecting: %+v", again.Fields())
+	}
+	if resp, _ := f.srv.do(t, http.MethodGet, "/obf-token?secret="+botSecret+"&ref=r1", nil, ""); resp.StatusCode != 200 {
+		t.Errorf("after reconnecting: %d", resp.StatusCode)
+	}
+	assertNoSecretsLogged(t, f)
+}
+
+func TestAdminAPI(t *testing.T) {
+	f := newConnectedFixture(t, nil, "")
+	f.connect(t, "alice-id", "r1")
+	c := mustFind(t, f, "alice-id")
+	for _, h := range []http.Header{nil, header("Authorization", "Bearer wrong-token-0123456789"), header("Authorization", adminToken)} {
+		resp, body := f.srv.do(t, http.MethodGet, "/admin/connections", h, "")
+		if resp.StatusCode != 401 || body != `{"error":"unauthorized"}` || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%v: %d %s", h, resp.StatusCode, body)
+		}
+	}
+	for body, want := range map[string]int{
+		`{"ttl_seconds":60}`:                         201,
+		`{"ttl_seconds":2592000,"ref":"x"}`:          201,
+		`{}`:                                         201,
+		`{"ttl_seconds":0}`:                          400,
+		`{"ttl_seconds":2592001}`:                    400,
+		`{"ttl_seconds":1.5}`:                        400,
+		`{"ttl_seconds":"60"}`:                       400,
+		`{"ref":"` + strings.Repeat("é", 201) + `"}`: 400,
+		`{"ref":"` + strings.Repeat("é", 200) + `"}`: 201,
+		`[`: 400,
+	} {
+		if resp, got := f.admin(t, http.MethodPost, "/admin/connect-links", body); resp.StatusCode != want {
+			t.Errorf("%s: %d %s, want %d", body, resp.StatusCode, got, want)
+		}
+	}
+	if resp, _ := f.admin(t, http.MethodGet, "/admin/connections/conn_nope", ""); resp.StatusCode != 404 {
+		t.Errorf("unknown id: %d", resp.StatusCode)
+	}
+	if resp, _ := f.admin(t, http.MethodDelete, "/admin/connections/"+c.ID, ""); resp.StatusCode != 204 {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	if got := f.emu.Revoked(); !slices.Equal(got, []string{"alice-id"}) {
+		t.Errorf("revoked at Zoom: %v", got)
+	}
+	if resp, _ := f.admin(t, http.MethodDelete, "/admin/connections/"+c.ID, ""); resp.StatusCode != 404 {
+		t.Errorf("second delete: %d", resp.StatusCode)
+	}
+	if resp, _ := f.srv.do(t, http.MethodGet, "/obf-token?secret="+botSecret+"&ref=r1", nil, ""); resp.StatusCode != 404 {
+		t.Errorf("a deleted connection still vends: %d", resp.StatusCode)
+	}
+	off := newTestServer(t, Deps{})
+	if resp, body := off.do(t, http.MethodGet, "/admin/connections", nil, ""); resp.StatusCode != 404 || !strings.Contains(body, "ADMIN_TOKENS") {
+		t.Errorf("admin off: %d %s", resp.StatusCode, body)
+	}
+}
+
+// assertNoSecretsLogged checks the debug-level logs for every code, token and secret the
+// emulator issued or the test used.
+func assertNoSecretsLogged(tb testing.TB, f *connectedFixture) {
+	tb.Helper()
+	logs := f.srv.logs.String()
+	if !strings.Contains(logs, `"route"`) {
+		tb.Fatalf("no access lines captured")
+	}
+	secrets := append(f.emu.Issued(zoomemu.EndpointToken), f.emu.Issued(zoomemu.EndpointUserToken)...)
+	secrets = append(secrets, botSecret, adminToken, "oauth-secret")
+	for _, c := range f.emu.Requests() {
+		if code := c.Form["code"]; len(code) > 0 {
+			secrets = append(secrets, code[0])
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			tb.Errorf("the log holds a secret (%.12s…)", s)
+		}
+	}
+	for _, word := range []string{"state=", "code=", "sig="} {
+		if i := strings.Index(logs, word); i >= 0 && !strings.HasPrefix(logs[i+len(word):], "REDACTED") {
+			tb.Errorf("the log holds %s unredacted: %.60s", word, logs[i:])
+		}
+	}
+}
