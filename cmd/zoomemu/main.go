@@ -72,6 +72,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	meetings := flags.String("meetings", env("ZOOMEMU_MEETINGS", "123456789,85746065432"), "known meeting ids, comma-separated [ZOOMEMU_MEETINGS]")
 	scopes := flags.String("scopes", env("ZOOMEMU_SCOPES", strings.Join(zoomemu.AllScopes(), ",")), "scopes granted to the app [ZOOMEMU_SCOPES]")
 	tokenLifetime := flags.Duration("token-lifetime", durationEnv(getenv, "ZOOMEMU_TOKEN_LIFETIME", time.Hour), "access token lifetime [ZOOMEMU_TOKEN_LIFETIME]")
+	oauthClientID := flags.String("oauth-client-id", env("ZOOMEMU_OAUTH_CLIENT_ID", "emu-oauth-client"), "user-managed OAuth app client id [ZOOMEMU_OAUTH_CLIENT_ID]")
+	oauthClientSecret := flags.String("oauth-client-secret", env("ZOOMEMU_OAUTH_CLIENT_SECRET", "emu-oauth-client-secret"), "user-managed OAuth app client secret [ZOOMEMU_OAUTH_CLIENT_SECRET]")
+	oauthRedirect := flags.String("oauth-redirect", env("ZOOMEMU_OAUTH_REDIRECT", ""), "the app's registered redirect URL; empty accepts any [ZOOMEMU_OAUTH_REDIRECT]")
+	oauthScopes := flags.String("oauth-scopes", env("ZOOMEMU_OAUTH_SCOPES", strings.Join(zoomemu.UserScopes(), ",")), "scopes users grant the OAuth app [ZOOMEMU_OAUTH_SCOPES]")
+	hosts := flags.String("hosts", env("ZOOMEMU_HOSTS", ""), "meetings each user hosts, user:id+id,... [ZOOMEMU_HOSTS]")
+	autoApprove := flags.String("auto-approve", env("ZOOMEMU_AUTO_APPROVE", ""), "approve OAuth consent at once as this user, without the page [ZOOMEMU_AUTO_APPROVE]")
 	rateLimit := flags.Int("rate-limit", intEnv(getenv, "ZOOMEMU_RATE_LIMIT", 0), "REST calls allowed per second, 0 for no limit [ZOOMEMU_RATE_LIMIT]")
 	dailyLimit := flags.Int("daily-limit", intEnv(getenv, "ZOOMEMU_DAILY_LIMIT", 0), "REST calls allowed per UTC day, 0 for no limit [ZOOMEMU_DAILY_LIMIT]")
 	flags.Usage = func() {
@@ -92,9 +98,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		RateLimitPerSecond: *rateLimit,
 		DailyLimit:         *dailyLimit,
 	}
-	for _, u := range splitList(*users) {
+	cfg.OAuthApp = &zoomemu.OAuthApp{ClientID: *oauthClientID, ClientSecret: *oauthClientSecret, RedirectURI: *oauthRedirect,
+		Scopes: splitList(*oauthScopes)}
+	hosted := map[string][]int64{}
+	for _, h := range splitList(*hosts) {
+		user, list, _ := strings.Cut(h, ":")
+		for _, m := range strings.Split(list, "+") {
+			id, err := strconv.ParseInt(m, 10, 64)
+			if err != nil {
+				return fmt.Errorf("-hosts: %q is not a meeting id", m)
+			}
+			hosted[user] = append(hosted[user], id)
+		}
+	}
+	for i, u := range splitList(*users) {
 		id, email, _ := strings.Cut(u, ":")
-		cfg.Users = append(cfg.Users, zoomemu.User{ID: id, Email: email})
+		cfg.Users = append(cfg.Users, zoomemu.User{ID: id, Email: email, AccountID: *accountID,
+			PMI: 5550000000 + int64(i), Meetings: hosted[id]})
 	}
 	for _, m := range splitList(*meetings) {
 		id, err := strconv.ParseInt(m, 10, 64)
@@ -112,6 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.APIURL = base
 	emu := zoomemu.New(cfg)
 	defer emu.Close()
+	emu.AutoApprove(*autoApprove)
 
 	mux := http.NewServeMux()
 	mux.Handle("/_emu/", adminHandler(emu))
@@ -126,6 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "zoomemu: emulated Zoom listening on %s\n", base)
 	fmt.Fprintf(stdout, "  account id %s, client id %s, client secret %s\n", *accountID, *clientID, *clientSecret)
 	fmt.Fprintf(stdout, "  users %s; meetings %s\n  scopes %s\n", *users, *meetings, *scopes)
+	fmt.Fprintf(stdout, "  user-managed OAuth app: client id %s, client secret %s\n", *oauthClientID, *oauthClientSecret)
 
 	select {
 	case err := <-served:
@@ -150,10 +172,9 @@ func adminHandler(emu *zoomemu.Emulator) http.Handler {
 		"hang":                 zoomemu.Hang,
 		"reset":                zoomemu.ConnectionReset,
 	}
-	endpoints := map[string]zoomemu.Endpoint{
-		string(zoomemu.EndpointToken):     zoomemu.EndpointToken,
-		string(zoomemu.EndpointZAK):       zoomemu.EndpointZAK,
-		string(zoomemu.EndpointJoinToken): zoomemu.EndpointJoinToken,
+	endpoints := map[string]zoomemu.Endpoint{}
+	for _, ep := range zoomemu.Endpoints() {
+		endpoints[string(ep)] = ep
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /_emu/fault", func(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +182,7 @@ func adminHandler(emu *zoomemu.Emulator) http.Handler {
 		fault, known := faults[r.URL.Query().Get("fault")]
 		count, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("count"), "1"))
 		if !ok || !known || err != nil || count < 1 || count > 1000 {
-			http.Error(w, "want endpoint=oauth_token|zak|join_token, fault=one of the -h list, count=1..1000", http.StatusBadRequest)
+			http.Error(w, "want endpoint=one of "+endpointNames()+", fault=one of the -h list, count=1..1000", http.StatusBadRequest)
 			return
 		}
 		for range count {
@@ -183,11 +204,35 @@ func adminHandler(emu *zoomemu.Emulator) http.Handler {
 		fmt.Fprintln(w, "revoked every access token")
 	})
 	mux.HandleFunc("GET /_emu/calls", func(w http.ResponseWriter, r *http.Request) {
-		for _, ep := range []zoomemu.Endpoint{zoomemu.EndpointToken, zoomemu.EndpointZAK, zoomemu.EndpointJoinToken} {
+		for _, ep := range zoomemu.Endpoints() {
 			fmt.Fprintf(w, "%s %d\n", ep, emu.Calls(ep))
 		}
+		fmt.Fprintf(w, "stale_refreshes %d\n", emu.StaleRefreshes())
+	})
+	mux.HandleFunc("POST /_emu/approve", func(w http.ResponseWriter, r *http.Request) {
+		emu.AutoApprove(r.URL.Query().Get("user"))
+		fmt.Fprintf(w, "consent approves at once as %q (empty: the page)\n", r.URL.Query().Get("user"))
+	})
+	mux.HandleFunc("POST /_emu/users/{user}/expire", func(w http.ResponseWriter, r *http.Request) {
+		emu.ExpireUserTokens(r.PathValue("user"))
+		fmt.Fprintf(w, "access tokens of %s expired\n", r.PathValue("user"))
+	})
+	mux.HandleFunc("POST /_emu/users/{user}/kill-refresh", func(w http.ResponseWriter, r *http.Request) {
+		emu.KillRefreshToken(r.PathValue("user"))
+		fmt.Fprintf(w, "refresh token of %s killed\n", r.PathValue("user"))
+	})
+	mux.HandleFunc("GET /_emu/users/{user}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "refreshes %d\n", emu.Refreshes(r.PathValue("user")))
 	})
 	return mux
+}
+
+func endpointNames() string {
+	var names []string
+	for _, ep := range zoomemu.Endpoints() {
+		names = append(names, string(ep))
+	}
+	return strings.Join(names, "|")
 }
 
 func nextUTCMidnight() string {

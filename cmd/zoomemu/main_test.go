@@ -92,3 +92,40 @@ func TestEmulatorCommandRejectsBadMeetings(t *testing.T) {
 		t.Errorf("got %v, want an error naming abc", err)
 	}
 }
+
+func TestEmulatorCommandConnectsUsers(t *testing.T) {
+	base := startEmu(t, "-users", "u-1:a@example.com", "-hosts", "u-1:111+222", "-auto-approve", "u-1")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// challenge of the verifier "v" * 43
+	const verifier = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+	const challenge = "7w_YNF9DSfIdPf_pRjSq646_kPr-2-o9NAl16JGghdM"
+	resp, err := noFollow.Get(base + "/oauth/authorize?response_type=code&client_id=emu-oauth-client&redirect_uri=http://app/cb&state=s&code_challenge=" +
+		challenge + "&code_challenge_method=S256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	_, code, ok := strings.Cut(loc, "code=")
+	code, _, _ = strings.Cut(code, "&")
+	if resp.StatusCode != http.StatusFound || !ok {
+		t.Fatalf("authorize: %d %q", resp.StatusCode, loc)
+	}
+	status, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded",
+		"grant_type=authorization_code&code="+code+"&redirect_uri=http://app/cb&code_verifier="+verifier, "emu-oauth-client", "emu-oauth-client-secret")
+	if status != 200 || !strings.Contains(body, `"refresh_token":"emu_rt_`) {
+		t.Fatalf("exchange: %d %s", status, body)
+	}
+	if status, body := post(t, base+"/_emu/users/u-1/kill-refresh", "text/plain", ""); status != 200 || !strings.Contains(body, "killed") {
+		t.Errorf("kill-refresh: %d %s", status, body)
+	}
+	resp, err = http.Get(base + "/_emu/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(calls), "oauth_authorize 1") || !strings.Contains(string(calls), "stale_refreshes 0") {
+		t.Errorf("calls: %s", calls)
+	}
+}
