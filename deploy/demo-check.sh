@@ -25,7 +25,7 @@ expect() { # expect <pattern> <curl line>
 }
 
 mapfile -t lines < <(grep -E '^  curl ' "$out" | sed 's/^  //')
-[ "${#lines[@]}" -ge 10 ] || { echo "demo-check: expected 10 curl lines, found ${#lines[@]}" >&2; exit 1; }
+[ "${#lines[@]}" -ge 15 ] || { echo "demo-check: expected 15 curl lines, found ${#lines[@]}" >&2; exit 1; }
 expect '^\{"signature":"eyJ[^"]+","sdkKey":"demoSdkKey"\}$' "${lines[0]}"
 expect '^\{"signature":"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"\}$' "${lines[1]}"
 expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[2]}"
@@ -37,6 +37,11 @@ expect 'queued 2 server_error' "${lines[7]}"
 expect '^emu_zak_' "${lines[2]}"
 expect '^ok$' "${lines[8]}"
 expect 'zoomtoken_http_requests_total\{route="/zak",status="200"\}' "${lines[9]}"
+expect 'approves at once' "${lines[10]}"
+expect 'Your Zoom account is connected' "${lines[11]}"
+expect '^emu_obf_[A-Za-z0-9_-]+$' "${lines[12]}"
+expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[13]}"
+expect '"status":"active"' "${lines[14]}"
 grep -q '0 failed' "$out" || { cat "$out"; echo "demo-check: the doctor found problems in the demo" >&2; exit 1; }
 echo "demo-check: ok: zoomtoken doctor is all green"
 echo "demo-check: every curl line of make demo works"

@@ -9,11 +9,16 @@ bin=${BIN:-bin}
 emu="http://127.0.0.1:$emu_port"
 svc="http://127.0.0.1:$port"
 secret="demo-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+admin="demo-admin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+# The demo's own database and encryption key, thrown away when it stops.
+work=$(mktemp -d)
+key=$(head -c 32 /dev/urandom | base64)
 
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -29,7 +34,9 @@ wait_for() {
 
 env -i PATH="$PATH" "$bin/zoomemu" -addr "127.0.0.1:$emu_port" \
   -account-id demo-account -client-id demo-client -client-secret demo-client-secret \
-  -users 'demo-user:bot@example.com' -meetings 123456789 >/dev/null &
+  -users 'demo-user:bot@example.com' -meetings 123456789 -hosts 'demo-user:123456789' \
+  -oauth-client-id demo-oauth-client -oauth-client-secret demo-oauth-client-secret \
+  -oauth-redirect "$svc/oauth/callback" >/dev/null &
 pids+=($!)
 wait_for "$emu/_emu/calls"
 
@@ -47,11 +54,19 @@ config=(
   CALLBACK_SECRETS="$secret"
   ZOOM_OAUTH_BASE_URL="$emu"
   ZOOM_API_BASE_URL="$emu"
+  ZOOM_OAUTH_CLIENT_ID=demo-oauth-client
+  ZOOM_OAUTH_CLIENT_SECRET=demo-oauth-client-secret
+  PUBLIC_URL="$svc"
+  TOKEN_ENCRYPTION_KEYS="$key"
+  DATABASE_URL="sqlite:$work/zoomtoken.db"
+  ADMIN_TOKENS="$admin"
   LOG_FORMAT="${LOG_FORMAT:-console}"
 )
 env -i "${config[@]}" "$bin/zoomtoken" &
 pids+=($!)
 wait_for "$svc/healthz"
+
+link=$(env -i "${config[@]}" "$bin/zoomtoken" connect-link -ref demo-customer 2>/dev/null)
 
 echo
 echo "zoomtoken doctor, against the emulator:"
@@ -89,6 +104,23 @@ with throwaway credentials (callback secret: $secret). Try:
   # liveness, and Prometheus metrics
   curl -s $svc/healthz
   curl -s $svc/metrics | grep '^zoomtoken_'
+
+Connected accounts: a person connects their Zoom account once, and bots get their tokens.
+Open this connect link in a browser and click Allow on the emulator's Zoom page:
+
+  $link
+
+or let the emulator approve, and follow the link with curl (the cookie jar is the browser):
+
+  curl -s -X POST '$emu/_emu/approve?user=demo-user'
+  curl -sL -c '$work/cookies' -b '$work/cookies' '$link'
+
+  # then an OBF token and the ZAK of the connected user, as a bot asks for them
+  curl -s '$svc/obf-token?secret=$secret&ref=demo-customer'
+  curl -s '$svc/zak?secret=$secret&ref=demo-customer'
+
+  # the connection, as the admin API shows it (no token in it)
+  curl -s $svc/admin/connections -H 'Authorization: Bearer $admin'
 
 Press Ctrl-C to stop.
 MSG

@@ -264,12 +264,25 @@ func runDoctor(ctx context.Context, cfg config.Config, loadErr error, stdout io.
 	case loadErr != nil:
 		return loadErr
 	default:
-		checks = doctor.Run(ctx, doctor.Deps{
+		d := doctor.Deps{
 			Config:     cfg,
 			Zoom:       newZoomClient(cfg, zoom.Hooks{}),
 			HTTPClient: zoom.NewHTTPClient(zoom.DefaultAttemptTimeout),
 			Now:        time.Now,
-		})
+		}
+		if cfg.Connections != nil {
+			vault, _, err := newVaultAndKeyring(cfg.Connections)
+			if err != nil {
+				return err
+			}
+			store, openErr := openStore(ctx, cfg.Connections.Database)
+			d.Connected = &doctor.Connected{OpenErr: openErr, Vault: vault, Zoom: newUserClient(cfg, zoom.Hooks{})}
+			if openErr == nil {
+				defer store.Close()
+				d.Connected.Store = store
+			}
+		}
+		checks = doctor.Run(ctx, d)
 	}
 	if failed := doctor.Print(stdout, checks); failed > 0 {
 		return fmt.Errorf("doctor: %d of %d checks failed", failed, len(checks))

@@ -1,6 +1,7 @@
 // Package doctor checks, live, that every configured feature can work: the S2S app and its
-// scopes, the ZAK user, the Meeting SDK credentials, the local clock against Zoom's, and the
-// strength of the callback secrets. It reports a checklist with a fix for each failure; it never
+// scopes, the ZAK user, the Meeting and Video SDK credentials, the local clock against Zoom's,
+// the strength of the callback secrets, and for connected accounts the OAuth app, the public
+// URL, the database and every stored row. It reports a checklist with a fix for each failure; it never
 // prints a secret or a token.
 package doctor
 
@@ -51,6 +52,8 @@ type Deps struct {
 	// HTTPClient reads Zoom's clock; Now is the local one.
 	HTTPClient *http.Client
 	Now        func() time.Time
+	// Connected is set when connected accounts are on.
+	Connected *Connected
 }
 
 // Limits of the checks.
@@ -80,6 +83,9 @@ func Run(ctx context.Context, d Deps) []Check {
 	}
 	if len(d.Config.CallbackSigningSecrets) > 0 {
 		checks = append(checks, checkSigningSecrets(d.Config.CallbackSigningSecrets))
+	}
+	if d.Config.Connections != nil && d.Connected != nil {
+		checks = append(checks, checkConnected(ctx, d.Config.Connections, d.Connected)...)
 	}
 	return checks
 }

@@ -8,9 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"encoding/base64"
+	"errors"
 	"github.com/zoomtoken/zoomtoken/internal/config"
+	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/seal"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite"
+	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
+	"maps"
+	"path/filepath"
 )
 
 type setup struct {
@@ -162,5 +170,66 @@ func TestConfigProblemsAreFailedChecks(t *testing.T) {
 	if failed := Print(&out, ConfigProblems(cerr)); failed != 2 || !strings.Contains(out.String(), "PORT") ||
 		!strings.Contains(out.String(), "ZOOM_MEETING_SDK_SECRET") {
 		t.Errorf("got %d failed:\n%s", failed, out.String())
+	}
+}
+
+func TestConnectedAccountChecks(t *testing.T) {
+	emu := zoomemu.New(zoomemu.Config{OAuthApp: &zoomemu.OAuthApp{ClientID: "oauth-client", ClientSecret: "oauth-secret"}})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(func() { emu.Close(); srv.Close() })
+	key, other := bytes.Repeat([]byte{1}, seal.KeySize), bytes.Repeat([]byte{2}, seal.KeySize)
+	env := map[string]string{
+		"ZOOM_OAUTH_CLIENT_ID": "oauth-client", "ZOOM_OAUTH_CLIENT_SECRET": "oauth-secret",
+		"PUBLIC_URL": "http://127.0.0.1:4000", "TOKEN_ENCRYPTION_KEYS": base64.StdEncoding.EncodeToString(key),
+		"CALLBACK_SECRETS": "0123456789abcdef0123456789abcdef", "ZOOM_OAUTH_BASE_URL": srv.URL, "ZOOM_API_BASE_URL": srv.URL,
+	}
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ring, _ := seal.NewKeyring(key)
+	vault := connections.NewVault(ring)
+	run := func(env map[string]string) []Check {
+		cfg, err := config.Load(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		uc := zoom.NewUserClient(zoom.Config{ClientID: cfg.Connections.ClientID, ClientSecret: cfg.Connections.ClientSecret.Reveal(),
+			OAuthBaseURL: srv.URL, APIBaseURL: srv.URL}, cfg.Connections.PublicURL+"/oauth/callback")
+		return Run(context.Background(), Deps{Config: cfg, HTTPClient: zoom.NewHTTPClient(time.Second), Now: time.Now,
+			Connected: &Connected{Store: store, Vault: vault, Zoom: uc}})
+	}
+	sealed, _ := vault.Seal("u1", connections.Tokens{Access: "a", Refresh: "r"})
+	store.Save(context.Background(), connections.Connection{ID: "conn_1", ZoomUserID: "u1", Tokens: sealed})
+	checks := run(env)
+	for _, name := range []string{"PUBLIC_URL", "OAuth app credentials", "connections database", "stored connections"} {
+		if c := find(checks, name); c.Status != Pass {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+	if c := find(checks, "stored connections"); !strings.Contains(c.Detail, "1 active") {
+		t.Errorf("stored connections: %+v", c)
+	}
+
+	otherRing, _ := seal.NewKeyring(other)
+	lost, _ := connections.NewVault(otherRing).Seal("u2", connections.Tokens{Access: "a", Refresh: "r"})
+	store.Save(context.Background(), connections.Connection{ID: "conn_2", ZoomUserID: "u2", Tokens: lost})
+	bad := maps.Clone(env)
+	bad["ZOOM_OAUTH_CLIENT_SECRET"] = "not-the-secret"
+	bad["PUBLIC_URL"] = "http://tokens.example.com"
+	checks = run(bad)
+	for name, want := range map[string]string{"PUBLIC_URL": "plain http", "OAuth app credentials": "invalid_client",
+		"stored connections": "1 of 2 connections do not decrypt"} {
+		if c := find(checks, name); c.Status != Fail || !strings.Contains(c.Detail, want) {
+			t.Errorf("%s: %+v, want a failure saying %q", name, c, want)
+		}
+	}
+	down := Run(context.Background(), Deps{Config: func() config.Config { c, _ := config.Load(func(k string) string { return env[k] }); return c }(),
+		HTTPClient: zoom.NewHTTPClient(time.Second), Now: time.Now,
+		Connected: &Connected{OpenErr: errors.New("dial tcp: connection refused"), Vault: vault,
+			Zoom: zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: srv.URL}, "")}})
+	if c := find(down, "connections database"); c.Status != Fail || !strings.Contains(c.Detail, "connection refused") {
+		t.Errorf("database down: %+v", c)
 	}
 }
