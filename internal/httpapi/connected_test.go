@@ -21,6 +21,7 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
+	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
@@ -84,6 +85,9 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 	vault := connections.NewVault(ring)
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
 		APIBaseURL: upstream.URL, Budget: 2 * time.Second}, front.URL+"/oauth/callback")
+	logs := &logBuffer{}
+	logger := zerolog.New(logs).Level(zerolog.DebugLevel)
+	m := metrics.New()
 	manager := connections.NewManager(connections.ManagerConfig{
 		Store: func() (connections.Store, bool) { return store, true },
 		Vault: vault,
@@ -94,9 +98,11 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 		RefreshTokenDead:    zoom.IsRefreshTokenDead,
 		AccessTokenRejected: zoom.IsInvalidAccessToken,
 		Revoke:              uc.Revoke,
-		Logger:              zerolog.Nop(),
+		Refreshed:           m.ObserveRefresh,
+		Logger:              logger,
 	})
 	d := Deps{
+		Metrics:   m,
 		Connected: &Connected{Manager: manager, Zoom: uc},
 		ConnectFlow: &ConnectFlow{Links: connectlink.NewSigner(front.URL, [][]byte{key}, clk.now), Cookies: ring,
 			SuccessURL: successURL, Now: clk.now},
@@ -104,8 +110,7 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 		AdminTokens:     []string{adminToken},
 	}
 	// The handler is made once the server's URL (PUBLIC_URL) is known.
-	logs := &logBuffer{}
-	d.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
+	d.Logger = logger
 	h := NewHandler(d)
 	handler.Store(&h)
 	srv := &testServer{Server: front, deps: d, logs: logs, spec: loadSpec(tb)}
@@ -426,6 +431,8 @@ func TestConcurrentOBFAfterRevocationRefreshOnce(t *testing.T) {
 	if got, stale := f.emu.Refreshes("alice-id"), f.emu.StaleRefreshes(); got != 1 || stale != 0 {
 		t.Errorf("%d refreshes, %d stale; want 1 and 0", got, stale)
 	}
+	assertCounter(t, f.srv.deps.Metrics, `zoomtoken_connection_refreshes_total{outcome="refreshed"} 1`)
+	assertNoSecretsLogged(t, f)
 }
 
 func TestDeadConnectionTellsTheUserToConnectAgain(t *testing.T) {
@@ -438,6 +445,7 @@ func TestDeadConnectionTellsTheUserToConnectAgain(t *testing.T) {
 	if resp.StatusCode != 404 || !strings.Contains(body, "connect their Zoom account again") {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
+	assertCounter(t, f.srv.deps.Metrics, `zoomtoken_connection_refreshes_total{outcome="reauthorization_required"} 1`)
 	_, got := f.admin(t, http.MethodGet, "/admin/connections/"+c.ID, "")
 	var fields connections.Fields
 	json.Unmarshal([]byte(got), &fields)

@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +14,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/zoomtoken/zoomtoken/internal/seal"
 )
 
 // parseMeetingID decodes the meeting_id query parameter: whatever it accepts must be a positive
@@ -89,6 +94,47 @@ func FuzzSignedCallback(f *testing.F) {
 		}
 		if !slices.Contains(strings.Fields(signature), signCallback(t, signingSecret, id, ts)) {
 			t.Fatalf("let in without the right signature: id %q timestamp %q signature %q", id, timestamp, signature)
+		}
+	})
+}
+
+// readFlowState decodes the state cookie and the state Zoom sends back: whatever they hold, it
+// never panics and accepts only a cookie this service sealed, for that very state.
+func FuzzFlowState(f *testing.F) {
+	ring, _ := seal.NewKeyring(bytes.Repeat([]byte{7}, seal.KeySize))
+	now := time.Unix(1_800_000_000, 0)
+	flow := &ConnectFlow{Cookies: ring, Now: func() time.Time { return now }}
+	sealed, _ := ring.Seal([]byte(`{"s":"the-state","v":"verifier","t":1800000000}`), cookieAD)
+	good := base64.RawURLEncoding.EncodeToString(sealed)
+	f.Add(good, "the-state")
+	f.Add(good, "")
+	f.Add("%%%", "x")
+	f.Add(base64.RawURLEncoding.EncodeToString([]byte("{}")), "")
+	f.Fuzz(func(t *testing.T, cookie, state string) {
+		r := httptest.NewRequest(http.MethodGet, "/oauth/callback?state="+url.QueryEscape(state), nil)
+		r.Header.Set("Cookie", stateCookie+"="+cookie)
+		fs, ok := readFlowState(r, flow)
+		// (Each fuzzing process seals the seed anew, so an accepted cookie is judged by content.)
+		if ok && (state != "the-state" || fs.State != state || fs.Verifier != "verifier") {
+			t.Fatalf("accepted cookie %q with state %q", cookie, state)
+		}
+	})
+}
+
+// connectLinkTTL decodes ttl_seconds of POST /admin/connect-links: it accepts exactly the JSON
+// integers from 1 to 2592000.
+func FuzzConnectLinkTTL(f *testing.F) {
+	for _, seed := range []string{"60", "2592000", "2592001", "0", "1.5", "1e3", `"60"`, "-1", "null", "60 "} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		ttl, problem := connectLinkTTL(json.RawMessage(raw))
+		if problem != "" {
+			return
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if raw != "" && (err != nil || n < 1 || n > 2592000 || ttl != time.Duration(n)*time.Second) {
+			t.Fatalf("accepted %q as %v", raw, ttl)
 		}
 	})
 }
