@@ -2,6 +2,7 @@ package browser
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,8 +10,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,8 +22,15 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/zoomtoken/zoomtoken/internal/connectlink"
+	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
+	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite"
+	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
 const (
@@ -253,5 +264,66 @@ func TestFrontEndFromAnOriginNotAllowed(t *testing.T) {
 	a = inPage(t, ctx, pageURL, serviceURL, "plainRequest") // no preflight: the POST itself is refused
 	if a.Error == "" || !rec.saw("POST 403") {
 		t.Errorf("got %+v, service saw %v; want a failed fetch and a 403", a, rec.seen)
+	}
+}
+
+// TestConnectAccountInABrowser walks the connect flow as a person does: open the connect link,
+// click Allow on (the emulator's) Zoom consent page, and land on the confirmation page.
+func TestConnectAccountInABrowser(t *testing.T) {
+	ctx := browser(t)
+	var handler atomic.Pointer[http.Handler]
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
+	t.Cleanup(front.Close)
+	emu := zoomemu.New(zoomemu.Config{
+		OAuthApp: &zoomemu.OAuthApp{ClientID: "oauth-client", ClientSecret: "oauth-secret", RedirectURI: front.URL + "/oauth/callback"},
+		Users:    []zoomemu.User{{ID: "alice-id", Email: "alice@example.com", AccountID: "acct"}},
+	})
+	upstream := httptest.NewServer(emu)
+	t.Cleanup(func() { emu.Close(); upstream.Close() })
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	ring, _ := seal.NewKeyring(key)
+	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
+		APIBaseURL: upstream.URL}, front.URL+"/oauth/callback")
+	manager := connections.NewManager(connections.ManagerConfig{
+		Store: func() (connections.Store, bool) { return store, true }, Vault: connections.NewVault(ring),
+		RefreshTokenDead: zoom.IsRefreshTokenDead, AccessTokenRejected: zoom.IsInvalidAccessToken, Logger: zerolog.Nop(),
+	})
+	links := connectlink.NewSigner(front.URL, [][]byte{key}, time.Now)
+	h := httpapi.NewHandler(httpapi.Deps{
+		Logger:      zerolog.New(io.Discard),
+		Connected:   &httpapi.Connected{Manager: manager, Zoom: uc},
+		ConnectFlow: &httpapi.ConnectFlow{Links: links, Cookies: ring, Now: time.Now},
+	})
+	handler.Store(&h)
+
+	link, _ := links.Mint("from-the-browser", time.Hour)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.ID("allow")),
+		chromedp.Click(chromedp.ID("allow")),
+		chromedp.WaitVisible(chromedp.CSS("main h1")),
+	); err != nil {
+		t.Fatalf("the connect flow in the browser: %v", err)
+	}
+	heading, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main h1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if heading != "Your Zoom account is connected" || !strings.Contains(text, "alice@example.com") {
+		t.Errorf("the page says %q: %q", heading, text)
+	}
+	c, err := store.FindByRef(context.Background(), "from-the-browser")
+	if err != nil || c.ZoomUserID != "alice-id" {
+		t.Errorf("stored: %+v %v", c.Fields(), err)
 	}
 }
