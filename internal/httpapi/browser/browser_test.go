@@ -22,8 +22,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
