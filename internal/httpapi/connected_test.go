@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -146,7 +147,9 @@ func (f *connectedFixture) link(tb testing.TB, ref string) string {
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
 
-func get(tb testing.TB, c *http.Client, target string) (*http.Response, string) {
+// get fetches target with a browser; when the last answer came from the service, it is checked
+// against the OpenAPI document.
+func (f *connectedFixture) get(tb testing.TB, c *http.Client, target string) (*http.Response, string) {
 	tb.Helper()
 	resp, err := c.Get(target)
 	if err != nil {
@@ -154,6 +157,9 @@ func get(tb testing.TB, c *http.Client, target string) (*http.Response, string) 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if strings.HasPrefix(resp.Request.URL.String(), f.srv.URL) {
+		f.srv.checkSpec(tb, resp.Request, resp, b)
+	}
 	return resp, string(b)
 }
 
@@ -161,7 +167,7 @@ func get(tb testing.TB, c *http.Client, target string) (*http.Response, string) 
 func (f *connectedFixture) connect(tb testing.TB, user, ref string) (*http.Response, string) {
 	tb.Helper()
 	f.emu.AutoApprove(user)
-	return get(tb, f.browser(tb), f.link(tb, ref))
+	return f.get(tb, f.browser(tb), f.link(tb, ref))
 }
 
 func TestConnectFlowEndToEnd(t *testing.T) {
@@ -230,7 +236,7 @@ func TestConnectSuccessRedirect(t *testing.T) {
 	browser := noFollow(f.browser(t))
 	target := f.link(t, "c-9")
 	for range 3 { // /connect → Zoom → /oauth/callback
-		resp, _ := get(t, browser, target)
+		resp, _ := f.get(t, browser, target)
 		target = resp.Header.Get("Location")
 	}
 	u, _ := url.Parse(target)
@@ -245,11 +251,11 @@ func (f *connectedFixture) stepToCallback(tb testing.TB, browser *http.Client, u
 	tb.Helper()
 	f.emu.AutoApprove(user)
 	stop := noFollow(browser)
-	resp, _ := get(tb, stop, f.link(tb, ""))
+	resp, _ := f.get(tb, stop, f.link(tb, ""))
 	if resp.StatusCode != http.StatusFound {
 		tb.Fatalf("/connect: %d", resp.StatusCode)
 	}
-	resp, _ = get(tb, stop, resp.Header.Get("Location"))
+	resp, _ = f.get(tb, stop, resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/oauth/callback?") {
 		tb.Fatalf("Zoom's consent: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -276,7 +282,7 @@ func TestConnectFlowRefusals(t *testing.T) {
 	}
 	t.Run("declined on Zoom's page", func(t *testing.T) {
 		f.emu.AutoApprove("nobody") // the emulator answers error=access_denied
-		resp, page := get(t, f.browser(t), f.link(t, ""))
+		resp, page := f.get(t, f.browser(t), f.link(t, ""))
 		if resp.StatusCode != 400 || !strings.Contains(page, "not connected") {
 			t.Errorf("%d %s", resp.StatusCode, page)
 		}
@@ -288,12 +294,12 @@ func TestConnectFlowRefusals(t *testing.T) {
 		altered := strings.Replace(link, "ref=a", "ref=b", 1)
 		forged := f.srv.URL + "/connect?ref=a&expires=9999999999&sig=AAAA"
 		for _, target := range []string{altered, forged, f.srv.URL + "/connect"} {
-			if resp, page := get(t, f.browser(t), target); resp.StatusCode != 400 || !strings.Contains(page, "does not work") {
+			if resp, page := f.get(t, f.browser(t), target); resp.StatusCode != 400 || !strings.Contains(page, "does not work") {
 				t.Errorf("%s: %d", target, resp.StatusCode)
 			}
 		}
 		f.clock.add(connectlink.DefaultTTL + time.Second)
-		if resp, page := get(t, f.browser(t), link); resp.StatusCode != 400 || !strings.Contains(page, "expired") {
+		if resp, page := f.get(t, f.browser(t), link); resp.StatusCode != 400 || !strings.Contains(page, "expired") {
 			t.Errorf("expired link: %d", resp.StatusCode)
 		}
 		f.clock.add(-connectlink.DefaultTTL - time.Second)
@@ -304,7 +310,7 @@ func TestConnectFlowRefusals(t *testing.T) {
 	t.Run("state from another browser", func(t *testing.T) {
 		callback := f.stepToCallback(t, f.browser(t), "alice-id")
 		before := f.exchanges()
-		if resp, page := get(t, f.browser(t), callback); resp.StatusCode != 400 || !strings.Contains(page, "another browser") {
+		if resp, page := f.get(t, f.browser(t), callback); resp.StatusCode != 400 || !strings.Contains(page, "another browser") {
 			t.Errorf("%d %s", resp.StatusCode, page)
 		}
 		if f.exchanges() != before {
@@ -318,7 +324,7 @@ func TestConnectFlowRefusals(t *testing.T) {
 		before := f.exchanges()
 		f.clock.add(11 * time.Minute)
 		defer f.clock.add(-11 * time.Minute)
-		if resp, _ := get(t, browser, callback); resp.StatusCode != 400 || f.exchanges() != before {
+		if resp, _ := f.get(t, browser, callback); resp.StatusCode != 400 || f.exchanges() != before {
 			t.Errorf("%d, %d exchanges", resp.StatusCode, f.exchanges()-before)
 		}
 		none(t)
@@ -327,13 +333,13 @@ func TestConnectFlowRefusals(t *testing.T) {
 		browser := f.browser(t)
 		callback := f.stepToCallback(t, browser, "bob-id")
 		cookies := browser.Jar.Cookies(mustURL(t, f.srv.URL+"/oauth/callback"))
-		if resp, _ := get(t, browser, callback); resp.StatusCode != 200 {
+		if resp, _ := f.get(t, browser, callback); resp.StatusCode != 200 {
 			t.Fatalf("first use: %d", resp.StatusCode)
 		}
 		before := f.exchanges()
 		replay := f.browser(t)
 		replay.Jar.SetCookies(mustURL(t, f.srv.URL+"/oauth/callback"), cookies) // the same cookie, kept
-		if resp, _ := get(t, replay, callback); resp.StatusCode != 400 || f.exchanges() != before {
+		if resp, _ := f.get(t, replay, callback); resp.StatusCode != 400 || f.exchanges() != before {
 			t.Errorf("replay: %d, %d exchanges", resp.StatusCode, f.exchanges()-before)
 		}
 		f.admin(t, http.MethodDelete, "/admin/connections/"+mustFind(t, f, "bob-id").ID, "")
@@ -535,6 +541,38 @@ func assertNoSecretsLogged(tb testing.TB, f *connectedFixture) {
 	for _, word := range []string{"state=", "code=", "sig="} {
 		if i := strings.Index(logs, word); i >= 0 && !strings.HasPrefix(logs[i+len(word):], "REDACTED") {
 			tb.Errorf("the log holds %s unredacted: %.60s", word, logs[i:])
+		}
+	}
+}
+
+// With the database down, the connected-account routes answer 503 and nothing else changes.
+func TestConnectedRoutesWithTheDatabaseDown(t *testing.T) {
+	key := bytes.Repeat([]byte{3}, seal.KeySize)
+	ring, _ := seal.NewKeyring(key)
+	links := connectlink.NewSigner("http://127.0.0.1", [][]byte{key}, time.Now)
+	manager := connections.NewManager(connections.ManagerConfig{Store: func() (connections.Store, bool) { return nil, false },
+		Vault: connections.NewVault(ring), Logger: zerolog.Nop()})
+	srv := newTestServer(t, Deps{
+		Connected:       &Connected{Manager: manager, Zoom: zoom.NewUserClient(zoom.Config{OAuthBaseURL: "http://127.0.0.1:1"}, "")},
+		ConnectFlow:     &ConnectFlow{Links: links, Cookies: ring, Now: time.Now},
+		CallbackSecrets: []string{botSecret},
+		AdminTokens:     []string{adminToken},
+	})
+	link, _ := links.Mint("r", time.Hour)
+	u, _ := url.Parse(link)
+	for _, tc := range []struct {
+		path   string
+		header http.Header
+	}{
+		{"/obf-token?secret=" + botSecret + "&ref=r", nil},
+		{"/zak?secret=" + botSecret + "&user=a%40example.com", nil},
+		{"/connect?" + u.RawQuery, nil},
+		{"/admin/connections", header("Authorization", "Bearer "+adminToken)},
+		{"/admin/connections/conn_1", header("Authorization", "Bearer "+adminToken)},
+	} {
+		resp, body := srv.do(t, http.MethodGet, tc.path, tc.header, "")
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s: %d %q, want 503", tc.path, resp.StatusCode, body)
 		}
 	}
 }
