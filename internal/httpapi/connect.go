@@ -179,6 +179,7 @@ func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 		}
 		me, err := cd.Zoom.Me(ctx, zoom.UserToken{Value: grant.AccessToken, APIBase: grant.APIBase})
 		if err != nil {
+			cd.Zoom.Revoke(ctx, grant.RefreshToken) // best effort: tokens nobody will store
 			writeZoomPage(w, r, err)
 			return
 		}

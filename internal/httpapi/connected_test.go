@@ -288,6 +288,26 @@ func TestConnectFlowRefusals(t *testing.T) {
 		}
 		none(t)
 	})
+	t.Run("Zoom failing", func(t *testing.T) {
+		for _, tc := range []struct {
+			ep     zoomemu.Endpoint
+			faults []zoomemu.Fault
+			status int
+		}{
+			// A code exchange is not retried (a code is single-use).
+			{zoomemu.EndpointToken, []zoomemu.Fault{zoomemu.ServerError()}, 503},
+			{zoomemu.EndpointToken, []zoomemu.Fault{zoomemu.Status(400, `{"error":"invalid_request","reason":"Invalid authorization code"}`)}, 502},
+			// users/me is retried within the budget: it fails only when Zoom keeps failing.
+			{zoomemu.EndpointUsersMe, slices.Repeat([]zoomemu.Fault{zoomemu.ServerError()}, 6), 503},
+			{zoomemu.EndpointUsersMe, []zoomemu.Fault{zoomemu.Status(400, `{"code":4711,"message":"Invalid access token, does not contain scopes:[user:read:user]."}`)}, 502},
+		} {
+			f.emu.Script(tc.ep, tc.faults...)
+			if resp, page := f.connect(t, "alice-id", ""); resp.StatusCode != tc.status || !strings.Contains(page, "Nothing was stored") {
+				t.Errorf("%s failing: %d, want %d", tc.ep, resp.StatusCode, tc.status)
+			}
+			none(t)
+		}
+	})
 	t.Run("forged, altered and expired links never reach Zoom", func(t *testing.T) {
 		before := f.emu.Calls(zoomemu.EndpointAuthorize)
 		link := f.link(t, "a")
