@@ -153,12 +153,9 @@ func newConnected(cfg config.Config, store *pendingStore, m *metrics.Metrics, lo
 		return nil, nil, err
 	}
 	manager := connections.NewManager(connections.ManagerConfig{
-		Store: store.Get,
-		Vault: vault,
-		Refresh: func(ctx context.Context, refreshToken string) (connections.Tokens, error) {
-			g, err := uc.Refresh(ctx, refreshToken)
-			return connections.Tokens{Access: g.AccessToken, Refresh: g.RefreshToken, AccessExpiresAt: g.ExpiresAt}, err
-		},
+		Store:               store.Get,
+		Vault:               vault,
+		Refresh:             uc.RefreshTokens,
 		RefreshTokenDead:    zoom.IsRefreshTokenDead,
 		AccessTokenRejected: zoom.IsInvalidAccessToken,
 		Revoke:              uc.Revoke,

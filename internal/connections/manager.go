@@ -35,7 +35,7 @@ type ManagerConfig struct {
 	Store func() (Store, bool)
 	Vault *Vault
 	// Refresh trades a refresh token for new tokens at Zoom.
-	Refresh func(ctx context.Context, refreshToken string) (Tokens, error)
+	Refresh func(ctx context.Context, refreshToken string) (access, refresh string, accessExpiresAt time.Time, err error)
 	// RefreshTokenDead tells a Refresh error that means Zoom refused the refresh token for good.
 	RefreshTokenDead func(error) bool
 	// AccessTokenRejected tells an error of a call made with an access token that means Zoom
@@ -255,7 +255,8 @@ func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Conn
 		if !due(cur, t) {
 			return Change{}, nil // refreshed by another caller or process meanwhile
 		}
-		fresh, err := m.cfg.Refresh(ctx, t.Refresh)
+		access, refresh, expires, err := m.cfg.Refresh(ctx, t.Refresh)
+		fresh := Tokens{Access: access, Refresh: refresh, AccessExpiresAt: expires}
 		if err != nil {
 			// Under the lock, the row is current: the refresh token Zoom refused is the stored
 			// one, not one another process already replaced.

@@ -75,12 +75,9 @@ func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *
 	ring, _ := seal.NewKeyring(key)
 	vault := connections.NewVault(ring)
 	m := connections.NewManager(connections.ManagerConfig{
-		Store: func() (connections.Store, bool) { return s, true },
-		Vault: vault,
-		Refresh: func(ctx context.Context, refreshToken string) (connections.Tokens, error) {
-			g, err := uc.Refresh(ctx, refreshToken)
-			return connections.Tokens{Access: g.AccessToken, Refresh: g.RefreshToken, AccessExpiresAt: g.ExpiresAt}, err
-		},
+		Store:               func() (connections.Store, bool) { return s, true },
+		Vault:               vault,
+		Refresh:             uc.RefreshTokens,
 		RefreshTokenDead:    zoom.IsRefreshTokenDead,
 		AccessTokenRejected: zoom.IsInvalidAccessToken,
 		Revoke:              uc.Revoke,

@@ -90,12 +90,9 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 	logger := zerolog.New(logs).Level(zerolog.DebugLevel)
 	m := metrics.New()
 	manager := connections.NewManager(connections.ManagerConfig{
-		Store: func() (connections.Store, bool) { return store, true },
-		Vault: vault,
-		Refresh: func(ctx context.Context, refreshToken string) (connections.Tokens, error) {
-			g, err := uc.Refresh(ctx, refreshToken)
-			return connections.Tokens{Access: g.AccessToken, Refresh: g.RefreshToken, AccessExpiresAt: g.ExpiresAt}, err
-		},
+		Store:               func() (connections.Store, bool) { return store, true },
+		Vault:               vault,
+		Refresh:             uc.RefreshTokens,
 		RefreshTokenDead:    zoom.IsRefreshTokenDead,
 		AccessTokenRejected: zoom.IsInvalidAccessToken,
 		Revoke:              uc.Revoke,

@@ -105,6 +105,12 @@ func (u *UserClient) Refresh(ctx context.Context, refreshToken string) (Grant, e
 
 // token runs one token request. presented is the code or refresh token sent, scrubbed from
 // Zoom's reason text (Zoom echoes a bad code back), so an error never carries it into a log.
+// RefreshTokens is Refresh for callers that keep only the tokens and the access token's expiry.
+func (u *UserClient) RefreshTokens(ctx context.Context, refreshToken string) (access, refresh string, expiresAt time.Time, err error) {
+	g, err := u.Refresh(ctx, refreshToken)
+	return g.AccessToken, g.RefreshToken, g.ExpiresAt, err
+}
+
 func (u *UserClient) token(ctx context.Context, op, presented string, get func(context.Context) (*oauth2.Token, error)) (Grant, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, u.c.http)
 	start, began := u.c.cfg.Now(), time.Now()
