@@ -140,6 +140,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		keepalive := cfg.Connections.Keepalive
 		go connected.Manager.Run(ctx, keepalive, min(max(keepalive/10, 100*time.Millisecond), 10*time.Minute), 200*time.Millisecond)
 	}
+	for _, t := range cfg.WebhookSecretTokens {
+		deps.ZoomWebhookTokens = append(deps.ZoomWebhookTokens, t.Reveal())
+	}
 	servers := []listener{{name: "http", addr: *addr, handler: httpapi.NewHandler(deps)}}
 	if cfg.MetricsAddr != "" {
 		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})

@@ -156,6 +156,7 @@ func newConnected(cfg config.Config, store *pendingStore, m *metrics.Metrics, lo
 		Store:               store.Get,
 		Vault:               vault,
 		Refresh:             uc.RefreshTokens,
+		ListMeetings:        uc.ListMeetings,
 		RefreshTokenDead:    zoom.IsRefreshTokenDead,
 		AccessTokenRejected: zoom.IsInvalidAccessToken,
 		Revoke:              uc.Revoke,

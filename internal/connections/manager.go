@@ -41,6 +41,9 @@ type ManagerConfig struct {
 	// AccessTokenRejected tells an error of a call made with an access token that means Zoom
 	// no longer accepts that token (expired or revoked), which a refresh cures.
 	AccessTokenRejected func(error) bool
+	// ListMeetings lists the ids of the meetings an access token's user hosts; nil maps only
+	// what webhooks and the connect flow tell.
+	ListMeetings func(ctx context.Context, accessToken string) ([]int64, error)
 	// Revoke revokes a token at Zoom (best effort, when a connection is deleted); nil skips it.
 	Revoke func(ctx context.Context, token string) error
 	// Now is the clock expiry is judged by; time.Now when nil.
@@ -342,9 +345,10 @@ func (m *Manager) flushPending(ctx context.Context, s Store, id string) error {
 	return nil
 }
 
-// Run keeps connections alive until ctx ends: every check it refreshes, one at a time and
-// spaced by pace, the active connections not refreshed for idle (so their refresh tokens do not
-// lapse), and retries writes of refreshed tokens that failed. Each due connection is refreshed
+// Run keeps connections alive until ctx ends: every check it lists the meetings of connections
+// due for it (daily), refreshes, one at a time and spaced by pace, the active connections not
+// refreshed for idle (so their refresh tokens do not lapse), and retries writes of refreshed
+// tokens that failed. Each due connection is refreshed
 // once across every process sharing the database: whoever takes its lock second finds it fresh.
 func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 	ticker := time.NewTicker(check)
@@ -368,6 +372,7 @@ func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 		for _, id := range waiting {
 			m.flushPending(ctx, s, id)
 		}
+		m.listDueMeetings(ctx, s, pace)
 		list, err := s.List(ctx, Filter{Status: StatusActive})
 		if err != nil {
 			continue

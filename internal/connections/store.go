@@ -55,6 +55,13 @@ type Store interface {
 	MeetingHost(ctx context.Context, meetingID int64) (Connection, error)
 	// Meetings returns the ids of the meetings a connection hosts, in ascending order.
 	Meetings(ctx context.Context, connectionID string) ([]int64, error)
+	// ClaimMeetingListing marks a connection's meetings as being listed now when they were last
+	// listed before notSince (or never), and reports whether this caller won the claim: among
+	// processes sharing the database, one lists each connection per period.
+	ClaimMeetingListing(ctx context.Context, connectionID string, now, notSince time.Time) (bool, error)
+	// MeetingListingsDue returns the active connections whose meetings were last listed before
+	// notSince, or never.
+	MeetingListingsDue(ctx context.Context, notSince time.Time) ([]string, error)
 
 	// ClaimEvents returns up to limit events that are due at now, at most one per connection
 	// (its oldest undelivered one, so a connection's events go out in order), and holds them

@@ -15,6 +15,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
@@ -197,6 +198,9 @@ func handleJoinToken(s2s *zoom.Client, cd *Connected, s2sOff http.HandlerFunc) h
 			}
 		}
 		user, ref, problem := connectionName(r)
+		joinToken := func(ctx context.Context, t zoom.UserToken) (string, error) {
+			return cd.Zoom.JoinToken(ctx, t, meetingID, kind, bypass)
+		}
 		switch {
 		case problem != "":
 			writeText(w, http.StatusBadRequest, problem)
@@ -205,12 +209,27 @@ func handleJoinToken(s2s *zoom.Client, cd *Connected, s2sOff http.HandlerFunc) h
 				featureOff("ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS")(w, r)
 				return
 			}
-			connectedToken(w, r, cd, user, ref, func(ctx context.Context, t zoom.UserToken) (string, error) {
-				return cd.Zoom.JoinToken(ctx, t, meetingID, kind, bypass)
-			})
-		case s2s == nil:
-			s2sOff(w, r)
+			connectedToken(w, r, cd, user, ref, joinToken)
 		default:
+			dbDown := false
+			if cd != nil {
+				var answered bool
+				if answered, dbDown = hostJoinToken(w, r, cd, meetingID, joinToken); answered {
+					return
+				}
+			}
+			if s2s == nil && dbDown {
+				writeConnectionError(w, r, connections.ErrUnavailable)
+				return
+			}
+			if s2s == nil && cd != nil {
+				writeText(w, http.StatusNotFound, "no connected host owns this meeting, and no Server-to-Server app is configured")
+				return
+			}
+			if s2s == nil {
+				s2sOff(w, r)
+				return
+			}
 			token, err := s2s.JoinToken(r.Context(), meetingID, kind, bypass)
 			if err != nil {
 				writeZoomError(w, r, err)
@@ -219,6 +238,37 @@ func handleJoinToken(s2s *zoom.Client, cd *Connected, s2sOff http.HandlerFunc) h
 			writeToken(w, token)
 		}
 	}
+}
+
+// hostJoinToken answers with a join token from the connected host of the meeting, and reports
+// whether it answered. It does not when the meeting has no connected host, the host's connection
+// has ended, Zoom says the user does not host it, or the database is down (dbDown): the caller
+// falls back to the S2S app.
+func hostJoinToken(w http.ResponseWriter, r *http.Request, cd *Connected, meetingID int64,
+	joinToken func(context.Context, zoom.UserToken) (string, error)) (answered, dbDown bool) {
+	host, err := cd.Manager.Host(r.Context(), meetingID)
+	switch {
+	case errors.Is(err, connections.ErrUnavailable):
+		requestLogger(r).Warn().Err(err).Msg("join token: the meeting map is unavailable; falling back to the S2S app")
+		return false, true
+	case err != nil || host.Status != connections.StatusActive:
+		return false, false
+	}
+	token, err := cd.Manager.Call(r.Context(), host, func(ctx context.Context, accessToken string) (string, error) {
+		return joinToken(ctx, zoom.UserToken{Value: accessToken})
+	})
+	var zerr *zoom.Error
+	switch {
+	case err == nil:
+		requestLogger(r).Debug().Str("connection", host.ID).Msg("join token from the meeting's connected host")
+		writeToken(w, token)
+		return true, false
+	case errors.Is(err, connections.ErrReauthorizationRequired), errors.As(err, &zerr) && zerr.Kind == zoom.KindNotFound:
+		requestLogger(r).Info().Str("connection", host.ID).Err(err).Msg("join token: the mapped host cannot make it; falling back")
+		return false, false
+	}
+	writeConnectionError(w, r, err)
+	return true, false
 }
 
 // parseMeetingID reads a numeric meeting id, dropping the spaces and dashes people copy along

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -196,6 +197,15 @@ func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 				log.Warn().Str("connection", c.ID).Err(err).Msg("connect: mapping the personal meeting id failed")
 			}
 		}
+		// The listing can take a while for a busy host: it runs after the answer. If the process
+		// stops first, the daily listing finds the connection never listed and does it.
+		go func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := cd.Manager.ListMeetings(ctx, c.ID, true); err != nil {
+				log.Warn().Str("connection", c.ID).Err(err).Msg("connect: listing the user's meetings failed; retrying in the daily listing")
+			}
+		}(context.WithoutCancel(ctx))
 		log.Info().Str("connection", c.ID).Bool("created", created).Msg("Zoom account connected")
 		if flow.SuccessURL != "" {
 			target, _ := url.Parse(flow.SuccessURL)

@@ -93,6 +93,7 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 		Store:               func() (connections.Store, bool) { return store, true },
 		Vault:               vault,
 		Refresh:             uc.RefreshTokens,
+		ListMeetings:        uc.ListMeetings,
 		RefreshTokenDead:    zoom.IsRefreshTokenDead,
 		AccessTokenRejected: zoom.IsInvalidAccessToken,
 		Revoke:              uc.Revoke,
@@ -406,7 +407,7 @@ func TestConnectedBotRoutes(t *testing.T) {
 		{"/obf-token?secret=" + botSecret + "&user=nobody%40example.com", 404, "no connected Zoom account"},
 		{"/obf-token?secret=" + botSecret + "&ref=r1&meeting_id=12a", 400, "meeting_id"},
 		{"/zak?secret=" + botSecret, 404, "ZOOM_ACCOUNT_ID"}, // no S2S app here
-		{"/join-token?secret=" + botSecret + "&meeting_id=1", 404, "ZOOM_ACCOUNT_ID"},
+		{"/join-token?secret=" + botSecret + "&meeting_id=1", 404, "no connected host owns this meeting"},
 	} {
 		resp, body := f.srv.do(t, http.MethodGet, tc.path, nil, "")
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.body) {

@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/zoomtoken/zoomtoken/internal/connections"
 )
 
 // addRoutes lists every route the service answers.
@@ -55,6 +58,17 @@ func addRoutes(r chi.Router, d Deps) {
 			r.With(guard).Get("/obf-token", handleOBF(d.Connected))
 		}
 	})
+
+	// Zoom's event notifications keep the meeting map and the connections current.
+	if len(d.ZoomWebhookTokens) > 0 {
+		var m *connections.Manager
+		if d.Connected != nil {
+			m = d.Connected.Manager
+		}
+		r.Post("/webhooks/zoom", handleZoomWebhook(d.ZoomWebhookTokens, m, d.Metrics, time.Now))
+	} else {
+		r.Post("/webhooks/zoom", featureOff("ZOOM_WEBHOOK_SECRET_TOKENS"))
+	}
 
 	// Connecting an account: a link from the operator, Zoom's consent, and back.
 	if d.Connected != nil && d.ConnectFlow != nil {

@@ -47,6 +47,9 @@ type Deps struct {
 	ConnectFlow *ConnectFlow
 	// AdminTokens are the bearer tokens /admin/* accepts; empty turns the admin API off.
 	AdminTokens []string
+	// ZoomWebhookTokens are the event subscription's Secret Tokens (the first answers URL
+	// validation); empty turns POST /webhooks/zoom off.
+	ZoomWebhookTokens []string
 
 	// Metrics records every request; nil records nothing. MetricsElsewhere says /metrics is
 	// served on its own listener (METRICS_ADDR) rather than here.

@@ -29,6 +29,8 @@ type Metrics struct {
 	rateLimitRemaining *prometheus.GaugeVec
 	botAuth            *prometheus.CounterVec
 	refreshes          *prometheus.CounterVec
+	webhooks           *prometheus.CounterVec
+	events             *prometheus.CounterVec
 }
 
 // New registers every metric but the token expiry gauge, which WatchTokenExpiry adds once the S2S
@@ -70,9 +72,17 @@ func New() *Metrics {
 			Namespace: namespace, Name: "connection_refreshes_total",
 			Help: "Refreshes of connected accounts' tokens by outcome: refreshed, reauthorization_required, failed, not_stored.",
 		}, []string{"outcome"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "webhooks_total",
+			Help: "Zoom webhooks received, by event and outcome (ok, ignored, failed, unauthorized, malformed, too_large).",
+		}, []string{"event", "outcome"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "connection_events_total",
+			Help: "Connection event deliveries to EVENTS_URL by outcome: delivered, failed (to be retried), dropped (gave up, or no EVENTS_URL).",
+		}, []string{"outcome"}),
 	}
 	m.registry.MustRegister(m.requests, m.requestSeconds, m.zoomRequests, m.zoomSeconds, m.tokenRefreshes,
-		m.rateLimitRemaining, m.botAuth, m.refreshes, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.rateLimitRemaining, m.botAuth, m.refreshes, m.webhooks, m.events, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -109,6 +119,17 @@ func (m *Metrics) ObserveBotAuth(via string) {
 		m.botAuth.WithLabelValues(via).Inc()
 	}
 }
+
+// ObserveWebhook records one Zoom webhook's event and outcome.
+func (m *Metrics) ObserveWebhook(event, outcome string) {
+	if event == "" {
+		event = "unknown"
+	}
+	m.webhooks.WithLabelValues(event, outcome).Inc()
+}
+
+// ObserveEventDelivery records the outcome of one connection event delivery attempt.
+func (m *Metrics) ObserveEventDelivery(outcome string) { m.events.WithLabelValues(outcome).Inc() }
 
 // ObserveRefresh records the outcome of one refresh of a connection's tokens.
 func (m *Metrics) ObserveRefresh(outcome string) { m.refreshes.WithLabelValues(outcome).Inc() }

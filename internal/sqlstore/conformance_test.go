@@ -908,3 +908,38 @@ func TestConsumeStateOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestMeetingListingClaimedOncePerPeriod(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v := newVault(t, newKey(t))
+		s1, s2 := b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{})
+		c, _ := newConnection(t, v, "u1")
+		c = save(t, s1, c)
+		now := time.Now()
+		if due, _ := s1.MeetingListingsDue(ctx, now.Add(-24*time.Hour)); !slices.Equal(due, []string{c.ID}) {
+			t.Fatalf("due before any listing: %v", due)
+		}
+		var won atomic.Int32
+		var wg sync.WaitGroup
+		for _, s := range []*sqlstore.Store{s1, s2, s1, s2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if ok, err := s.ClaimMeetingListing(ctx, c.ID, now, now.Add(-24*time.Hour)); err == nil && ok {
+					won.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if won.Load() != 1 {
+			t.Errorf("%d claims won, want 1", won.Load())
+		}
+		if due, _ := s2.MeetingListingsDue(ctx, now.Add(-24*time.Hour)); len(due) != 0 {
+			t.Errorf("still due after the listing: %v", due)
+		}
+		later := now.Add(25 * time.Hour)
+		if ok, _ := s2.ClaimMeetingListing(ctx, c.ID, later, later.Add(-24*time.Hour)); !ok {
+			t.Errorf("not claimable a day later")
+		}
+	})
+}

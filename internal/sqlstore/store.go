@@ -374,6 +374,36 @@ func (s *Store) Meetings(ctx context.Context, connectionID string) ([]int64, err
 	return ids, rows.Err()
 }
 
+// ClaimMeetingListing implements connections.Store: a compare-and-set on meetings_listed_at.
+func (s *Store) ClaimMeetingListing(ctx context.Context, connectionID string, now, notSince time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE connections SET meetings_listed_at = $2
+		WHERE id = $1 AND (meetings_listed_at IS NULL OR meetings_listed_at < $3)`, connectionID, millis(now), millis(notSince))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// MeetingListingsDue implements connections.Store.
+func (s *Store) MeetingListingsDue(ctx context.Context, notSince time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM connections WHERE status = 'active'
+		AND (meetings_listed_at IS NULL OR meetings_listed_at < $1) ORDER BY created_at, id`, millis(notSince))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // ClaimEvents implements connections.Store. A claim moves the event's next attempt to the end of
 // the lease, with a compare on the time it read, so two processes never claim one event at once.
 func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]connections.Event, error) {

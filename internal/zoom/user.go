@@ -265,6 +265,11 @@ func (u *UserClient) Meetings(ctx context.Context, t UserToken) ([]int64, error)
 	}
 }
 
+// ListMeetings is Meetings for callers that hold the access token alone.
+func (u *UserClient) ListMeetings(ctx context.Context, accessToken string) ([]int64, error) {
+	return u.Meetings(ctx, UserToken{Value: accessToken})
+}
+
 // IsInvalidAccessToken reports whether Zoom refused a call because the access token is invalid
 // (401, code 124: expired or revoked), which a refresh can cure.
 func IsInvalidAccessToken(err error) bool {

@@ -1,0 +1,134 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// MeetingListingPeriod is how often each connection's meetings are listed again from Zoom.
+const MeetingListingPeriod = 24 * time.Hour
+
+// Host returns the connection that hosts a meeting, or ErrNotFound.
+func (m *Manager) Host(ctx context.Context, meetingID int64) (Connection, error) {
+	s, err := m.Store()
+	if err != nil {
+		return Connection{}, err
+	}
+	c, err := s.MeetingHost(ctx, meetingID)
+	return c, storeError(err)
+}
+
+// ListMeetings maps every meeting Zoom lists for the connection to it, when this process wins
+// the period's claim (or force is set, as at connect time). Re-listing never unmaps: a meeting
+// created since by webhook, or an instant one, stays.
+func (m *Manager) ListMeetings(ctx context.Context, id string, force bool) error {
+	if m.cfg.ListMeetings == nil {
+		return nil
+	}
+	s, err := m.Store()
+	if err != nil {
+		return err
+	}
+	now := m.cfg.Now()
+	notSince := now.Add(-MeetingListingPeriod)
+	if force {
+		notSince = now.Add(time.Millisecond)
+	}
+	won, err := s.ClaimMeetingListing(ctx, id, now, notSince)
+	if err != nil || !won {
+		return storeError(err)
+	}
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return storeError(err)
+	}
+	var ids []int64
+	_, err = m.Call(ctx, c, func(ctx context.Context, accessToken string) (string, error) {
+		var err error
+		ids, err = m.cfg.ListMeetings(ctx, accessToken)
+		return "", err
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.PutMeetings(ctx, id, ids...); err != nil {
+		return storeError(err)
+	}
+	m.cfg.Logger.Debug().Str("connection", id).Int("meetings", len(ids)).Msg("meetings listed")
+	return nil
+}
+
+// listDueMeetings lists, paced, the meetings of every connection due for it.
+func (m *Manager) listDueMeetings(ctx context.Context, s Store, pace time.Duration) {
+	if m.cfg.ListMeetings == nil {
+		return
+	}
+	due, err := s.MeetingListingsDue(ctx, m.cfg.Now().Add(-MeetingListingPeriod))
+	if err != nil {
+		return
+	}
+	for _, id := range due {
+		if err := m.ListMeetings(ctx, id, false); err != nil {
+			m.cfg.Logger.Warn().Str("connection", id).Err(err).Msg("listing the connection's meetings failed; retrying in a day")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pace):
+		}
+	}
+}
+
+// MeetingHosted maps a meeting to the connection of its host (a meeting.created or
+// meeting.updated webhook). A host who is not connected leaves any mapping as it is.
+func (m *Manager) MeetingHosted(ctx context.Context, meetingID int64, hostZoomUserID string) error {
+	s, err := m.Store()
+	if err != nil {
+		return err
+	}
+	c, err := s.FindByZoomUserID(ctx, hostZoomUserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return storeError(err)
+	}
+	return storeError(s.PutMeetings(ctx, c.ID, meetingID))
+}
+
+// MeetingDeleted unmaps a meeting (a meeting.deleted webhook).
+func (m *Manager) MeetingDeleted(ctx context.Context, meetingID int64) error {
+	s, err := m.Store()
+	if err != nil {
+		return err
+	}
+	return storeError(s.DeleteMeeting(ctx, meetingID))
+}
+
+// PMIChanged maps a connected user's new personal meeting id to them (a user.updated webhook).
+func (m *Manager) PMIChanged(ctx context.Context, zoomUserID string, pmi int64) error {
+	return m.MeetingHosted(ctx, pmi, zoomUserID)
+}
+
+// Deauthorized deletes the connection of a user who removed the app (an app_deauthorized
+// webhook): its tokens, which Zoom has revoked already, and its meetings. It records
+// connection.deleted. An unknown user is not an error.
+func (m *Manager) Deauthorized(ctx context.Context, zoomUserID string) error {
+	s, err := m.Store()
+	if err != nil {
+		return err
+	}
+	c, err := s.FindByZoomUserID(ctx, zoomUserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return storeError(err)
+	}
+	if _, err := s.Delete(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return storeError(err)
+	}
+	m.cfg.Logger.Info().Str("connection", c.ID).Msg("connection deleted: the user removed the app in Zoom")
+	return nil
+}
