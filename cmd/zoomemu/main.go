@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	oauthRedirect := flags.String("oauth-redirect", env("ZOOMEMU_OAUTH_REDIRECT", ""), "the app's registered redirect URL; empty accepts any [ZOOMEMU_OAUTH_REDIRECT]")
 	oauthScopes := flags.String("oauth-scopes", env("ZOOMEMU_OAUTH_SCOPES", strings.Join(zoomemu.UserScopes(), ",")), "scopes users grant the OAuth app [ZOOMEMU_OAUTH_SCOPES]")
 	hosts := flags.String("hosts", env("ZOOMEMU_HOSTS", ""), "meetings each user hosts, user:id+id,... [ZOOMEMU_HOSTS]")
+	webhookSecret := flags.String("webhook-secret", env("ZOOMEMU_WEBHOOK_SECRET", "emu-webhook-secret-token"), "Secret Token that signs the webhooks the emulator sends [ZOOMEMU_WEBHOOK_SECRET]")
 	autoApprove := flags.String("auto-approve", env("ZOOMEMU_AUTO_APPROVE", ""), "approve OAuth consent at once as this user, without the page [ZOOMEMU_AUTO_APPROVE]")
 	rateLimit := flags.Int("rate-limit", intEnv(getenv, "ZOOMEMU_RATE_LIMIT", 0), "REST calls allowed per second, 0 for no limit [ZOOMEMU_RATE_LIMIT]")
 	dailyLimit := flags.Int("daily-limit", intEnv(getenv, "ZOOMEMU_DAILY_LIMIT", 0), "REST calls allowed per UTC day, 0 for no limit [ZOOMEMU_DAILY_LIMIT]")
@@ -95,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Apps: []zoomemu.App{{AccountID: *accountID, ClientID: *clientID, ClientSecret: *clientSecret,
 			Scopes: splitList(*scopes)}},
 		TokenLifetime:      *tokenLifetime,
+		WebhookSecretToken: *webhookSecret,
 		RateLimitPerSecond: *rateLimit,
 		DailyLimit:         *dailyLimit,
 	}
@@ -220,6 +222,35 @@ func adminHandler(emu *zoomemu.Emulator) http.Handler {
 	mux.HandleFunc("POST /_emu/users/{user}/kill-refresh", func(w http.ResponseWriter, r *http.Request) {
 		emu.KillRefreshToken(r.PathValue("user"))
 		fmt.Fprintf(w, "refresh token of %s killed\n", r.PathValue("user"))
+	})
+	mux.HandleFunc("POST /_emu/users/{user}/deauthorize", func(w http.ResponseWriter, r *http.Request) {
+		status, err := emu.Deauthorize(r.Context(), r.PathValue("user"), r.URL.Query().Get("url"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		fmt.Fprintf(w, "deauthorized %s; app_deauthorized answered %d\n", r.PathValue("user"), status)
+	})
+	mux.HandleFunc("POST /_emu/webhook", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		meeting, _ := strconv.ParseInt(q.Get("meeting"), 10, 64)
+		pmi, _ := strconv.ParseInt(q.Get("pmi"), 10, 64)
+		var payload map[string]any
+		switch event := q.Get("event"); event {
+		case "meeting.created", "meeting.updated", "meeting.deleted":
+			payload = zoomemu.MeetingEvent(meeting, q.Get("host"), cmp.Or(q.Get("operator"), q.Get("host")))
+		case "user.updated":
+			payload = zoomemu.UserUpdatedEvent(q.Get("user"), pmi)
+		default:
+			http.Error(w, "want event=meeting.created|meeting.updated|meeting.deleted (meeting, host[, operator]) or user.updated (user, pmi), and url", http.StatusBadRequest)
+			return
+		}
+		status, err := emu.SendWebhook(r.Context(), q.Get("url"), q.Get("event"), payload)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		fmt.Fprintf(w, "sent %s; answered %d\n", q.Get("event"), status)
 	})
 	mux.HandleFunc("GET /_emu/users/{user}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "refreshes %d\n", emu.Refreshes(r.PathValue("user")))

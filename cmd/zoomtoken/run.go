@@ -137,6 +137,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		for _, t := range cfg.AdminTokens {
 			deps.AdminTokens = append(deps.AdminTokens, t.Reveal())
 		}
+		deliverer, err := newDeliverer(cfg, store, m, logger)
+		if err != nil {
+			return err
+		}
+		go deliverer.Run(ctx, time.Second)
 		keepalive := cfg.Connections.Keepalive
 		go connected.Manager.Run(ctx, keepalive, min(max(keepalive/10, 100*time.Millisecond), 10*time.Minute), 200*time.Millisecond)
 	}

@@ -12,10 +12,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/rs/zerolog"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
+	"github.com/zoomtoken/zoomtoken/internal/events"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/postgres"
@@ -236,4 +238,18 @@ func runConnectLink(cfg config.Config, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintln(stdout, link)
 	fmt.Fprintf(stderr, "works until %s\n", expires.Format(time.RFC3339))
 	return nil
+}
+
+// newDeliverer returns the deliverer of connection events: to EVENTS_URL when it is set, and
+// otherwise one that clears the outbox.
+func newDeliverer(cfg config.Config, store *pendingStore, m *metrics.Metrics, logger zerolog.Logger) (*events.Deliverer, error) {
+	dc := events.Config{Store: store.Get, Observe: m.ObserveEventDelivery, Logger: logger}
+	if cfg.Events != nil {
+		signer, err := standardwebhooks.NewWebhook(cfg.Events.SigningSecret.Reveal())
+		if err != nil {
+			return nil, errors.New("EVENTS_SIGNING_SECRET is not whsec_ followed by base64")
+		}
+		dc.URL, dc.Signer = cfg.Events.URL, signer
+	}
+	return events.New(dc), nil
 }

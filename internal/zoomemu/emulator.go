@@ -86,6 +86,9 @@ type Config struct {
 	// zero means no limit. DailyLimit caps them per UTC day; zero means no limit.
 	RateLimitPerSecond int
 	DailyLimit         int
+	// WebhookSecretToken signs the webhooks the emulator sends (the event subscription's
+	// Secret Token).
+	WebhookSecretToken string
 	// Now is the emulator's clock, for token expiry and rate limits; default time.Now.
 	Now func() time.Time
 }

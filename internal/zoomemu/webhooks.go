@@ -1,0 +1,82 @@
+package zoomemu
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// SendWebhook POSTs a Zoom event notification to url, signed as Zoom signs them with
+// Config.WebhookSecretToken, and returns the status it got.
+func (e *Emulator) SendWebhook(ctx context.Context, url, event string, payload map[string]any) (int, error) {
+	now := e.cfg.Now()
+	body, err := json.Marshal(map[string]any{"event": event, "payload": payload, "event_ts": now.UnixMilli()})
+	if err != nil {
+		return 0, err
+	}
+	ts := strconv.FormatInt(now.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(e.cfg.WebhookSecretToken))
+	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-zm-request-timestamp", ts)
+	req.Header.Set("x-zm-signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// MeetingEvent is the payload of meeting.created, meeting.updated and meeting.deleted: operator
+// is who acted, which may not be the host.
+func MeetingEvent(meetingID int64, hostID, operatorID string) map[string]any {
+	return map[string]any{"account_id": "emu-account", "operator": operatorID + "@example.com", "operator_id": operatorID,
+		"object": map[string]any{"id": meetingID, "uuid": "emu-" + strconv.FormatInt(meetingID, 36), "host_id": hostID,
+			"topic": "Meeting", "type": 2}}
+}
+
+// UserUpdatedEvent is the payload of user.updated when a user's PMI changes.
+func UserUpdatedEvent(userID string, pmi int64) map[string]any {
+	return map[string]any{"account_id": "emu-account", "operator_id": userID, "object": map[string]any{"id": userID, "pmi": pmi}}
+}
+
+// Deauthorize does what a user removing the app in Zoom does: their tokens are revoked, and
+// app_deauthorized is sent to url.
+func (e *Emulator) Deauthorize(ctx context.Context, user, url string) (int, error) {
+	e.mu.Lock()
+	u := e.user(user)
+	clientID := ""
+	if e.cfg.OAuthApp != nil {
+		clientID = e.cfg.OAuthApp.ClientID
+	}
+	if u != nil {
+		for _, g := range e.grants {
+			if g.user == u {
+				g.dead = true
+			}
+		}
+		for t, at := range e.tokens {
+			if at.user == u {
+				delete(e.tokens, t)
+			}
+		}
+	}
+	e.mu.Unlock()
+	if u == nil {
+		return 0, fmt.Errorf("zoomemu: no user %q", user)
+	}
+	return e.SendWebhook(ctx, url, "app_deauthorized", map[string]any{"account_id": u.AccountID, "user_id": u.ID,
+		"client_id": clientID, "deauthorization_time": e.cfg.Now().UTC().Format(time.RFC3339), "signature": "emu"})
+}
