@@ -55,7 +55,7 @@ type connectedFixture struct {
 	vault *connections.Vault
 }
 
-func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL string) *connectedFixture {
+func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL string, options ...func(*Deps, string)) *connectedFixture {
 	tb.Helper()
 	var handler atomic.Pointer[http.Handler]
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
@@ -107,6 +107,9 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 			SuccessURL: successURL, Now: clk.now},
 		CallbackSecrets: []string{botSecret},
 		AdminTokens:     []string{adminToken},
+	}
+	for _, option := range options {
+		option(&d, upstream.URL)
 	}
 	// The handler is made once the server's URL (PUBLIC_URL) is known.
 	d.Logger = logger

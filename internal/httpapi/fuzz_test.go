@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -135,6 +136,33 @@ func FuzzConnectLinkTTL(f *testing.F) {
 		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if raw != "" && (err != nil || n < 1 || n > 2592000 || ttl != time.Duration(n)*time.Second) {
 			t.Fatalf("accepted %q as %v", raw, ttl)
+		}
+	})
+}
+
+// A Zoom webhook's body, once its signature passes, is decoded by zoomEvent and applied by
+// applyZoomEvent: whatever it holds, nothing panics, and only whole positive ids reach the map.
+func FuzzZoomEvent(f *testing.F) {
+	for _, seed := range []string{
+		`{"event":"meeting.created","payload":{"object":{"id":85746065432,"host_id":"h"}}}`,
+		`{"event":"meeting.deleted","payload":{"object":{"id":"85746065432"}}}`,
+		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":5551112222}}}`,
+		`{"event":"app_deauthorized","payload":{"user_id":"u1"}}`,
+		`{"event":"meeting.created","payload":{"object":{"id":1.5e3,"host_id":"h"}}}`,
+		`{"event":"user.updated","payload":{"object":{"id":7,"pmi":"-1"}}}`, `[]`, `{"payload":null}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var ev zoomEvent
+		if json.Unmarshal(body, &ev) != nil {
+			return
+		}
+		if id, ok := positiveID(ev.Payload.Object.ID); ok && (id <= 0 || !strings.Contains(string(body), strconv.FormatInt(id, 10))) {
+			t.Fatalf("id %d read from %s", id, body)
+		}
+		if outcome, err := applyZoomEvent(context.Background(), nil, ev); err != nil || outcome != "ignored" {
+			t.Fatalf("without connected accounts: %q %v", outcome, err)
 		}
 	})
 }

@@ -141,6 +141,7 @@ type Emulator struct {
 	autoApprove    string
 	revoked        []string
 	userTokenCalls []UserTokenCall
+	joinTokenCalls []JoinTokenCall
 
 	counts map[Endpoint]*atomic.Int64
 	closed chan struct{}
@@ -397,13 +398,20 @@ func (e *Emulator) handleJoinToken(w http.ResponseWriter, r *http.Request, at ac
 		writeZoomError(w, http.StatusNotFound, 3001, fmt.Sprintf("Meeting does not exist: %d.", id))
 		return
 	}
-	if at.user != nil && !slices.Contains(at.user.Meetings, id) {
+	if at.user != nil && !at.user.hosts(id) {
 		// Only the host's own token makes join tokens for a meeting.
 		writeZoomError(w, http.StatusBadRequest, 3000, "You are not the host of this meeting.")
 		return
 	}
 	token := "emu_jt_" + randomString(48)
 	e.record(EndpointJoinToken, token)
+	by := "s2s"
+	if at.user != nil {
+		by = at.user.ID
+	}
+	e.mu.Lock()
+	e.joinTokenCalls = append(e.joinTokenCalls, JoinTokenCall{By: by, MeetingID: id, Token: token})
+	e.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"expire_in": 120, "token": token})
 }
 
@@ -418,13 +426,27 @@ func (e *Emulator) app(clientID string) *App {
 
 func (e *Emulator) knownUser(idOrEmail string) bool { return e.user(idOrEmail) != nil }
 
+// JoinTokenCall is one join token handed out, and whose token asked: a user id, or "s2s".
+type JoinTokenCall struct {
+	By        string
+	MeetingID int64
+	Token     string
+}
+
+// JoinTokenCalls returns every join token handed out, oldest first.
+func (e *Emulator) JoinTokenCalls() []JoinTokenCall {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.joinTokenCalls)
+}
+
 func (e *Emulator) hostedByAnyone(meetingID int64) bool {
-	for _, u := range e.cfg.Users {
-		if slices.Contains(u.Meetings, meetingID) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(e.cfg.Users, func(u User) bool { return u.hosts(meetingID) })
+}
+
+// hosts reports whether the user hosts the meeting: a scheduled one of theirs, or their PMI.
+func (u *User) hosts(meetingID int64) bool {
+	return slices.Contains(u.Meetings, meetingID) || (u.PMI != 0 && u.PMI == meetingID)
 }
 
 func (e *Emulator) record(ep Endpoint, token string) {
