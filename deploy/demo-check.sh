@@ -25,7 +25,7 @@ expect() { # expect <pattern> <curl line>
 }
 
 mapfile -t lines < <(grep -E '^  curl ' "$out" | sed 's/^  //')
-[ "${#lines[@]}" -ge 15 ] || { echo "demo-check: expected 15 curl lines, found ${#lines[@]}" >&2; exit 1; }
+[ "${#lines[@]}" -ge 19 ] || { echo "demo-check: expected 19 curl lines, found ${#lines[@]}" >&2; exit 1; }
 expect '^\{"signature":"eyJ[^"]+","sdkKey":"demoSdkKey"\}$' "${lines[0]}"
 expect '^\{"signature":"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"\}$' "${lines[1]}"
 expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[2]}"
@@ -42,6 +42,10 @@ expect 'Your Zoom account is connected' "${lines[11]}"
 expect '^emu_obf_[A-Za-z0-9_-]+$' "${lines[12]}"
 expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[13]}"
 expect '"status":"active"' "${lines[14]}"
+expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[15]}"
+expect 'sent meeting.created; answered 200' "${lines[16]}"
+expect 'app_deauthorized answered 200' "${lines[17]}"
+expect 'no connected Zoom account' "${lines[18]}"
 grep -q '0 failed' "$out" || { cat "$out"; echo "demo-check: the doctor found problems in the demo" >&2; exit 1; }
 echo "demo-check: ok: zoomtoken doctor is all green"
 echo "demo-check: every curl line of make demo works"

@@ -36,7 +36,7 @@ env -i PATH="$PATH" "$bin/zoomemu" -addr "127.0.0.1:$emu_port" \
   -account-id demo-account -client-id demo-client -client-secret demo-client-secret \
   -users 'demo-user:bot@example.com' -meetings 123456789 -hosts 'demo-user:123456789' \
   -oauth-client-id demo-oauth-client -oauth-client-secret demo-oauth-client-secret \
-  -oauth-redirect "$svc/oauth/callback" >/dev/null &
+  -oauth-redirect "$svc/oauth/callback" -webhook-secret demo-webhook-secret-token >/dev/null &
 pids+=($!)
 wait_for "$emu/_emu/calls"
 
@@ -60,6 +60,7 @@ config=(
   TOKEN_ENCRYPTION_KEYS="$key"
   DATABASE_URL="sqlite:$work/zoomtoken.db"
   ADMIN_TOKENS="$admin"
+  ZOOM_WEBHOOK_SECRET_TOKENS=demo-webhook-secret-token
   LOG_FORMAT="${LOG_FORMAT:-console}"
 )
 env -i "${config[@]}" "$bin/zoomtoken" &
@@ -121,6 +122,16 @@ or let the emulator approve, and follow the link with curl (the cookie jar is th
 
   # the connection, as the admin API shows it (no token in it)
   curl -s $svc/admin/connections -H 'Authorization: Bearer $admin'
+
+  # the user hosts meeting 123456789: its join token now comes from their own account
+  curl -s '$svc/join-token?secret=$secret&meeting_id=123456789'
+
+  # Zoom tells zoomtoken about a new meeting with a signed webhook, as it would in production
+  curl -s -X POST '$emu/_emu/webhook?event=meeting.created&meeting=555000111&host=demo-user&url=$svc/webhooks/zoom'
+
+  # the user removes the app in Zoom: the connection is gone, and bots are told so
+  curl -s -X POST '$emu/_emu/users/demo-user/deauthorize?url=$svc/webhooks/zoom'
+  curl -s '$svc/obf-token?secret=$secret&ref=demo-customer'
 
 Press Ctrl-C to stop.
 MSG

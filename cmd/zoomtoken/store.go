@@ -165,20 +165,22 @@ func newConnected(cfg config.Config, store *pendingStore, m *metrics.Metrics, lo
 		Refreshed:           m.ObserveRefresh,
 		Logger:              logger,
 	})
-	m.WatchConnections(func() (map[string]int, bool) {
+	m.WatchConnections(func() (metrics.ConnectionCounts, bool) {
 		s, ok := store.Get()
 		if !ok {
-			return nil, false
+			return metrics.ConnectionCounts{}, false
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		list, err := s.List(ctx, connections.Filter{})
-		if err != nil {
-			return nil, false
+		pending, perr := s.PendingEvents(ctx)
+		if err != nil || perr != nil {
+			return metrics.ConnectionCounts{}, false
 		}
-		counts := map[string]int{string(connections.StatusActive): 0, string(connections.StatusReauthorizationRequired): 0}
+		counts := metrics.ConnectionCounts{PendingEvents: pending,
+			ByStatus: map[string]int{string(connections.StatusActive): 0, string(connections.StatusReauthorizationRequired): 0}}
 		for _, conn := range list {
-			counts[string(conn.Status)]++
+			counts.ByStatus[string(conn.Status)]++
 		}
 		return counts, true
 	})

@@ -67,6 +67,8 @@ type Store interface {
 	// (its oldest undelivered one, so a connection's events go out in order), and holds them
 	// for lease: no other claim returns them until the lease ends or they are settled.
 	ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Event, error)
+	// PendingEvents counts the events in the outbox.
+	PendingEvents(ctx context.Context) (int, error)
 	// EventDelivered removes a delivered event from the outbox.
 	EventDelivered(ctx context.Context, eventID string) error
 	// EventFailed records a failed delivery and when to try again.

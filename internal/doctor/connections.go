@@ -2,10 +2,13 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
@@ -94,4 +97,43 @@ func checkOAuthApp(ctx context.Context, uc *zoom.UserClient) Check {
 		c.Fix = "copy the Client ID and Client Secret of the user-managed (General) app exactly (they are usually the Meeting SDK key and secret)"
 	}
 	return c
+}
+
+// checkWebhooks wants the event subscription: without it, a user who removes the app and the
+// meetings created since the last daily listing are learned late.
+func checkWebhooks(tokens []config.Secret) Check {
+	c := Check{Name: "Zoom webhooks", Status: Pass, Detail: fmt.Sprintf("%d secret token(s); POST /webhooks/zoom is on", len(tokens))}
+	if len(tokens) == 0 {
+		c.Status, c.Detail = Warn, "ZOOM_WEBHOOK_SECRET_TOKENS is unset: removed apps and new meetings are learned late"
+		c.Fix = "add an event subscription to the Zoom app (PUBLIC_URL/webhooks/zoom; app_deauthorized, meeting.created, meeting.updated, meeting.deleted, user.updated) and set its Secret Token"
+	}
+	return c
+}
+
+// checkEventsURL asks EVENTS_URL for its headers: any HTTP answer means it is reachable (the
+// receiver may well refuse a HEAD).
+func checkEventsURL(ctx context.Context, client *http.Client, target string) Check {
+	c := Check{Name: "EVENTS_URL", Status: Pass}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, target, nil)
+	if err == nil {
+		var resp *http.Response
+		if resp, err = client.Do(req); err == nil {
+			resp.Body.Close()
+			c.Detail = fmt.Sprintf("reachable (HTTP %d to a HEAD)", resp.StatusCode)
+			return c
+		}
+	}
+	c.Status, c.Detail = Fail, "not reachable: "+transportProblem(err)
+	c.Fix = "check the URL and that this host can reach it; events wait in the outbox (retried for a day) meanwhile"
+	return c
+}
+
+func transportProblem(err error) string {
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return "timed out"
+	}
+	return "no answer"
 }

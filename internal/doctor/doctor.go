@@ -86,6 +86,10 @@ func Run(ctx context.Context, d Deps) []Check {
 	}
 	if d.Config.Connections != nil && d.Connected != nil {
 		checks = append(checks, checkConnected(ctx, d.Config.Connections, d.Connected)...)
+		checks = append(checks, checkWebhooks(d.Config.WebhookSecretTokens))
+		if d.Config.Events != nil {
+			checks = append(checks, checkEventsURL(ctx, d.HTTPClient, d.Config.Events.URL))
+		}
 	}
 	return checks
 }

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -210,6 +211,24 @@ func TestConnectedAccountChecks(t *testing.T) {
 	}
 	if c := find(checks, "stored connections"); !strings.Contains(c.Detail, "1 active") {
 		t.Errorf("stored connections: %+v", c)
+	}
+	if c := find(checks, "Zoom webhooks"); c.Status != Warn || c.Fix == "" {
+		t.Errorf("no webhook secret: %+v", c)
+	}
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(405) }))
+	withEvents := maps.Clone(env)
+	withEvents["ZOOM_WEBHOOK_SECRET_TOKENS"] = "wh-secret"
+	withEvents["EVENTS_URL"], withEvents["EVENTS_SIGNING_SECRET"] = receiver.URL, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	checks = run(withEvents)
+	if c := find(checks, "EVENTS_URL"); c.Status != Pass || !strings.Contains(c.Detail, "405") {
+		t.Errorf("a reachable EVENTS_URL: %+v", c)
+	}
+	if c := find(checks, "Zoom webhooks"); c.Status != Pass {
+		t.Errorf("webhooks on: %+v", c)
+	}
+	receiver.Close()
+	if c := find(run(withEvents), "EVENTS_URL"); c.Status != Fail {
+		t.Errorf("an unreachable EVENTS_URL: %+v", c)
 	}
 
 	otherRing, _ := seal.NewKeyring(other)

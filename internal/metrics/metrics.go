@@ -134,30 +134,42 @@ func (m *Metrics) ObserveEventDelivery(outcome string) { m.events.WithLabelValue
 // ObserveRefresh records the outcome of one refresh of a connection's tokens.
 func (m *Metrics) ObserveRefresh(outcome string) { m.refreshes.WithLabelValues(outcome).Inc() }
 
-// WatchConnections adds a gauge of connections by status; count is asked at each scrape and
-// returns false when it cannot tell (the database is down), which leaves the gauge out.
-func (m *Metrics) WatchConnections(count func() (map[string]int, bool)) {
+// ConnectionCounts is what the connection gauges show at a scrape.
+type ConnectionCounts struct {
+	ByStatus      map[string]int
+	PendingEvents int
+}
+
+// WatchConnections adds gauges of connections by status and of connection events waiting in the
+// outbox; count is asked at each scrape and returns false when it cannot tell (the database is
+// down), which leaves the gauges out.
+func (m *Metrics) WatchConnections(count func() (ConnectionCounts, bool)) {
 	m.registry.MustRegister(connectionsCollector{
-		desc:  prometheus.NewDesc(namespace+"_connections", "Connected Zoom accounts by status.", []string{"status"}, nil),
-		count: count,
+		connections: prometheus.NewDesc(namespace+"_connections", "Connected Zoom accounts by status.", []string{"status"}, nil),
+		pending:     prometheus.NewDesc(namespace+"_connection_events_pending", "Connection events in the outbox, not yet delivered.", nil, nil),
+		count:       count,
 	})
 }
 
 type connectionsCollector struct {
-	desc  *prometheus.Desc
-	count func() (map[string]int, bool)
+	connections, pending *prometheus.Desc
+	count                func() (ConnectionCounts, bool)
 }
 
-func (c connectionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c connectionsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.connections
+	ch <- c.pending
+}
 
 func (c connectionsCollector) Collect(ch chan<- prometheus.Metric) {
 	counts, ok := c.count()
 	if !ok {
 		return
 	}
-	for status, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), status)
+	for status, n := range counts.ByStatus {
+		ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue, float64(n), status)
 	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(counts.PendingEvents))
 }
 
 // ZoomHooks returns the hooks that feed the Zoom metrics from the S2S client.

@@ -427,6 +427,9 @@ func TestOutboxOrderLeaseAndRetry(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		if n, err := s1.PendingEvents(ctx); err != nil || n != 4 {
+			t.Errorf("pending: %d %v, want 4", n, err)
+		}
 		now := time.Now()
 		first, err := s1.ClaimEvents(ctx, now, time.Minute, 10)
 		if err != nil {
@@ -463,6 +466,9 @@ func TestOutboxOrderLeaseAndRetry(t *testing.T) {
 		rest := drainEvents(t, s2)
 		if got := eventTypes(rest); !slices.Equal(got, []string{"connection.reconnected", "connection.deleted"}) {
 			t.Errorf("then %v, want a's other events in order", got)
+		}
+		if n, err := s1.PendingEvents(ctx); err != nil || n != 0 {
+			t.Errorf("pending after draining: %d %v", n, err)
 		}
 	})
 }

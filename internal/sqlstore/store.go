@@ -473,6 +473,13 @@ func (s *Store) ConsumeState(ctx context.Context, state string, expiresAt time.T
 	return first, err
 }
 
+// PendingEvents implements connections.Store.
+func (s *Store) PendingEvents(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n)
+	return n, err
+}
+
 // EventDelivered implements connections.Store.
 func (s *Store) EventDelivered(ctx context.Context, eventID string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE id = $1`, eventID)
