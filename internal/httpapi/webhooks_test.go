@@ -185,6 +185,10 @@ func TestWebhooksKeepTheMapAndConnectionsCurrent(t *testing.T) {
 		t.Errorf("events after deauthorization: %+v", got)
 	}
 	assertCounter(t, f.srv.deps.Metrics, `zoomtoken_webhooks_total{event="app_deauthorized",outcome="ok"} 1`)
+	assertNoSecretsLogged(t, f)
+	if strings.Contains(f.srv.logs.String(), otherWebhookToken) {
+		t.Errorf("the log holds the webhook secret token")
+	}
 }
 
 func TestReauthorizationRequiredIsAnnouncedOnce(t *testing.T) {
