@@ -374,13 +374,13 @@ func TestDocumentedVariablesMatch(t *testing.T) {
 	if got, want := inExample, Variables(); !slices.Equal(got, want) {
 		t.Errorf(".env.example: got %v, want %v", got, want)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range Variables() {
 		if !strings.Contains(string(readme), "`"+name+"`") {
-			t.Errorf("README.md does not document %s", name)
+			t.Errorf("docs/configuration.md does not document %s", name)
 		}
 	}
 }

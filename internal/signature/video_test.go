@@ -157,7 +157,7 @@ func TestVideoValidationLimits(t *testing.T) {
 	}
 }
 
-// Where zoomtoken is stricter than the sample, on purpose (README, differences).
+// Where zoomtoken is stricter than the sample, on purpose (docs/differences.md).
 func TestVideoDifferencesFromTheSample(t *testing.T) {
 	for _, tc := range []struct{ name, body, property string }{
 		{"an empty sessionName (the sample signs it)", `{"role":1,"sessionName":""}`, "sessionName"},
