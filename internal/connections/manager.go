@@ -346,8 +346,8 @@ func (m *Manager) flushPending(ctx context.Context, s Store, id string) error {
 }
 
 // Run keeps connections alive until ctx ends: every check it lists the meetings of connections
-// due for it (daily), refreshes, one at a time and spaced by pace, the active connections not
-// refreshed for idle (so their refresh tokens do not lapse), and retries writes of refreshed
+// due for it (daily), refreshes, one at a time and spread over the check interval (at most one
+// every pace), the active connections not refreshed for idle (so their refresh tokens do not lapse), and retries writes of refreshed
 // tokens that failed. Each due connection is refreshed
 // once across every process sharing the database: whoever takes its lock second finds it fresh.
 func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
@@ -377,10 +377,16 @@ func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 		if err != nil {
 			continue
 		}
+		var due []Connection
 		for _, c := range list {
-			if m.cfg.Now().Sub(c.RefreshedAt) < idle {
-				continue
+			if m.cfg.Now().Sub(c.RefreshedAt) >= idle {
+				due = append(due, c)
 			}
+		}
+		// Spread the round over the check interval (at most pace apart) rather than refreshing
+		// every due connection at once: Zoom's rate limits are per account.
+		spacing := min(pace, check/time.Duration(max(len(due), 1)))
+		for _, c := range due {
 			_, err := m.refresh(ctx, s, c.ID, func(cur Connection, _ Tokens) bool {
 				return m.cfg.Now().Sub(cur.RefreshedAt) >= idle
 			})
@@ -390,7 +396,7 @@ func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(pace):
+			case <-time.After(spacing):
 			}
 		}
 	}
