@@ -50,6 +50,11 @@ type ManagerConfig struct {
 	Now func() time.Time
 	// RefreshTimeout bounds one refresh, lock wait and write included; 30 s when zero.
 	RefreshTimeout time.Duration
+	// RefusalGrace is how long to wait, after Zoom refuses the stored refresh token, before
+	// reading the row again and, if it still holds that token, marking the connection for
+	// re-authorization: a process whose write of rotated tokens failed a moment ago gets that
+	// long to store them. 2 s when zero.
+	RefusalGrace time.Duration
 	// Refreshed, when set, is told the outcome of every refresh attempt.
 	Refreshed func(outcome string)
 	Logger    zerolog.Logger
@@ -82,6 +87,9 @@ func NewManager(cfg ManagerConfig) *Manager {
 	}
 	if cfg.RefreshTimeout <= 0 {
 		cfg.RefreshTimeout = 30 * time.Second
+	}
+	if cfg.RefusalGrace <= 0 {
+		cfg.RefusalGrace = 2 * time.Second
 	}
 	if cfg.Refreshed == nil {
 		cfg.Refreshed = func(string) {}
@@ -239,6 +247,9 @@ func (m *Manager) fresh(c Connection) bool {
 	return m.cfg.Now().Before(c.Tokens.AccessExpiresAt.Add(-margin))
 }
 
+// errRefused says Zoom refused the refresh token the row held; refresh then reads the row again.
+var errRefused = errors.New("zoom refused the stored refresh token")
+
 // refresh refreshes a connection under its update lock when due(row, tokens) still holds there,
 // and returns the access token stored afterwards.
 func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Connection, Tokens) bool) (string, error) {
@@ -246,7 +257,7 @@ func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Conn
 	defer cancel()
 	var obtained *Tokens
 	var zoomErr error
-	var zoomUserID string
+	var zoomUserID, refused string
 	updated, err := s.Update(ctx, id, func(ctx context.Context, cur Connection) (Change, error) {
 		if cur.Status == StatusReauthorizationRequired {
 			return Change{}, ErrReauthorizationRequired
@@ -261,11 +272,9 @@ func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Conn
 		access, refresh, expires, err := m.cfg.Refresh(ctx, t.Refresh)
 		fresh := Tokens{Access: access, Refresh: refresh, AccessExpiresAt: expires}
 		if err != nil {
-			// Under the lock, the row is current: the refresh token Zoom refused is the stored
-			// one, not one another process already replaced.
 			if m.cfg.RefreshTokenDead(err) {
-				return Change{ReauthorizationRequired: "Zoom refused the stored refresh token (it was revoked, expired, " +
-					"or used elsewhere): the user must connect again"}, nil
+				refused = t.Refresh
+				return Change{}, errRefused
 			}
 			zoomErr = err
 			return Change{}, err
@@ -279,20 +288,20 @@ func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Conn
 	})
 	switch {
 	case err != nil && obtained != nil:
-		// Zoom has rotated the refresh token and the write failed: the new tokens are the only
-		// copy there is. Keep them and keep writing; never hand out an access token whose
-		// refresh token is not stored.
-		m.keepPending(id, zoomUserID, *obtained)
-		m.cfg.Refreshed(OutcomeNotStored)
-		m.cfg.Logger.Error().Str("connection", id).Err(err).Msg("refreshed tokens could not be stored; keeping them in memory and retrying")
-		return "", fmt.Errorf("%w: refreshed tokens not stored yet: %v", ErrUnavailable, err)
+		return m.storeRotated(ctx, s, id, zoomUserID, *obtained, err)
+	case errors.Is(err, errRefused):
+		updated, err = m.confirmRefusal(ctx, s, id, refused)
+		if err != nil {
+			return "", storeError(err)
+		}
 	case err != nil && err == zoomErr:
 		m.cfg.Refreshed(OutcomeFailed)
 		m.cfg.Logger.Warn().Str("connection", id).Err(err).Msg("refreshing the connection's tokens failed")
 		return "", err
 	case err != nil:
 		return "", storeError(err)
-	case updated.Status == StatusReauthorizationRequired:
+	}
+	if updated.Status == StatusReauthorizationRequired {
 		m.cfg.Refreshed(OutcomeReauthorizationRequired)
 		m.cfg.Logger.Warn().Str("connection", id).Str("last_error", updated.LastError).Msg("connection needs re-authorization")
 		return "", ErrReauthorizationRequired
@@ -306,6 +315,57 @@ func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Conn
 		return "", err
 	}
 	return t.Access, nil
+}
+
+// confirmRefusal reads the row once more, after the grace a failed write elsewhere may need to
+// land, and marks the connection for re-authorization only if it still holds the refresh token
+// Zoom refused. Otherwise another process stored newer tokens, and those are used.
+func (m *Manager) confirmRefusal(ctx context.Context, s Store, id, refused string) (Connection, error) {
+	select {
+	case <-time.After(m.cfg.RefusalGrace):
+	case <-ctx.Done():
+		return Connection{}, ctx.Err()
+	}
+	return s.Update(ctx, id, func(_ context.Context, cur Connection) (Change, error) {
+		if cur.Status == StatusReauthorizationRequired {
+			return Change{}, nil
+		}
+		t, err := m.cfg.Vault.Open(cur)
+		if err != nil {
+			return Change{}, err
+		}
+		if t.Refresh != refused {
+			return Change{}, nil
+		}
+		return Change{ReauthorizationRequired: "Zoom refused the stored refresh token (it was revoked, expired, " +
+			"or used elsewhere): the user must connect again"}, nil
+	})
+}
+
+// storeRotated handles tokens Zoom has rotated that could not be written: they are the only copy
+// there is. They are kept in memory and written again at once, a few times (an outage of a
+// moment, such as a dropped database connection, then loses nothing); only if that fails too
+// does the caller get 503, and the write goes on in the background. An access token whose
+// refresh token is not stored is never handed out.
+func (m *Manager) storeRotated(ctx context.Context, s Store, id, zoomUserID string, t Tokens, cause error) (string, error) {
+	m.keepPending(id, zoomUserID, t)
+	for _, wait := range []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond} {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if err := m.flushPending(ctx, s, id); err == nil {
+			m.cfg.Refreshed(OutcomeRefreshed)
+			m.cfg.Logger.Warn().Str("connection", id).Err(cause).Msg("refreshed tokens stored on a second try")
+			return t.Access, nil
+		}
+	}
+	m.cfg.Refreshed(OutcomeNotStored)
+	m.cfg.Logger.Error().Str("connection", id).Err(cause).Msg("refreshed tokens could not be stored; keeping them in memory and retrying")
+	return "", fmt.Errorf("%w: refreshed tokens not stored yet: %v", ErrUnavailable, cause)
 }
 
 func (m *Manager) keepPending(id, zoomUserID string, t Tokens) {

@@ -81,6 +81,7 @@ func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *
 		RefreshTokenDead:    zoom.IsRefreshTokenDead,
 		AccessTokenRejected: zoom.IsInvalidAccessToken,
 		Revoke:              uc.Revoke,
+		RefusalGrace:        50 * time.Millisecond,
 		Now:                 clk.Now,
 		Logger:              zerolog.Nop(),
 	})

@@ -97,6 +97,7 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 		RefreshTokenDead:    zoom.IsRefreshTokenDead,
 		AccessTokenRejected: zoom.IsInvalidAccessToken,
 		Revoke:              uc.Revoke,
+		RefusalGrace:        50 * time.Millisecond,
 		Refreshed:           m.ObserveRefresh,
 		Logger:              logger,
 	})
@@ -417,7 +418,11 @@ func TestConnectedBotRoutes(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d with %q", tc.path, resp.StatusCode, body, tc.status, tc.body)
 		}
 	}
-	// Wrong or missing secret: 401, and Zoom is never called.
+	// Wrong or missing secret: 401, and Zoom is never called (once the listing that follows a
+	// connect has run).
+	for deadline := time.Now().Add(5 * time.Second); f.emu.Calls(zoomemu.EndpointMeetings) == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	before := len(f.emu.Requests())
 	for _, path := range []string{"/obf-token?user=alice-id", "/obf-token?secret=wrong&user=alice-id", "/zak?user=alice-id&secret=x"} {
 		if resp, body := f.srv.do(t, http.MethodGet, path, nil, ""); resp.StatusCode != 401 || body != "unauthorized" {
