@@ -70,6 +70,10 @@ func TestKubernetesManifests(t *testing.T) {
 		declared = append(declared, e.Name)
 		env[e.Name] = e.Value
 	}
+	// Connected accounts on several replicas need one shared PostgreSQL: the Secret says so.
+	if !strings.HasPrefix(secret.StringData["DATABASE_URL"], "REPLACE_WITH_postgres://") || secret.StringData["TOKEN_ENCRYPTION_KEYS"] == "" {
+		t.Errorf("secret.example.yaml: DATABASE_URL %q, TOKEN_ENCRYPTION_KEYS %q", secret.StringData["DATABASE_URL"], secret.StringData["TOKEN_ENCRYPTION_KEYS"])
+	}
 	for k, v := range secret.StringData {
 		declared = append(declared, k)
 		if !strings.HasPrefix(v, "REPLACE_WITH_") {

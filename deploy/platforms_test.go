@@ -190,7 +190,12 @@ func TestRailwayConfig(t *testing.T) {
 
 // composeFile is the part of the Compose schema the file uses.
 type composeFile struct {
-	Services map[string]struct {
+	// XZoomtoken is the shared definition of the two replicas (an extension field).
+	XZoomtoken any `yaml:"x-zoomtoken"`
+	Volumes    map[string]struct{} `yaml:"volumes"`
+	Services   map[string]struct {
+		Image       string   `yaml:"image"`
+		Volumes     []string `yaml:"volumes"`
 		Build struct {
 			Context    string `yaml:"context"`
 			Dockerfile string `yaml:"dockerfile"`
@@ -209,7 +214,19 @@ type composeFile struct {
 func TestDockerCompose(t *testing.T) {
 	var cf composeFile
 	decodeYAMLStrict(t, "docker-compose.yml", &cf)
-	svc, emu := cf.Services["zoomtoken"], cf.Services["zoomemu"]
+	svc, emu, second, pg := cf.Services["zoomtoken"], cf.Services["zoomemu"], cf.Services["zoomtoken-2"], cf.Services["postgres"]
+	// Two replicas, one database: the same configuration, published on two ports.
+	if !maps.Equal(svc.Environment, second.Environment) || len(second.Ports) != 1 || second.Ports[0] == svc.Ports[0] {
+		t.Errorf("the second replica differs: %v %v", second.Ports, second.Environment)
+	}
+	dbURL := svc.Environment["DATABASE_URL"]
+	if !strings.HasPrefix(dbURL, "postgres://"+pg.Environment["POSTGRES_USER"]+":"+pg.Environment["POSTGRES_PASSWORD"]+"@postgres:5432/"+pg.Environment["POSTGRES_DB"]) ||
+		!slices.Contains(svc.DependsOn, "postgres") || len(pg.Volumes) == 0 || !strings.HasPrefix(pg.Image, "postgres:") {
+		t.Errorf("the replicas do not share the compose PostgreSQL: %q, depends on %v", dbURL, svc.DependsOn)
+	}
+	if _, err := config.Load(func(k string) string { return svc.Environment[k] }); err != nil {
+		t.Errorf("the compose configuration does not load: %v", err)
+	}
 	sameSet(t, "docker-compose.yml", slices.Collect(maps.Keys(svc.Environment)), config.Variables())
 	if svc.Environment["ZOOM_API_BASE_URL"] != "http://zoomemu:9900" || len(emu.Entrypoint) == 0 || emu.Entrypoint[0] != "/zoomemu" {
 		t.Errorf("docker-compose.yml does not wire the service to the emulator: %+v %+v", svc.Environment, emu.Entrypoint)
