@@ -5,6 +5,11 @@
 // time from process start to the first 200 on /healthz.
 //
 // Usage: zoombench [-bin bin] [-duration 8s] [-connections 64] [-rounds 2]
+//
+//	zoombench connections [-bin bin] [-sizes 100,10000,100000] [-storm 1000]
+//
+// measures connected accounts: /obf-token's own cost over the emulator on SQLite and PostgreSQL,
+// lookup cost, memory and start-up as stored connections grow, and a refresh storm.
 package main
 
 import (
@@ -37,6 +42,13 @@ func main() {
 			serve = serveProxy
 		}
 		if err := serve(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "zoombench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "connections" {
+		if err := runConnections(context.Background(), os.Args[2:], os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "zoombench:", err)
 			os.Exit(1)
 		}

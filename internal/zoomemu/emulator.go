@@ -141,6 +141,8 @@ type Emulator struct {
 	autoApprove    string
 	revoked        []string
 	userTokenCalls []UserTokenCall
+	tokenRateLimit int
+	tokenWindow    rateWindow
 	joinTokenCalls []JoinTokenCall
 
 	counts map[Endpoint]*atomic.Int64

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -92,6 +93,30 @@ func (e *Emulator) AutoApprove(user string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.autoApprove = user
+}
+
+// IssueTokens gives a user a token set as if they had just authorized the app (for seeding
+// benchmarks with many connections without running the consent for each).
+func (e *Emulator) IssueTokens(user string) (access, refresh string, expires time.Time, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	u := e.user(user)
+	if u == nil || e.cfg.OAuthApp == nil {
+		return "", "", time.Time{}, fmt.Errorf("zoomemu: no user %q or no OAuth app", user)
+	}
+	g := &grant{user: u, scopes: e.cfg.OAuthApp.scopes(), refresh: "emu_rt_" + randomString(40)}
+	e.grants = append(e.grants, g)
+	access, expires = "emu_uat_"+randomString(32), e.cfg.Now().Add(e.cfg.TokenLifetime)
+	e.tokens[access] = accessToken{user: u, scopes: g.scopes, expires: expires}
+	return access, g.refresh, expires, nil
+}
+
+// SetTokenRateLimit caps the token endpoint's refreshes per second (0: no cap); past it, Zoom's
+// 429 with Retry-After 1.
+func (e *Emulator) SetTokenRateLimit(perSecond int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tokenRateLimit = perSecond
 }
 
 // ExpireUserTokens makes every access token of a user invalid, as expiry or a revocation does;
@@ -279,6 +304,17 @@ func (e *Emulator) handleUserGrant(w http.ResponseWriter, r *http.Request) {
 		g = &grant{user: c.user, scopes: app.scopes()}
 		e.grants = append(e.grants, g)
 	case "refresh_token":
+		if second := now.Truncate(time.Second); e.tokenRateLimit > 0 {
+			if !e.tokenWindow.start.Equal(second) {
+				e.tokenWindow = rateWindow{start: second}
+			}
+			if e.tokenWindow.count >= e.tokenRateLimit {
+				f := RateLimitedPerSecond("1")
+				f.play(w, nil, nil)
+				return
+			}
+			e.tokenWindow.count++
+		}
 		presented := r.PostForm.Get("refresh_token")
 		for _, candidate := range e.grants {
 			if candidate.refresh == presented {
