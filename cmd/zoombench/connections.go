@@ -112,17 +112,30 @@ func runConnections(ctx context.Context, args []string, stdout io.Writer) error 
 	fmt.Fprintf(stdout, "one connection, p50: /obf-token %s, the emulator's OBF alone %s: the service adds %s (p99 %s vs %s)\n",
 		ms(single.p50), ms(alone.p50), us(single.p50-alone.p50), ms(single.p99), ms(alone.p99))
 
-	for _, limit := range []int{0, 20} {
-		r, err := b.storm(ctx, *storm, limit)
+	storms := []struct {
+		database string
+		limit    int
+	}{{"SQLite", 0}, {"PostgreSQL", 0}, {"PostgreSQL", 20}}
+	for _, st := range storms {
+		dbURL := sqliteURL(b.work, *storm) + fmt.Sprintf(".storm%d", st.limit)
+		drop := func() {}
+		if st.database == "PostgreSQL" {
+			var err error
+			if dbURL, drop, err = freshPostgres(ctx); err != nil {
+				continue
+			}
+		}
+		r, err := b.storm(ctx, dbURL, *storm, st.limit)
+		drop()
 		if err != nil {
 			return fmt.Errorf("refresh storm: %w", err)
 		}
-		what := "unlimited token endpoint"
-		if limit > 0 {
-			what = fmt.Sprintf("token endpoint at %d refreshes/s", limit)
+		what := "token endpoint unlimited"
+		if st.limit > 0 {
+			what = fmt.Sprintf("token endpoint at %d refreshes/s", st.limit)
 		}
-		fmt.Fprintf(stdout, "refresh storm, %d connections expired at once (%s): all answered in %s; %d × 200, %d × 503; refreshes per connection %s; stale refreshes %d\n",
-			*storm, what, r.took.Round(time.Millisecond), r.ok, r.unavailable, r.perConnection, r.stale)
+		fmt.Fprintf(stdout, "refresh storm on %s, %d connections expired at once (%s): all answered in %s; %d × 200, %d × 503; refreshes per connection %s; stale refreshes %d\n",
+			st.database, *storm, what, r.took.Round(time.Millisecond), r.ok, r.unavailable, r.perConnection, r.stale)
 	}
 	return nil
 }
@@ -282,8 +295,7 @@ type stormResult struct {
 
 // storm expires the access tokens of n connections at once and asks for all of them
 // concurrently; limit caps the emulator's refreshes per second (0: none).
-func (b *connBench) storm(ctx context.Context, n, limit int) (stormResult, error) {
-	dbURL := sqliteURL(b.work, n) + fmt.Sprintf(".storm%d", limit)
+func (b *connBench) storm(ctx context.Context, dbURL string, n, limit int) (stormResult, error) {
 	if err := b.seed(ctx, dbURL, n); err != nil {
 		return stormResult{}, err
 	}

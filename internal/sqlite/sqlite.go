@@ -34,7 +34,7 @@ func Dialect() sqlstore.Dialect {
 	if err != nil {
 		panic(err) // the embedded directory is part of the binary
 	}
-	return sqlstore.Dialect{Name: "SQLite", Migrations: migrations}
+	return sqlstore.Dialect{Name: "SQLite", Migrations: migrations, SerializeWrites: true}
 }
 
 // OpenDB opens the database file at path, creating it readable by its owner only. WAL lets

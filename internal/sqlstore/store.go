@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
@@ -32,6 +33,10 @@ type Dialect struct {
 	MigrationLock string
 	// Migrations holds the numbered schema files.
 	Migrations fs.FS
+	// SerializeWrites makes this process's writers take turns on a mutex before the database's
+	// own write lock: where that lock covers the whole database (SQLite), waiting on a mutex
+	// hands over at once, where the database's busy handler would sleep and poll.
+	SerializeWrites bool
 }
 
 // Options tunes a Store.
@@ -49,6 +54,22 @@ type Store struct {
 	dialect Dialect
 	now     func() time.Time
 	hold    time.Duration
+	writes  sync.Mutex // taken by writers when the dialect serializes writes
+}
+
+// writing takes this process's write turn, when the dialect wants one, and returns its release.
+func (s *Store) writing() func() {
+	if !s.dialect.SerializeWrites {
+		return func() {}
+	}
+	s.writes.Lock()
+	return s.writes.Unlock
+}
+
+// exec runs one write statement outside a transaction.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer s.writing()()
+	return s.db.ExecContext(ctx, query, args...)
 }
 
 var _ connections.Store = (*Store)(nil)
@@ -124,6 +145,7 @@ func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid:
 
 // inTx runs fn in a transaction and commits when fn succeeds.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	defer s.writing()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -272,6 +294,7 @@ func (s *Store) Update(ctx context.Context, id string, fn connections.UpdateFunc
 	// Zoom, it must be committed whether or not anyone still waits for it.
 	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.hold)
 	defer cancel()
+	defer s.writing()()
 	tx, err := s.db.BeginTx(txCtx, nil)
 	if err != nil {
 		return connections.Connection{}, err
@@ -346,7 +369,7 @@ func (s *Store) ReplaceMeetings(ctx context.Context, connectionID string, meetin
 
 // DeleteMeeting implements connections.Store.
 func (s *Store) DeleteMeeting(ctx context.Context, meetingID int64) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM meetings WHERE meeting_id = $1`, meetingID)
+	_, err := s.exec(ctx, `DELETE FROM meetings WHERE meeting_id = $1`, meetingID)
 	return err
 }
 
@@ -376,7 +399,7 @@ func (s *Store) Meetings(ctx context.Context, connectionID string) ([]int64, err
 
 // ClaimMeetingListing implements connections.Store: a compare-and-set on meetings_listed_at.
 func (s *Store) ClaimMeetingListing(ctx context.Context, connectionID string, now, notSince time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE connections SET meetings_listed_at = $2
+	res, err := s.exec(ctx, `UPDATE connections SET meetings_listed_at = $2
 		WHERE id = $1 AND (meetings_listed_at IS NULL OR meetings_listed_at < $3)`, connectionID, millis(now), millis(notSince))
 	if err != nil {
 		return false, err
@@ -482,13 +505,13 @@ func (s *Store) PendingEvents(ctx context.Context) (int, error) {
 
 // EventDelivered implements connections.Store.
 func (s *Store) EventDelivered(ctx context.Context, eventID string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE id = $1`, eventID)
+	_, err := s.exec(ctx, `DELETE FROM events WHERE id = $1`, eventID)
 	return err
 }
 
 // EventFailed implements connections.Store.
 func (s *Store) EventFailed(ctx context.Context, eventID string, retryAt time.Time, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE events SET next_attempt_at = $2, last_error = $3 WHERE id = $1`,
+	_, err := s.exec(ctx, `UPDATE events SET next_attempt_at = $2, last_error = $3 WHERE id = $1`,
 		eventID, millis(retryAt), reason)
 	return err
 }
