@@ -191,12 +191,12 @@ func TestRailwayConfig(t *testing.T) {
 // composeFile is the part of the Compose schema the file uses.
 type composeFile struct {
 	// XZoomtoken is the shared definition of the two replicas (an extension field).
-	XZoomtoken any `yaml:"x-zoomtoken"`
+	XZoomtoken any                 `yaml:"x-zoomtoken"`
 	Volumes    map[string]struct{} `yaml:"volumes"`
 	Services   map[string]struct {
-		Image       string   `yaml:"image"`
-		Volumes     []string `yaml:"volumes"`
-		Build struct {
+		Image   string   `yaml:"image"`
+		Volumes []string `yaml:"volumes"`
+		Build   struct {
 			Context    string `yaml:"context"`
 			Dockerfile string `yaml:"dockerfile"`
 		} `yaml:"build"`
