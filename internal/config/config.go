@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -314,14 +315,15 @@ func Load(getenv func(string) string) (Config, error) {
 	) {
 		cfg.S2S = &S2S{AccountID: env.AccountID, ClientID: env.ClientID, ClientSecret: NewSecret(env.ClientSecret)}
 	}
-	cfg.CallbackSecrets = p.callbackSecrets("CALLBACK_SECRETS", env.CallbackSecrets)
+	cfg.CallbackSecrets = p.tokens("CALLBACK_SECRETS", env.CallbackSecrets, minCallbackSecretLength)
 	for _, s := range p.callbackSecrets("CALLBACK_SIGNING_SECRETS", env.CallbackSigning) {
 		if p.signingSecret("CALLBACK_SIGNING_SECRETS", s.Reveal()) == "" {
 			break
 		}
 		cfg.CallbackSigningSecrets = append(cfg.CallbackSigningSecrets, s)
 	}
-	guarded := len(cfg.CallbackSecrets) > 0 || len(cfg.CallbackSigningSecrets) > 0
+	// A bad entry has been reported already; saying the variable is missing too would mislead.
+	guarded := len(cfg.CallbackSecrets) > 0 || len(cfg.CallbackSigningSecrets) > 0 || p.reported("CALLBACK_SECRETS")
 
 	if env.ZAKUser != "" {
 		cfg.ZAKUser = p.credential("ZOOM_ZAK_USER", env.ZAKUser)
@@ -388,6 +390,11 @@ type setting struct {
 
 func (p *parser) add(name, reason string) {
 	p.problems = append(p.problems, Problem{Variable: name, Reason: reason})
+}
+
+// reported tells whether a problem with the variable has been added already.
+func (p *parser) reported(name string) bool {
+	return slices.ContainsFunc(p.problems, func(pr Problem) bool { return pr.Variable == name })
 }
 
 func (p *parser) port(name, raw string) int {
@@ -528,6 +535,10 @@ func (p *parser) callbackSecrets(name, raw string) []Secret {
 	}
 	return secrets
 }
+
+// minCallbackSecretLength is the shortest callback secret accepted: it is all that guards the bot
+// routes.
+const minCallbackSecretLength = 16
 
 // minAdminTokenLength is the shortest admin token accepted: a bearer token guards every
 // connection, so a guessable one is refused at start.

@@ -26,7 +26,7 @@ func s2sOnly() map[string]string {
 		"ZOOM_ACCOUNT_ID":      "acct",
 		"ZOOM_CLIENT_ID":       "client",
 		"ZOOM_CLIENT_SECRET":   "client-secret-value",
-		"CALLBACK_SECRETS":     "cb-secret-one, cb-secret-two,",
+		"CALLBACK_SECRETS":     "cb-secret-one-0123, cb-secret-two-0123,",
 		"ZOOM_ZAK_USER":        "bot@example.com",
 		"ZOOM_ZAK_TTL_SECONDS": "3600",
 	}
@@ -75,8 +75,8 @@ func TestLoadS2S(t *testing.T) {
 	if got, want := cfg.Features(), []string{FeatureJoinToken, FeatureZAK}; !slices.Equal(got, want) {
 		t.Errorf("features: got %v, want %v", got, want)
 	}
-	if len(cfg.CallbackSecrets) != 2 || cfg.CallbackSecrets[0].Reveal() != "cb-secret-one" ||
-		cfg.CallbackSecrets[1].Reveal() != "cb-secret-two" {
+	if len(cfg.CallbackSecrets) != 2 || cfg.CallbackSecrets[0].Reveal() != "cb-secret-one-0123" ||
+		cfg.CallbackSecrets[1].Reveal() != "cb-secret-two-0123" {
 		t.Errorf("callback secrets: got %d entries", len(cfg.CallbackSecrets))
 	}
 	if cfg.ZAKTTL != time.Hour || cfg.ZAKUser != "bot@example.com" {
@@ -221,7 +221,7 @@ func TestLoadRefuses(t *testing.T) {
 			e["CALLBACK_SECRETS"] = " , ,"
 			return e
 		}(), []string{"CALLBACK_SECRETS"}},
-		{"partial s2s", map[string]string{"ZOOM_ACCOUNT_ID": "a", "CALLBACK_SECRETS": "x"},
+		{"partial s2s", map[string]string{"ZOOM_ACCOUNT_ID": "a", "CALLBACK_SECRETS": "callback-secret-long-enough"},
 			[]string{"ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET"}},
 		{"zak user without s2s", func() map[string]string {
 			e := sdkOnly()
@@ -288,6 +288,11 @@ func TestLoadRefuses(t *testing.T) {
 			e["EVENTS_SIGNING_SECRET"] = "plain-signing-secret"
 			return e
 		}(), []string{"EVENTS_SIGNING_SECRET"}},
+		{"a callback secret shorter than 16 characters", func() map[string]string {
+			e := s2sOnly()
+			e["CALLBACK_SECRETS"] = "long-enough-secret-0123,short-secret15"
+			return e
+		}(), []string{"CALLBACK_SECRETS"}},
 		{"half the Video SDK pair", map[string]string{"ZOOM_VIDEO_SDK_KEY": "k"}, []string{"ZOOM_VIDEO_SDK_SECRET"}},
 		{"a signing secret without whsec_", func() map[string]string {
 			e := s2sOnly()

@@ -105,6 +105,11 @@ const (
 func requireCaller(secrets secretSet, signed signedCallback, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			if len(q["secret"]) > 1 {
+				writeText(w, http.StatusBadRequest, "secret is given more than once")
+				return
+			}
 			via := authRefused
 			switch {
 			case secrets.match(r.URL.Query().Get("secret")):
@@ -117,9 +122,23 @@ func requireCaller(secrets secretSet, signed signedCallback, m *metrics.Metrics)
 				writeText(w, http.StatusUnauthorized, "unauthorized")
 				return
 			}
+			// A parameter given twice is ambiguous: which one would Zoom be asked about?
+			for _, name := range []string{"meeting_id", "type", "user", "ref", "bypass_waiting_room"} {
+				if len(q[name]) > 1 {
+					writeText(w, http.StatusBadRequest, name+" is given more than once")
+					return
+				}
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// methodNotAllowed answers a bot route asked with another method than GET.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET")
+	w.Header().Set("Cache-Control", "no-store")
+	writeText(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here: use GET")
 }
 
 // featureOff answers 404 naming the variables that turn a route on.
@@ -190,12 +209,13 @@ func handleJoinToken(s2s *zoom.Client, cd *Connected, s2sOff http.HandlerFunc) h
 			}
 		}
 		bypass := false
-		if b := q.Get("bypass_waiting_room"); b != "" {
-			var err error
-			if bypass, err = strconv.ParseBool(b); err != nil {
-				writeText(w, http.StatusBadRequest, "bypass_waiting_room must be true or false")
-				return
-			}
+		switch q.Get("bypass_waiting_room") {
+		case "", "false":
+		case "true":
+			bypass = true
+		default:
+			writeText(w, http.StatusBadRequest, "bypass_waiting_room must be true or false")
+			return
 		}
 		user, ref, problem := connectionName(r)
 		joinToken := func(ctx context.Context, t zoom.UserToken) (string, error) {

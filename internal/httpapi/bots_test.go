@@ -151,3 +151,37 @@ func TestParseMeetingID(t *testing.T) {
 		}
 	}
 }
+
+func TestBotRoutesRefuseAmbiguousInput(t *testing.T) {
+	srv, emu := botServer(t, botUser, nil)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/zak?secret=" + botSecret + "&secret=" + botSecret, 400},
+		{http.MethodGet, "/join-token?secret=" + botSecret + "&meeting_id=" + botMeeting + "&meeting_id=1", 400},
+		{http.MethodGet, "/join-token?secret=" + botSecret + "&meeting_id=" + botMeeting + "&type=live_streaming&type=local_recording", 400},
+		{http.MethodGet, "/join-token?secret=" + botSecret + "&meeting_id=" + botMeeting + "&bypass_waiting_room=1", 400},
+		{http.MethodGet, "/join-token?secret=" + botSecret + "&meeting_id=" + botMeeting + "&bypass_waiting_room=TRUE", 400},
+		{http.MethodGet, "/join-token?secret=" + botSecret + "&meeting_id=" + botMeeting + "&bypass_waiting_room=true&bypass_waiting_room=false", 400},
+		{http.MethodGet, "/zak?secret=" + botSecret + "&user=a&user=b", 400},
+		{http.MethodGet, "/join-token?secret=wrong&meeting_id=1&meeting_id=2", 401}, // the secret first
+		{http.MethodPost, "/zak?secret=" + botSecret, 405},
+		{http.MethodDelete, "/join-token?secret=" + botSecret + "&meeting_id=" + botMeeting, 405},
+		{http.MethodPut, "/obf-token?secret=" + botSecret, 405},
+	} {
+		resp, body := srv.do(t, tc.method, tc.path, nil, "")
+		if resp.StatusCode != tc.status || resp.Header.Get("Cache-Control") != "no-store" || body == "" {
+			t.Errorf("%s %s: %d %q, want %d", tc.method, tc.path, resp.StatusCode, body, tc.status)
+		}
+		if tc.status == 405 && resp.Header.Get("Allow") != "GET" {
+			t.Errorf("%s %s: Allow %q", tc.method, tc.path, resp.Header.Get("Allow"))
+		}
+	}
+	if calls := emu.Requests(); len(calls) != 0 {
+		t.Errorf("%d Zoom calls for refused requests", len(calls))
+	}
+	if resp, _ := srv.do(t, http.MethodGet, "/join-token?secret="+botSecret+"&meeting_id="+botMeeting+"&bypass_waiting_room=false", nil, ""); resp.StatusCode != 200 {
+		t.Errorf("bypass_waiting_room=false: %d", resp.StatusCode)
+	}
+}

@@ -34,6 +34,9 @@ func addRoutes(r chi.Router, d Deps) {
 	// otherwise the caller check (secret or signature) comes before anything else.
 	r.Group(func(r chi.Router) {
 		r.Use(noStore)
+		for _, path := range []string{"/zak", "/join-token", "/obf-token"} {
+			r.HandleFunc(path, methodNotAllowed) // every method but the GET registered below
+		}
 		guard := requireCaller(newSecretSet(d.CallbackSecrets), d.CallbackSigners, d.Metrics)
 		s2sOff := featureOff("ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS (or CALLBACK_SIGNING_SECRETS)")
 		connectedOff := featureOff("ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS")
