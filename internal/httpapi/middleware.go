@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog/hlog"
 
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
 // requestIDHeader carries the request id both ways.
@@ -85,7 +86,11 @@ func accessLog(m *metrics.Metrics) func(http.Handler) http.Handler {
 			Int("size", size).
 			Dur("duration", duration)
 		if r.URL.RawQuery != "" {
-			e = e.Str("query", redactQuery(r.URL.RawQuery))
+			query, unknown := redactQuery(r.URL.RawQuery)
+			e = e.Str("query", query)
+			if unknown > 0 {
+				e = e.Int("query_unknown_keys", unknown)
+			}
 		}
 		e.Msg("request")
 		if m != nil {
@@ -94,37 +99,60 @@ func accessLog(m *metrics.Metrics) func(http.Handler) http.Handler {
 	})
 }
 
-// harmlessQueryKeys are the query parameters whose values may be logged.
-var harmlessQueryKeys = []string{"meeting_id", "type", "bypass_waiting_room"}
+// knownQueryKeys are the query parameters the service reads; only they are named in the access
+// log (any other key may be a secret pasted in the wrong place). harmless says which values may
+// be logged, and in what shape; every other value is REDACTED.
+var knownQueryKeys = map[string]func(value string) bool{
+	"meeting_id": func(v string) bool {
+		return len(v) <= 24 && strings.Trim(v, "0123456789 -") == ""
+	},
+	"type": func(v string) bool {
+		_, ok := zoom.ParseJoinTokenKind(v)
+		return ok
+	},
+	"bypass_waiting_room": func(v string) bool { return v == "true" || v == "false" },
+	"secret":              nil, "user": nil, "ref": nil, // the connect flow's and the callback's:
+	"expires": nil, "sig": nil, "code": nil, "state": nil, "error": nil,
+}
 
-// redactQuery returns the query with every value replaced by REDACTED unless its key is known to
-// be harmless. Keys are kept so a log still shows what was asked; harmless values are cut short.
-func redactQuery(raw string) string {
+// maxLoggedQuery bounds the access log's query field.
+const maxLoggedQuery = 256
+
+// redactQuery returns what the access log may show of a query: known keys only (sorted), their
+// values REDACTED unless known harmless and well formed, and the number of unknown keys, which are
+// counted but never named. The result is at most maxLoggedQuery bytes.
+func redactQuery(raw string) (logged string, unknown int) {
 	values, _ := url.ParseQuery(raw)
 	keys := make([]string, 0, len(values))
 	for k := range values {
-		keys = append(keys, k)
+		if _, known := knownQueryKeys[k]; known {
+			keys = append(keys, k)
+		} else {
+			unknown++
+		}
 	}
 	slices.Sort(keys)
 	var b strings.Builder
 	for _, k := range keys {
+		harmless := knownQueryKeys[k]
 		for _, v := range values[k] {
 			if b.Len() > 0 {
 				b.WriteByte('&')
 			}
-			b.WriteString(url.QueryEscape(k))
+			b.WriteString(k)
 			b.WriteByte('=')
-			if slices.Contains(harmlessQueryKeys, k) {
-				if len(v) > 32 {
-					v = v[:32]
-				}
+			if harmless != nil && harmless(v) {
 				b.WriteString(url.QueryEscape(v))
 			} else {
 				b.WriteString("REDACTED")
 			}
 		}
 	}
-	return b.String()
+	logged = b.String()
+	if len(logged) > maxLoggedQuery {
+		logged = logged[:maxLoggedQuery] + "…"
+	}
+	return logged, unknown
 }
 
 // recoverPanic turns a handler panic into a 500. The panic value is not logged, since it could

@@ -325,7 +325,7 @@ func TestAccessLogRedactsAndNeverLogsTokens(t *testing.T) {
 	}
 	for k, want := range map[string]any{
 		"method": "POST", "route": "/", "status": float64(200),
-		"query": "meeting_id=123&secret=REDACTED&token=REDACTED",
+		"query": "meeting_id=123&secret=REDACTED", "query_unknown_keys": float64(1),
 	} {
 		if line[k] != want {
 			t.Errorf("access line %s: got %v, want %v", k, line[k], want)
@@ -348,17 +348,30 @@ func TestAccessLogNamesRoutePatternNotPath(t *testing.T) {
 }
 
 func TestRedactQuery(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"secret=s3&meeting_id=1&type=live_streaming", "meeting_id=1&secret=REDACTED&type=live_streaming"},
-		{"secret=a&secret=b", "secret=REDACTED&secret=REDACTED"},
-		{"Secret=x&bypass_waiting_room=true", "Secret=REDACTED&bypass_waiting_room=true"},
-		{"meeting_id=" + strings.Repeat("9", 50), "meeting_id=" + strings.Repeat("9", 32)},
-		{"%zz=1&secret=q", "secret=REDACTED"},
+	tests := []struct {
+		in, want string
+		unknown  int
+	}{
+		{"secret=s3&meeting_id=1&type=live_streaming", "meeting_id=1&secret=REDACTED&type=live_streaming", 0},
+		{"secret=a&secret=b", "secret=REDACTED&secret=REDACTED", 0},
+		{"Secret=x&bypass_waiting_room=true", "bypass_waiting_room=true", 1},
+		// A secret pasted as a key, or with its = escaped, is counted, never named.
+		{"secret%3Dcallback-secret-value", "", 1},
+		{"callback-secret-value", "", 1},
+		{"secret=x&callback-secret-value=1", "secret=REDACTED", 1},
+		// Harmless keys keep only well-formed values.
+		{"meeting_id=" + strings.Repeat("9", 50), "meeting_id=REDACTED", 0},
+		{"meeting_id=123-456%20789&type=cloud&bypass_waiting_room=yes", "bypass_waiting_room=REDACTED&meeting_id=123-456+789&type=REDACTED", 0},
+		{"%zz=1&secret=q", "secret=REDACTED", 0},
+		{"code=abc&state=def&sig=x&ref=customer", "code=REDACTED&ref=REDACTED&sig=REDACTED&state=REDACTED", 0},
 	}
 	for _, tt := range tests {
-		if got := redactQuery(tt.in); got != tt.want {
-			t.Errorf("redactQuery(%q): got %q, want %q", tt.in, got, tt.want)
+		if got, unknown := redactQuery(tt.in); got != tt.want || unknown != tt.unknown {
+			t.Errorf("redactQuery(%q): got %q (%d unknown), want %q (%d)", tt.in, got, unknown, tt.want, tt.unknown)
 		}
+	}
+	if got, _ := redactQuery(strings.Repeat("secret=x&", 10000)); len(got) > maxLoggedQuery+len("…") {
+		t.Errorf("a huge query logs %d bytes", len(got))
 	}
 }
 
