@@ -316,14 +316,46 @@ func parseMeetingID(raw string) (int64, string) {
 
 // writeToken answers 200 with the token as the whole body. An empty token is never a 200.
 func writeToken(w http.ResponseWriter, token string) {
-	if token == "" {
-		writeText(w, http.StatusBadGateway, "Zoom answered with an empty token")
+	if !plausibleToken(token) {
+		writeText(w, http.StatusBadGateway, "Zoom answered with something that is not a token")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(token)))
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, token)
+}
+
+// plausibleToken reports whether Zoom's answer looks like a token a bot can use: 16 to 8192
+// characters of a token alphabet (base64, base64url, JWT dots). A 200 carrying blanks, HTML or a
+// line break is Zoom misbehaving, not a token.
+func plausibleToken(token string) bool {
+	if len(token) < 16 || len(token) > 8192 {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/=", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// notFoundReason says, in our words, why Zoom cannot make a token: Zoom's own message can name
+// a person (the user's email), so it goes to the log only.
+func notFoundReason(zerr *zoom.Error) string {
+	switch zerr.Code {
+	case 1001:
+		return "Zoom does not know this user"
+	case 3001, 300:
+		return "Zoom does not know this meeting"
+	case 3000:
+		return "Zoom does not allow this token for this meeting (a meeting setting, or the user does not host it)"
+	case 3161:
+		return "this user is not allowed to host meetings"
+	}
+	return "Zoom cannot make this token (the log says why)"
 }
 
 // writeZoomError maps a failed Zoom call to the bot routes' status table and logs it once with
@@ -346,7 +378,7 @@ func writeZoomError(w http.ResponseWriter, r *http.Request, err error) {
 
 	switch zerr.Kind {
 	case zoom.KindNotFound:
-		writeText(w, http.StatusNotFound, "Zoom cannot make this token: "+zerr.Message)
+		writeText(w, http.StatusNotFound, notFoundReason(zerr))
 	case zoom.KindRefused:
 		writeText(w, http.StatusBadGateway, "Zoom refused the request; the service's Zoom app needs attention (see its log)")
 	default:

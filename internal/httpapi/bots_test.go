@@ -185,3 +185,34 @@ func TestBotRoutesRefuseAmbiguousInput(t *testing.T) {
 		t.Errorf("bypass_waiting_room=false: %d", resp.StatusCode)
 	}
 }
+
+func TestOnlyRealTokensAreServed(t *testing.T) {
+	for name, body := range map[string]string{
+		"blanks":     `{"token":"                    "}`,
+		"HTML":       `{"token":"<html><body>Service unavailable</body></html>"}`,
+		"a newline":  `{"token":"emu_zak_abcdefghijklmnop\nX-Injected: 1"}`,
+		"too short":  `{"token":"abc"}`,
+		"a tab":      `{"token":"abcdefghijklmnop\tqrstuvwxyz"}`,
+		"not ASCII":  `{"token":"abcdefghijklmnopé"}`,
+		"empty":      `{"token":""}`,
+		"whitespace": `{"token":" emu_zak_abcdefghijklmnop"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, emu := botServer(t, botUser, nil)
+			emu.Script(zoomemu.EndpointZAK, zoomemu.Status(200, body))
+			resp, got := srv.do(t, http.MethodGet, "/zak?secret="+botSecret, nil, "")
+			if resp.StatusCode != 502 || strings.Contains(got, "html") {
+				t.Errorf("got %d %q, want 502", resp.StatusCode, got)
+			}
+			if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("no nosniff")
+			}
+		})
+	}
+	// And a 404 says what failed in our words, not Zoom's (which names the user).
+	srv, _ := botServer(t, "nobody@example.com", nil)
+	resp, got := srv.do(t, http.MethodGet, "/zak?secret="+botSecret, nil, "")
+	if resp.StatusCode != 404 || strings.Contains(got, "nobody@example.com") || !strings.Contains(got, "does not know this user") {
+		t.Errorf("unknown ZAK user: %d %q", resp.StatusCode, got)
+	}
+}

@@ -35,6 +35,8 @@ func requestContext(log zerolog.Logger) func(http.Handler) http.Handler {
 				id = xid.New().String()
 			}
 			w.Header().Set(requestIDHeader, id)
+			// No answer is ever meant to be sniffed into something else (a token into HTML).
+			w.Header().Set("X-Content-Type-Options", "nosniff")
 			ctx := log.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
