@@ -326,6 +326,21 @@ func writeToken(w http.ResponseWriter, token string) {
 	io.WriteString(w, token)
 }
 
+// statusClientClosedRequest is what the access log and metrics record for a request whose caller
+// hung up before the answer (nginx's 499); nobody reads it.
+const statusClientClosedRequest = 499
+
+// callerGone records a request whose caller hung up as 499 and reports whether it did: a bot
+// that disconnects mid-call is not Zoom failing, and is not logged as such.
+func callerGone(w http.ResponseWriter, r *http.Request) bool {
+	if !errors.Is(r.Context().Err(), context.Canceled) {
+		return false
+	}
+	requestLogger(r).Debug().Msg("the caller hung up before the answer")
+	w.WriteHeader(statusClientClosedRequest)
+	return true
+}
+
 // plausibleToken reports whether Zoom's answer looks like a token a bot can use: 16 to 8192
 // characters of a token alphabet (base64, base64url, JWT dots). A 200 carrying blanks, HTML or a
 // line break is Zoom misbehaving, not a token.
@@ -361,6 +376,9 @@ func notFoundReason(zerr *zoom.Error) string {
 // writeZoomError maps a failed Zoom call to the bot routes' status table and logs it once with
 // what Zoom said. It is the only place that decides those statuses.
 func writeZoomError(w http.ResponseWriter, r *http.Request, err error) {
+	if callerGone(w, r) {
+		return
+	}
 	var zerr *zoom.Error
 	if !errors.As(err, &zerr) {
 		writeBotInternalError(w, r, err)

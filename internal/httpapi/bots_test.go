@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -215,4 +217,31 @@ func TestOnlyRealTokensAreServed(t *testing.T) {
 	if resp.StatusCode != 404 || strings.Contains(got, "nobody@example.com") || !strings.Contains(got, "does not know this user") {
 		t.Errorf("unknown ZAK user: %d %q", resp.StatusCode, got)
 	}
+}
+
+func TestAHangUpIsNotZoomsFault(t *testing.T) {
+	m := metrics.New()
+	srv, emu := botServer(t, botUser, nil)
+	d := srv.deps
+	d.Metrics = m
+	srv = newTestServer(t, d)
+	emu.Script(zoomemu.EndpointJoinToken, zoomemu.Hang())
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/join-token?secret="+botSecret+"&meeting_id="+botMeeting, nil)
+	if _, err := srv.Client().Do(req); err == nil {
+		t.Fatal("the request did not time out")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(srv.logs.String(), `"status":499`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	logs := srv.logs.String()
+	if !strings.Contains(logs, `"route":"/join-token","status":499`) && !strings.Contains(logs, `"status":499`) {
+		t.Errorf("no 499 access line:\n%s", logs)
+	}
+	if strings.Contains(logs, "zoom call failed") || strings.Contains(logs, `"level":"warn"`) {
+		t.Errorf("a hang-up was logged as Zoom failing:\n%s", logs)
+	}
+	assertCounter(t, m, `zoomtoken_http_requests_total{route="/join-token",status="499"} 1`)
 }

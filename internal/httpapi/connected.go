@@ -83,6 +83,9 @@ func handleConnectedZAK(cd *Connected, user, ref string) http.HandlerFunc {
 // writeConnectionError maps what the Manager says to the bot routes' status table; Zoom's own
 // failures go on to writeZoomError.
 func writeConnectionError(w http.ResponseWriter, r *http.Request, err error) {
+	if callerGone(w, r) {
+		return
+	}
 	switch {
 	case errors.Is(err, connections.ErrNotFound):
 		writeText(w, http.StatusNotFound, "no connected Zoom account matches that user or ref")

@@ -100,6 +100,9 @@ type Config struct {
 	Hooks Hooks
 }
 
+// OutcomeCanceled is the outcome Hooks.Request gets for a request its caller gave up on.
+const OutcomeCanceled = "canceled"
+
 // Endpoint names, as Hooks receive them.
 const (
 	EndpointToken     = "oauth_token"
@@ -349,7 +352,11 @@ func (c *Client) observe(endpoint string, err *Error, took time.Duration) {
 		return
 	}
 	outcome := "ok"
-	if err != nil {
+	switch {
+	case err != nil && errors.Is(err.Err, context.Canceled):
+		// The caller went away: not Zoom's failure.
+		outcome = OutcomeCanceled
+	case err != nil:
 		outcome = err.Kind.String()
 	}
 	c.cfg.Hooks.Request(endpoint, outcome, took)
