@@ -94,8 +94,11 @@ func TestKubernetesManifests(t *testing.T) {
 	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || env["PORT"] != strconv.Itoa(int(c.Ports[0].ContainerPort)) {
 		t.Errorf("container port %v, PORT %q", c.Ports, env["PORT"])
 	}
-	for name, p := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
-		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != "http" {
+	for name, want := range map[string]struct {
+		probe *corev1.Probe
+		path  string
+	}{"readiness": {c.ReadinessProbe, "/readyz"}, "liveness": {c.LivenessProbe, "/healthz"}} {
+		if p := want.probe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != want.path || p.HTTPGet.Port.String() != "http" {
 			t.Errorf("%s probe: %+v", name, p)
 		}
 	}
@@ -117,11 +120,16 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("resources: %+v", c.Resources)
 	}
 
-	// The grace period covers the drain and the preStop pause.
+	// The grace period covers the not-ready delay, the drain and any preStop pause.
 	shutdown, err := time.ParseDuration(env["SHUTDOWN_TIMEOUT"])
 	if err != nil {
 		t.Fatalf("SHUTDOWN_TIMEOUT %q: %v", env["SHUTDOWN_TIMEOUT"], err)
 	}
+	delay, err := time.ParseDuration(env["SHUTDOWN_DELAY"])
+	if err != nil || delay <= 0 {
+		t.Errorf("SHUTDOWN_DELAY %q: the Service needs time to stop routing here (%v)", env["SHUTDOWN_DELAY"], err)
+	}
+	shutdown += delay
 	var pause time.Duration
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 		pause = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second

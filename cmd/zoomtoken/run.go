@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -111,6 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ZAKTTL:             cfg.ZAKTTL,
 		Metrics:            m,
 		MetricsElsewhere:   cfg.MetricsAddr != "",
+		Draining:           &atomic.Bool{},
 	}
 	for _, s := range cfg.CallbackSecrets {
 		deps.CallbackSecrets = append(deps.CallbackSecrets, s.Reveal())
@@ -152,7 +154,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.MetricsAddr != "" {
 		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})
 	}
-	return serve(ctx, servers, cfg, database, logger)
+	return serve(ctx, servers, cfg, database, deps.Draining, logger)
 }
 
 // listener is one HTTP server run() starts.
@@ -166,7 +168,8 @@ type listener struct {
 // caller), serves in the background, and shuts everything down gracefully when ctx ends or a stop
 // signal arrives.
 // database, when not empty, says how the connections database's first opening went.
-func serve(ctx context.Context, listeners []listener, cfg config.Config, database string, logger zerolog.Logger) error {
+// draining is set on SIGTERM, for /readyz.
+func serve(ctx context.Context, listeners []listener, cfg config.Config, database string, draining *atomic.Bool, logger zerolog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -207,6 +210,12 @@ func serve(ctx context.Context, listeners []listener, cfg config.Config, databas
 		}
 		return err
 	case <-ctx.Done():
+	}
+	draining.Store(true)
+	if cfg.ShutdownDelay > 0 {
+		// Still serving: /readyz says 503 so the load balancer stops sending, then the drain.
+		logger.Info().Dur("delay", cfg.ShutdownDelay).Msg("shutting down: not ready, still serving")
+		time.Sleep(cfg.ShutdownDelay)
 	}
 	logger.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: draining in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)

@@ -286,3 +286,41 @@ func TestHealthcheckCommand(t *testing.T) {
 		t.Error("nothing listening: got nil, want an error")
 	}
 }
+
+// With SHUTDOWN_DELAY, SIGTERM first makes /readyz fail while the service still serves: a
+// connection opened during the delay gets its answer; then the drain runs and run returns.
+func TestShutdownDelayKeepsServingWhileNotReady(t *testing.T) {
+	env := sdkEnv()
+	env["SHUTDOWN_DELAY"] = "1s"
+	inst := start(t, env)
+	if resp, err := http.Get(inst.url + "/readyz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/readyz before SIGTERM: %v %v", resp, err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(inst.stdout.String(), "not ready, still serving") })
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // a new connection each time
+	resp, err := client.Get(inst.url + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz during the delay: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = client.Post(inst.url+"/", "application/json", strings.NewReader(`{"meetingNumber":"1","role":0}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a new connection during the delay was not served: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if resp, err := client.Get(inst.url + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/healthz during the delay: %v %v", resp, err)
+	}
+	select {
+	case err := <-inst.done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		inst.done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after the delay and the drain")
+	}
+}

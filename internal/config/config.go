@@ -47,6 +47,7 @@ type environment struct {
 	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat          string `envconfig:"LOG_FORMAT" default:"json" desc:"json or console"`
 	ShutdownTimeout    string `envconfig:"SHUTDOWN_TIMEOUT" default:"20s" desc:"how long in-flight requests may drain on SIGTERM"`
+	ShutdownDelay      string `envconfig:"SHUTDOWN_DELAY" default:"0s" desc:"after SIGTERM, how long /readyz answers 503 while requests are still served, before the drain"`
 	MetricsAddr        string `envconfig:"METRICS_ADDR" desc:"host:port for a separate /metrics listener (unset: /metrics on the main port)"`
 
 	OAuthClientID       string `envconfig:"ZOOM_OAUTH_CLIENT_ID" desc:"user-managed (General) OAuth app client id; with the secret, enables connected accounts"`
@@ -178,6 +179,9 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long, after SIGTERM, the service keeps accepting while /readyz says
+	// 503, so a load balancer stops sending before the drain begins.
+	ShutdownDelay time.Duration
 
 	// MetricsAddr is where /metrics is served on a listener of its own; empty serves it on the
 	// main port.
@@ -285,6 +289,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:        p.oneOf("LOG_LEVEL", env.LogLevel, "debug", "info", "warn", "error"),
 		LogFormat:       p.oneOf("LOG_FORMAT", env.LogFormat, "json", "console"),
 		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", env.ShutdownTimeout),
+		ShutdownDelay:   p.delay("SHUTDOWN_DELAY", env.ShutdownDelay),
 		ZoomTimeout:     p.duration("ZOOM_TIMEOUT", env.ZoomTimeout),
 	}
 	cfg.APIBaseURL, cfg.APIBaseURLSet = DefaultAPIBaseURL, env.APIBaseURL != ""
@@ -437,6 +442,19 @@ func (p *parser) duration(name, raw string) time.Duration {
 	d, err := time.ParseDuration(raw)
 	if err != nil || d <= 0 {
 		p.add(name, fmt.Sprintf("%q is not a positive duration such as 20s", raw))
+		return 0
+	}
+	return d
+}
+
+// delay accepts a Go duration or whole seconds, zero included, up to ten minutes.
+func (p *parser) delay(name, raw string) time.Duration {
+	if n, err := strconv.Atoi(raw); err == nil && n >= 0 && n <= 600 {
+		return time.Duration(n) * time.Second
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < 0 || d > 10*time.Minute {
+		p.add(name, fmt.Sprintf("%q is not a duration from 0s to 10m, such as 5s", raw))
 		return 0
 	}
 	return d

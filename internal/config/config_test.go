@@ -88,7 +88,7 @@ func TestLoadS2S(t *testing.T) {
 	if got, want := cfg.CORSAllowedOrigins, []string{"https://a.example.com", "http://localhost:3000"}; !slices.Equal(got, want) {
 		t.Errorf("origins: got %v, want %v", got, want)
 	}
-	if cfg.ShutdownTimeout != 5*time.Second || cfg.MetricsAddr != "127.0.0.1:9090" {
+	if cfg.ShutdownTimeout != 5*time.Second || cfg.MetricsAddr != "127.0.0.1:9090" || cfg.ShutdownDelay != 0 {
 		t.Errorf("shutdown, metrics: got %v %q", cfg.ShutdownTimeout, cfg.MetricsAddr)
 	}
 }
@@ -293,6 +293,11 @@ func TestLoadRefuses(t *testing.T) {
 			e["CALLBACK_SECRETS"] = "long-enough-secret-0123,short-secret15"
 			return e
 		}(), []string{"CALLBACK_SECRETS"}},
+		{"a negative or huge shutdown delay", func() map[string]string {
+			e := sdkOnly()
+			e["SHUTDOWN_DELAY"] = "-1s"
+			return e
+		}(), []string{"SHUTDOWN_DELAY"}},
 		{"half the Video SDK pair", map[string]string{"ZOOM_VIDEO_SDK_KEY": "k"}, []string{"ZOOM_VIDEO_SDK_SECRET"}},
 		{"a signing secret without whsec_", func() map[string]string {
 			e := s2sOnly()
@@ -359,8 +364,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 31 {
-		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts and the 3 of part 2", got)
+	if got := len(Variables()); got != 32 {
+		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2 and SHUTDOWN_DELAY", got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/zoomtoken/zoomtoken/internal/signature"
 )
@@ -13,6 +14,22 @@ import (
 func handleHealthz() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok")
+	}
+}
+
+// handleReadyz serves GET /readyz: 200 while the service takes traffic, 503 once it is shutting
+// down (while it still serves, so a load balancer can stop sending first). /healthz stays the
+// liveness probe.
+func handleReadyz(draining *atomic.Bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if draining != nil && draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "shutting down")
+			return
+		}
 		io.WriteString(w, "ok")
 	}
 }

@@ -18,6 +18,7 @@ func addRoutes(r chi.Router, d Deps) {
 	)
 
 	r.Get("/healthz", handleHealthz())
+	r.Get("/readyz", handleReadyz(d.Draining))
 	if d.Metrics != nil && !d.MetricsElsewhere {
 		r.Get("/metrics", d.Metrics.Handler().ServeHTTP)
 	}

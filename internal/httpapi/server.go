@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -50,6 +51,9 @@ type Deps struct {
 	// ZoomWebhookTokens are the event subscription's Secret Tokens (the first answers URL
 	// validation); empty turns POST /webhooks/zoom off.
 	ZoomWebhookTokens []string
+
+	// Draining, when set and true, makes GET /readyz answer 503: the service is shutting down.
+	Draining *atomic.Bool
 
 	// Metrics records every request; nil records nothing. MetricsElsewhere says /metrics is
 	// served on its own listener (METRICS_ADDR) rather than here.

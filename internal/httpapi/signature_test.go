@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -386,5 +387,20 @@ func TestMetricsRoute(t *testing.T) {
 	elsewhere := newTestServer(t, Deps{Metrics: m, MetricsElsewhere: true})
 	if resp, _ := elsewhere.do(t, http.MethodGet, "/metrics", nil, ""); resp.StatusCode != 404 {
 		t.Errorf("with METRICS_ADDR: got %d, want 404 on the main port", resp.StatusCode)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	var draining atomic.Bool
+	srv := newTestServer(t, Deps{Draining: &draining})
+	if resp, body := srv.do(t, http.MethodGet, "/readyz", nil, ""); resp.StatusCode != 200 || body != "ok" {
+		t.Errorf("ready: %d %q", resp.StatusCode, body)
+	}
+	draining.Store(true)
+	if resp, body := srv.do(t, http.MethodGet, "/readyz", nil, ""); resp.StatusCode != 503 || body != "shutting down" {
+		t.Errorf("draining: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := srv.do(t, http.MethodGet, "/healthz", nil, ""); resp.StatusCode != 200 {
+		t.Errorf("/healthz while draining: %d", resp.StatusCode)
 	}
 }
