@@ -320,6 +320,7 @@ func newZoomClient(cfg config.Config, hooks zoom.Hooks) *zoom.Client {
 		OAuthBaseURL: cfg.OAuthBaseURL,
 		Budget:       cfg.ZoomTimeout,
 		Hooks:        hooks,
+		RateLimit:    cfg.ZoomRateLimit,
 	}
 	if cfg.APIBaseURLSet {
 		zc.APIBaseURL = cfg.APIBaseURL

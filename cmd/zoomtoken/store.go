@@ -202,6 +202,7 @@ func newUserClient(cfg config.Config, hooks zoom.Hooks) *zoom.UserClient {
 		OAuthBaseURL: cfg.OAuthBaseURL,
 		Budget:       cfg.ZoomTimeout,
 		Hooks:        hooks,
+		RateLimit:    cfg.ZoomRateLimit,
 	}
 	if cfg.APIBaseURLSet {
 		zc.APIBaseURL = cfg.APIBaseURL

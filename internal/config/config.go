@@ -43,6 +43,7 @@ type environment struct {
 	OAuthBaseURL       string `envconfig:"ZOOM_OAUTH_BASE_URL" default:"https://zoom.us" desc:"where /oauth/token lives"`
 	APIBaseURL         string `envconfig:"ZOOM_API_BASE_URL" desc:"Zoom REST base (default https://api.zoom.us, or api_url from the token)"`
 	ZoomTimeout        string `envconfig:"ZOOM_TIMEOUT" default:"10s" desc:"time budget of one Zoom call, retries and waits included"`
+	ZoomRateLimit      string `envconfig:"ZOOM_RATE_LIMIT" desc:"requests a second to Zoom per account, paced here (divide the account's limit by the replica count; unset: learned from X-RateLimit-Limit)"`
 	CORSAllowedOrigins string `envconfig:"CORS_ALLOWED_ORIGINS" default:"*" desc:"comma-separated origins allowed to call POST /; * for any"`
 	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat          string `envconfig:"LOG_FORMAT" default:"json" desc:"json or console"`
@@ -172,6 +173,8 @@ type Config struct {
 	APIBaseURLSet bool
 	// ZoomTimeout bounds one call to Zoom from start to end, retries and waits included.
 	ZoomTimeout time.Duration
+	// ZoomRateLimit paces calls to Zoom, per account; zero learns the pace from Zoom.
+	ZoomRateLimit float64
 
 	// CORSAllowedOrigins is nil when any origin may call POST /.
 	CORSAllowedOrigins []string
@@ -291,6 +294,13 @@ func Load(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", env.ShutdownTimeout),
 		ShutdownDelay:   p.delay("SHUTDOWN_DELAY", env.ShutdownDelay),
 		ZoomTimeout:     p.duration("ZOOM_TIMEOUT", env.ZoomTimeout),
+	}
+	if env.ZoomRateLimit != "" {
+		n, err := strconv.ParseFloat(env.ZoomRateLimit, 64)
+		if err != nil || n <= 0 || n > 10000 {
+			p.add("ZOOM_RATE_LIMIT", fmt.Sprintf("%q is not a number of requests a second, such as 30 (or 7.5 on each of 4 replicas)", env.ZoomRateLimit))
+		}
+		cfg.ZoomRateLimit = n
 	}
 	cfg.APIBaseURL, cfg.APIBaseURLSet = DefaultAPIBaseURL, env.APIBaseURL != ""
 	if cfg.APIBaseURLSet {

@@ -293,6 +293,11 @@ func TestLoadRefuses(t *testing.T) {
 			e["CALLBACK_SECRETS"] = "long-enough-secret-0123,short-secret15"
 			return e
 		}(), []string{"CALLBACK_SECRETS"}},
+		{"a rate limit that is not a positive number", func() map[string]string {
+			e := sdkOnly()
+			e["ZOOM_RATE_LIMIT"] = "fast"
+			return e
+		}(), []string{"ZOOM_RATE_LIMIT"}},
 		{"a negative or huge shutdown delay", func() map[string]string {
 			e := sdkOnly()
 			e["SHUTDOWN_DELAY"] = "-1s"
@@ -364,8 +369,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 32 {
-		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2 and SHUTDOWN_DELAY", got)
+	if got := len(Variables()); got != 33 {
+		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2, SHUTDOWN_DELAY and ZOOM_RATE_LIMIT", got)
 	}
 }
 

@@ -98,6 +98,9 @@ type Config struct {
 	MaxAttempts int
 	// Hooks let the caller watch every request the client makes (for metrics).
 	Hooks Hooks
+	// RateLimit paces REST calls to this many a second (ZOOM_RATE_LIMIT); zero learns it from
+	// Zoom's X-RateLimit-Limit, and paces nothing until Zoom has said.
+	RateLimit float64
 }
 
 // OutcomeCanceled is the outcome Hooks.Request gets for a request its caller gave up on.
@@ -129,6 +132,7 @@ type Client struct {
 	http   *http.Client
 	oauth  clientcredentials.Config
 	tokens *tokenCache
+	gate   *rateGate
 }
 
 // New returns a client for cfg.
@@ -164,6 +168,7 @@ func New(cfg Config) *Client {
 		},
 	}
 	c.tokens = &tokenCache{fetch: c.fetchToken, now: cfg.Now, timeout: cfg.Budget}
+	c.gate = newRateGate(cfg.RateLimit, time.Now) // waits are real time, whatever clock expiry uses
 	return c
 }
 
@@ -260,6 +265,12 @@ func (c *Client) callAs(ctx context.Context, op string, at accessToken, path str
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Budget)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
+		probe, tooLong := c.gate.pass(ctx)
+		if tooLong > 0 {
+			// Waiting for the account's rate limit would overrun this call's budget.
+			return &Error{Kind: KindUnavailable, Op: op, Status: http.StatusTooManyRequests, RateLimitType: rateLimitQPS,
+				RetryAfter: tooLong, Message: "Zoom's per-second rate limit for this account is reached"}
+		}
 		began := time.Now()
 		body, zerr := c.get(ctx, op, at, path, query)
 		if zerr == nil {
@@ -271,11 +282,20 @@ func (c *Client) callAs(ctx context.Context, op string, at accessToken, path str
 				}
 			}
 		}
-		c.observe(endpointOf(op), zerr, time.Since(began))
-		if zerr == nil {
-			return nil
+		perSecond := zerr != nil && zerr.Status == http.StatusTooManyRequests && zerr.RateLimitType != rateLimitDaily
+		if perSecond {
+			c.gate.limited(zerr.RetryAfter)
 		}
-		if !retryable(zerr) || attempt >= c.cfg.MaxAttempts || !sleep(ctx, c.delay(attempt, zerr)) {
+		if probe {
+			c.gate.report()
+		}
+		c.observe(endpointOf(op), zerr, time.Since(began))
+		switch {
+		case zerr == nil:
+			return nil
+		case perSecond && attempt < c.cfg.MaxAttempts && fits(ctx, zerr.RetryAfter):
+			continue // the gate makes the wait, shared with every other call of the account
+		case !retryable(zerr) || attempt >= c.cfg.MaxAttempts || !sleep(ctx, c.delay(attempt, zerr)):
 			return zerr
 		}
 	}
@@ -318,6 +338,7 @@ func (c *Client) get(ctx context.Context, op string, at accessToken, path string
 	}
 	defer resp.Body.Close()
 	c.observeRateLimit(resp.Header)
+	c.gate.learn(resp.Header)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	trackingID := resp.Header.Get("x-zm-trackingid")
 	if err != nil {
@@ -422,7 +443,11 @@ func (c *Client) restError(op string, resp *http.Response, body []byte) *Error {
 	return e
 }
 
-const rateLimitDaily = "Daily-limit"
+// Zoom's X-RateLimit-Type values.
+const (
+	rateLimitDaily = "Daily-limit"
+	rateLimitQPS   = "QPS"
+)
 
 // retryable reports whether trying again inside the budget can help.
 func retryable(e *Error) bool {

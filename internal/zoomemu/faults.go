@@ -135,6 +135,7 @@ func (e *Emulator) allow(w http.ResponseWriter) bool {
 		f = RateLimitedDaily(day.Add(24 * time.Hour).Format(time.RFC3339))
 	case overSecond:
 		f = RateLimitedPerSecond("1")
+		f.header.Set("X-RateLimit-Limit", strconv.Itoa(e.cfg.RateLimitPerSecond))
 	default:
 		if e.cfg.RateLimitPerSecond > 0 {
 			w.Header().Set("X-RateLimit-Category", "Light")

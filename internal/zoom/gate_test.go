@@ -1,0 +1,93 @@
+package zoom
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
+)
+
+// realTime runs the emulator and the client on the wall clock, which rate windows need.
+func realTime(budget time.Duration, rateLimit float64, emuPerSecond int) option {
+	return func(e *zoomemu.Config, c *Config) {
+		e.Now, c.Now = time.Now, time.Now
+		c.Budget, c.RateLimit = budget, rateLimit
+		e.RateLimitPerSecond = emuPerSecond
+	}
+}
+
+// joinBurst makes n concurrent join-token calls and returns how many succeeded.
+func joinBurst(f *fixture, n int) int {
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false); err == nil {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(ok.Load())
+}
+
+func TestEveryCallLimitedCostsLittleMoreThanOneCallEach(t *testing.T) {
+	f := newFixture(t, realTime(3*time.Second, 0, 0))
+	faults := make([]zoomemu.Fault, 2000)
+	for i := range faults {
+		faults[i] = zoomemu.RateLimitedPerSecond("1")
+	}
+	f.emu.Script(zoomemu.EndpointJoinToken, faults...)
+	const requests = 200
+	if ok := joinBurst(f, requests); ok != 0 {
+		t.Fatalf("%d succeeded against a Zoom that refuses everything", ok)
+	}
+	if calls := f.emu.Calls(zoomemu.EndpointJoinToken); calls > requests*105/100 {
+		t.Errorf("%d upstream calls for %d requests, want at most %d", calls, requests, requests*105/100)
+	}
+}
+
+func TestBurstPacedToTheAccountLimit(t *testing.T) {
+	for name, opt := range map[string]option{
+		"ZOOM_RATE_LIMIT=10":             realTime(10*time.Second, 10, 10),
+		"learned from X-RateLimit-Limit": realTime(10*time.Second, 0, 10),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, opt)
+			if name != "ZOOM_RATE_LIMIT=10" {
+				// One call teaches the client the limit.
+				if _, err := f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := f.emu.Calls(zoomemu.EndpointJoinToken)
+			const requests = 200
+			ok := joinBurst(f, requests)
+			calls := f.emu.Calls(zoomemu.EndpointJoinToken) - before
+			t.Logf("%d of %d succeeded with %d upstream calls", ok, requests, calls)
+			if ok < 80 || calls >= requests*12/10 {
+				t.Errorf("%d succeeded with %d upstream calls; want at least 80, and under %d calls", ok, calls, requests*12/10)
+			}
+		})
+	}
+}
+
+func TestAWaitTheBudgetCannotCoverFailsAtOnce(t *testing.T) {
+	f := newFixture(t, realTime(500*time.Millisecond, 0, 0))
+	f.emu.Script(zoomemu.EndpointJoinToken, zoomemu.RateLimitedPerSecond("2"))
+	f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false) // closes the gate for 2 s
+	began := time.Now()
+	_, err := f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false)
+	zerr := wantKind(t, err, KindUnavailable)
+	if took := time.Since(began); took > 100*time.Millisecond || zerr.RetryAfter < time.Second {
+		t.Errorf("waited %v and said Retry-After %v; want an immediate failure with the gate's wait", took, zerr.RetryAfter)
+	}
+	if calls := f.emu.Calls(zoomemu.EndpointJoinToken); calls != 1 {
+		t.Errorf("%d calls; the second must not reach Zoom while the gate is closed", calls)
+	}
+}
