@@ -10,8 +10,10 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,6 +23,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
+	"github.com/zoomtoken/zoomtoken/internal/connlimit"
 	"github.com/zoomtoken/zoomtoken/internal/doctor"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/logging"
@@ -34,7 +37,8 @@ const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 15 * time.Second
 	writeTimeout      = 30 * time.Second
-	idleTimeout       = 120 * time.Second
+	// idleTimeout is short: an idle keep-alive connection costs memory and a place under the cap.
+	idleTimeout = 30 * time.Second
 )
 
 // run is the whole program: it parses args, loads the configuration, serves until ctx ends or
@@ -183,12 +187,18 @@ func serve(ctx context.Context, listeners []listener, cfg config.Config, databas
 			}
 			return err
 		}
+		var connState func(net.Conn, http.ConnState)
+		if l.name == "http" {
+			limiter := connlimit.New(maxConnections(cfg.MaxConnections))
+			ln, connState = limiter.Listener(ln), limiter.ConnState
+		}
 		servers[i] = &http.Server{
 			Handler:           l.handler,
 			ReadHeaderTimeout: readHeaderTimeout,
 			ReadTimeout:       readTimeout,
 			WriteTimeout:      writeTimeout,
 			IdleTimeout:       idleTimeout,
+			ConnState:         connState,
 			ErrorLog:          log.New(logger.With().Str("source", "http.Server").Logger(), "", 0),
 		}
 		go func() { served <- servers[i].Serve(ln) }()
@@ -228,6 +238,35 @@ func serve(ctx context.Context, listeners []listener, cfg config.Config, databas
 	}
 	logger.Info().Msg("stopped")
 	return errors.Join(errs...)
+}
+
+// Per-connection memory (two 4 KiB buffers, a goroutine, the kernel's share) and the bounds of the
+// derived connection cap.
+const (
+	bytesPerConnection = 20 << 10
+	minConnections     = 64
+	maxDerived         = 10000
+	defaultConnections = 1000
+)
+
+// maxConnections is MAX_CONNECTIONS, or, unset, what half the container's memory limit holds
+// (1000 when no limit is visible).
+func maxConnections(configured int) int {
+	if configured > 0 {
+		return configured
+	}
+	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		limit, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || limit <= 0 || limit > 1<<50 { // "max", or v1's "no limit"
+			break
+		}
+		return min(max(int(limit/2/bytesPerConnection), minConnections), maxDerived)
+	}
+	return defaultConnections
 }
 
 // withDotenv overlays a .env file under the environment: a variable set in the environment wins

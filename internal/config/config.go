@@ -48,6 +48,7 @@ type environment struct {
 	LogLevel           string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat          string `envconfig:"LOG_FORMAT" default:"json" desc:"json or console"`
 	ShutdownTimeout    string `envconfig:"SHUTDOWN_TIMEOUT" default:"20s" desc:"how long in-flight requests may drain on SIGTERM"`
+	MaxConnections     string `envconfig:"MAX_CONNECTIONS" desc:"client connections held at most; past it idle ones are closed for new ones, or new ones wait (unset: derived from the memory limit)"`
 	ShutdownDelay      string `envconfig:"SHUTDOWN_DELAY" default:"0s" desc:"after SIGTERM, how long /readyz answers 503 while requests are still served, before the drain"`
 	MetricsAddr        string `envconfig:"METRICS_ADDR" desc:"host:port for a separate /metrics listener (unset: /metrics on the main port)"`
 
@@ -182,6 +183,8 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	// MaxConnections caps the client connections held; zero derives it from the memory limit.
+	MaxConnections int
 	// ShutdownDelay is how long, after SIGTERM, the service keeps accepting while /readyz says
 	// 503, so a load balancer stops sending before the drain begins.
 	ShutdownDelay time.Duration
@@ -294,6 +297,9 @@ func Load(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", env.ShutdownTimeout),
 		ShutdownDelay:   p.delay("SHUTDOWN_DELAY", env.ShutdownDelay),
 		ZoomTimeout:     p.duration("ZOOM_TIMEOUT", env.ZoomTimeout),
+	}
+	if env.MaxConnections != "" {
+		cfg.MaxConnections = p.intRange("MAX_CONNECTIONS", env.MaxConnections, 8, 1000000)
 	}
 	if env.ZoomRateLimit != "" {
 		n, err := strconv.ParseFloat(env.ZoomRateLimit, 64)

@@ -1,0 +1,127 @@
+package connlimit
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func serve(tb testing.TB, max int) (*Limiter, string) {
+	tb.Helper()
+	l := New(max)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(300 * time.Millisecond)
+		}
+		io.WriteString(w, "ok")
+	}), ConnState: l.ConnState, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l.Listener(ln))
+	tb.Cleanup(func() { srv.Close() })
+	return l, ln.Addr().String()
+}
+
+// keepAlive opens a connection, makes one request on it, and leaves it open and idle.
+func keepAlive(tb testing.TB, addr string) net.Conn {
+	tb.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return c
+}
+
+func TestIdleConnectionsMakeRoom(t *testing.T) {
+	l, addr := serve(t, 10)
+	var held []net.Conn
+	for range 10 {
+		held = append(held, keepAlive(t, addr))
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := l.Held(); got != 10 {
+		t.Fatalf("%d held, want 10", got)
+	}
+	// At the cap, a new caller is served at once: an idle connection is closed for it.
+	began := time.Now()
+	resp, err := (&http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Get("http://" + addr + "/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a new caller at the cap: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("served after %v", took)
+	}
+	if got := l.Held(); got > 10 {
+		t.Errorf("%d held, over the cap of 10", got)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+}
+
+func TestBusyConnectionsAreNeverClosed(t *testing.T) {
+	l, addr := serve(t, 2)
+	done := make(chan string, 2)
+	for range 2 {
+		go func() {
+			resp, err := http.Get("http://" + addr + "/slow")
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			done <- string(b)
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	// A third caller waits for room rather than breaking a request in flight.
+	resp, err := (&http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Get("http://" + addr + "/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the third caller: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for range 2 {
+		if got := <-done; !strings.Contains(got, "ok") {
+			t.Errorf("a request in flight was broken: %q", got)
+		}
+	}
+	if l.Held() > 2 {
+		t.Errorf("over the cap")
+	}
+}
+
+func TestSilentConnectionsGiveWayAfterAGrace(t *testing.T) {
+	_, addr := serve(t, 3)
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close() // says nothing
+	}
+	began := time.Now()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("behind silent connections: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if took := time.Since(began); took > 2500*time.Millisecond {
+		t.Errorf("served after %v, want about the one-second grace", took)
+	}
+}
