@@ -52,6 +52,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/signature ./internal/httpapi ./internal/zoom
 	$(BIN)/zoombench -bin $(BIN) $(BENCHFLAGS)
 	$(BIN)/zoombench connections -bin $(BIN) $(CONNBENCHFLAGS)
+	$(BIN)/zoombench flood -bin $(BIN)
 
 clean:
 	rm -rf $(BIN)

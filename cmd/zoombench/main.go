@@ -9,7 +9,11 @@
 //	zoombench connections [-bin bin] [-sizes 100,10000,100000] [-storm 1000]
 //
 // measures connected accounts: /obf-token's own cost over the emulator on SQLite and PostgreSQL,
-// lookup cost, memory and start-up as stored connections grow, and a refresh storm.
+// lookup cost, memory and start-up as stored connections grow, and a refresh storm; and
+//
+//	zoombench flood [-bin bin] [-connections 10000]
+//
+// holds that many connections open and reports memory and /healthz meanwhile.
 package main
 
 import (
@@ -47,8 +51,12 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && os.Args[1] == "connections" {
-		if err := runConnections(context.Background(), os.Args[2:], os.Stdout); err != nil {
+	if len(os.Args) > 1 && (os.Args[1] == "connections" || os.Args[1] == "flood") {
+		sub := runConnections
+		if os.Args[1] == "flood" {
+			sub = runFlood
+		}
+		if err := sub(context.Background(), os.Args[2:], os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "zoombench:", err)
 			os.Exit(1)
 		}

@@ -275,7 +275,7 @@ func hostJoinToken(w http.ResponseWriter, r *http.Request, cd *Connected, meetin
 		return false, false
 	}
 	token, err := cd.Manager.Call(r.Context(), host, func(ctx context.Context, accessToken string) (string, error) {
-		return joinToken(ctx, zoom.UserToken{Value: accessToken})
+		return joinToken(ctx, zoom.UserToken{Value: accessToken, Account: host.ZoomAccountID})
 	})
 	var zerr *zoom.Error
 	switch {

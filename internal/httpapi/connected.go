@@ -39,7 +39,7 @@ func connectedToken(w http.ResponseWriter, r *http.Request, cd *Connected, user,
 		return
 	}
 	token, err := cd.Manager.Call(r.Context(), c, func(ctx context.Context, accessToken string) (string, error) {
-		return call(ctx, zoom.UserToken{Value: accessToken})
+		return call(ctx, zoom.UserToken{Value: accessToken, Account: c.ZoomAccountID})
 	})
 	if err != nil {
 		writeConnectionError(w, r, err)

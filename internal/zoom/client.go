@@ -264,8 +264,12 @@ var errEmptyToken = errors.New("answer has an empty token")
 func (c *Client) callAs(ctx context.Context, op string, at accessToken, path string, query url.Values, decode func([]byte) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Budget)
 	defer cancel()
+	gate := at.gate
+	if gate == nil {
+		gate = c.gate
+	}
 	for attempt := 1; ; attempt++ {
-		probe, tooLong := c.gate.pass(ctx)
+		probe, tooLong := gate.pass(ctx)
 		if tooLong > 0 {
 			// Waiting for the account's rate limit would overrun this call's budget.
 			return &Error{Kind: KindUnavailable, Op: op, Status: http.StatusTooManyRequests, RateLimitType: rateLimitQPS,
@@ -284,10 +288,10 @@ func (c *Client) callAs(ctx context.Context, op string, at accessToken, path str
 		}
 		perSecond := zerr != nil && zerr.Status == http.StatusTooManyRequests && zerr.RateLimitType != rateLimitDaily
 		if perSecond {
-			c.gate.limited(zerr.RetryAfter)
+			gate.limited(zerr.RetryAfter)
 		}
 		if probe {
-			c.gate.report()
+			gate.report()
 		}
 		c.observe(endpointOf(op), zerr, time.Since(began))
 		switch {
@@ -338,7 +342,11 @@ func (c *Client) get(ctx context.Context, op string, at accessToken, path string
 	}
 	defer resp.Body.Close()
 	c.observeRateLimit(resp.Header)
-	c.gate.learn(resp.Header)
+	if at.gate != nil {
+		at.gate.learn(resp.Header)
+	} else {
+		c.gate.learn(resp.Header)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	trackingID := resp.Header.Get("x-zm-trackingid")
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 // accessToken is an S2S OAuth access token and what came with it.
 type accessToken struct {
 	value string
+	// gate is the rate-limit gate of the token's Zoom account; nil uses the client's.
+	gate *rateGate
 	// apiBase is the REST base to use with this token.
 	apiBase string
 	// scopes are the scopes Zoom granted the app.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -59,6 +60,9 @@ type Me struct {
 type UserClient struct {
 	c     *Client
 	oauth oauth2.Config
+
+	mu    sync.Mutex
+	gates map[string]*rateGate // by Zoom account: connected users live in many accounts
 }
 
 // NewUserClient returns the client of the user-managed app whose credentials cfg holds
@@ -66,7 +70,7 @@ type UserClient struct {
 // URL.
 func NewUserClient(cfg Config, redirectURI string) *UserClient {
 	c := New(cfg)
-	return &UserClient{c: c, oauth: oauth2.Config{
+	return &UserClient{c: c, gates: map[string]*rateGate{}, oauth: oauth2.Config{
 		ClientID:     cfg.ClientID,
 		ClientSecret: cfg.ClientSecret,
 		RedirectURL:  redirectURI,
@@ -179,16 +183,30 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// UserToken is a user's access token and the REST base to use it with.
+// UserToken is a user's access token, the REST base to use it with, and the user's Zoom account
+// (whose rate limits the call counts against; empty shares one gate among unknown accounts).
 type UserToken struct {
 	Value   string
 	APIBase string
+	Account string
 }
 
 // at is the token with its REST base: its own, else the configured one, else Zoom's default.
 func (u *UserClient) at(t UserToken) accessToken {
 	base := cmpOr(t.APIBase, cmpOr(u.c.cfg.APIBaseURL, DefaultAPIBaseURL))
-	return accessToken{value: t.Value, apiBase: strings.TrimRight(base, "/")}
+	return accessToken{value: t.Value, apiBase: strings.TrimRight(base, "/"), gate: u.gate(t.Account)}
+}
+
+// gate returns the rate-limit gate of a Zoom account.
+func (u *UserClient) gate(account string) *rateGate {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	g, ok := u.gates[account]
+	if !ok {
+		g = newRateGate(u.c.cfg.RateLimit, time.Now)
+		u.gates[account] = g
+	}
+	return g
 }
 
 // Me returns who the token belongs to.

@@ -162,3 +162,32 @@ func TestUserClientCalls(t *testing.T) {
 		t.Errorf("a revoked refresh token still refreshes: %v", err)
 	}
 }
+
+// Connected users live in many Zoom accounts: one account's rate limit does not hold back another's.
+func TestUserRateLimitsArePerAccount(t *testing.T) {
+	uc, emu, _ := userFixture(t)
+	ctx := context.Background()
+	verifier := oauth2.GenerateVerifier()
+	alice, err := uc.Exchange(ctx, authorize(t, uc, emu, "alice-id", verifier), verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := uc.Exchange(ctx, authorize(t, uc, emu, "bob-id", verifier), verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu.Script(zoomemu.EndpointUserToken, zoomemu.RateLimitedPerSecond("5"))
+	if _, err := uc.OBF(ctx, UserToken{Value: alice.AccessToken, Account: "acct-a"}, 0); err == nil {
+		t.Fatal("the scripted 429 did not reach alice's call")
+	}
+	began := time.Now()
+	if _, err := uc.OBF(ctx, UserToken{Value: bob.AccessToken, Account: "acct-b"}, 0); err != nil || time.Since(began) > time.Second {
+		t.Errorf("another account waited for alice's limit: %v after %v", err, time.Since(began))
+	}
+	before := emu.Calls(zoomemu.EndpointUserToken)
+	_, err = uc.OBF(ctx, UserToken{Value: alice.AccessToken, Account: "acct-a"}, 0)
+	var zerr *Error
+	if !errors.As(err, &zerr) || zerr.Status != 429 || emu.Calls(zoomemu.EndpointUserToken) != before {
+		t.Errorf("alice's account while limited: %v, %d calls", err, emu.Calls(zoomemu.EndpointUserToken)-before)
+	}
+}
