@@ -49,3 +49,17 @@ expect 'no connected Zoom account' "${lines[18]}"
 grep -q '0 failed' "$out" || { cat "$out"; echo "demo-check: the doctor found problems in the demo" >&2; exit 1; }
 echo "demo-check: ok: zoomtoken doctor is all green"
 echo "demo-check: every curl line of make demo works"
+
+# With its port taken, the demo stops and names the variable that moves it.
+for var in DEMO_PORT DEMO_EMU_PORT; do
+  port=4872
+  bin/zoomemu -addr "127.0.0.1:$port" >/dev/null 2>&1 &
+  squatter=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  if msg=$(env "$var=$port" make -s demo 2>&1); then
+    kill "$squatter"; echo "demo-check: FAIL: make demo ran with $var's port taken" >&2; exit 1
+  fi
+  kill "$squatter"; wait "$squatter" 2>/dev/null || true
+  grep -q "$var" <<<"$msg" || { echo "demo-check: FAIL: with its port taken, make demo said: $msg" >&2; exit 1; }
+  echo "demo-check: ok: with $var's port taken, make demo stops and names $var"
+done

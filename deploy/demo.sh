@@ -14,6 +14,17 @@ admin="demo-admin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 work=$(mktemp -d)
 key=$(head -c 32 /dev/urandom | base64)
 
+# A port already taken would have the curl lines below talk to some other process.
+taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if taken "$port"; then
+  echo "demo: port $port is already in use (another make demo, or a zoomtoken?); pick another, e.g. DEMO_PORT=4100 make demo" >&2
+  exit 1
+fi
+if taken "$emu_port"; then
+  echo "demo: port $emu_port (the Zoom emulator's) is already in use; pick another, e.g. DEMO_EMU_PORT=9901 make demo" >&2
+  exit 1
+fi
+
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
