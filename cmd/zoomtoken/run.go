@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -99,6 +100,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer flushLogs()
 	if *addr == "" {
 		*addr = ":" + strconv.Itoa(cfg.Port)
+	}
+	if cfg.MetricsAddr != "" && sameListenAddress(cfg.MetricsAddr, *addr) {
+		return fmt.Errorf("invalid configuration:\n  METRICS_ADDR: %q is where the service itself listens (%s): give /metrics a port of its own, or unset METRICS_ADDR to serve it on PORT", cfg.MetricsAddr, *addr)
+	}
+	for i, s := range cfg.CallbackSecrets {
+		if url.QueryEscape(s.Reveal()) != s.Reveal() {
+			logger.Warn().Int("entry", i+1).Msg("a CALLBACK_SECRETS entry has characters a URL changes (such as +, / or =): " +
+				"percent-encode them in bot URLs (+ as %2B, / as %2F, = as %3D), or use letters and digits only (openssl rand -hex 32)")
+		}
 	}
 
 	m := metrics.New()
@@ -267,6 +277,18 @@ func maxConnections(configured int) int {
 		return min(max(int(limit/2/bytesPerConnection), minConnections), maxDerived)
 	}
 	return defaultConnections
+}
+
+// sameListenAddress reports whether two listen addresses would take the same port: the same port,
+// and hosts that overlap (equal, or either one all interfaces).
+func sameListenAddress(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb {
+		return false
+	}
+	any := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || any(ha) || any(hb)
 }
 
 // withDotenv overlays a .env file under the environment: a variable set in the environment wins

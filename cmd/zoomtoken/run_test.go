@@ -324,3 +324,18 @@ func TestShutdownDelayKeepsServingWhileNotReady(t *testing.T) {
 		t.Fatal("run did not return after the delay and the drain")
 	}
 }
+
+func TestMetricsAddrOnTheServicesOwnPortRefusesToStart(t *testing.T) {
+	for _, metricsAddr := range []string{":4567", "127.0.0.1:4567", "0.0.0.0:4567"} {
+		env := sdkEnv()
+		env["METRICS_ADDR"] = metricsAddr
+		var stdout bytes.Buffer
+		err := run(context.Background(), []string{"zoomtoken", "-addr", "127.0.0.1:4567"}, func(k string) string { return env[k] }, &stdout, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "METRICS_ADDR") || strings.Contains(stdout.String(), "listening") {
+			t.Errorf("METRICS_ADDR %s on the service's address: %v\n%s", metricsAddr, err, stdout.String())
+		}
+	}
+	if !sameListenAddress(":9090", "[::]:9090") || sameListenAddress("127.0.0.1:9090", "127.0.0.2:9090") || sameListenAddress(":9090", ":9091") {
+		t.Errorf("sameListenAddress")
+	}
+}

@@ -499,8 +499,9 @@ func (p *parser) origins(name, raw string) []string {
 		}
 		u, err := url.Parse(o)
 		if o == "*" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			p.add(name, fmt.Sprintf("%q is not an origin such as https://app.example.com (or use * alone for any)", o))
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			// A browser's Origin is scheme://host[:port] exactly: anything else never matches.
+			p.add(name, fmt.Sprintf("%q can never match a browser's Origin, which is scheme://host[:port] with no path or trailing slash, such as https://app.example.com (or use * alone for any)", o))
 			continue
 		}
 		list = append(list, strings.ToLower(u.Scheme+"://"+u.Host))

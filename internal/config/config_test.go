@@ -244,6 +244,11 @@ func TestLoadRefuses(t *testing.T) {
 		}(), []string{"PORT", "ZOOM_OAUTH_BASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "ZOOM_TIMEOUT",
 			"ZOOM_API_BASE_URL", "CORS_ALLOWED_ORIGINS", "METRICS_ADDR", "ZOOM_ZAK_TTL_SECONDS"}},
 		{"port out of range", func() map[string]string { e := sdkOnly(); e["PORT"] = "70000"; return e }(), []string{"PORT"}},
+		{"origins a browser never sends", func() map[string]string {
+			e := sdkOnly()
+			e["CORS_ALLOWED_ORIGINS"] = "https://a.example.com/, app.example.com, https://b.example.com/app"
+			return e
+		}(), []string{"CORS_ALLOWED_ORIGINS", "CORS_ALLOWED_ORIGINS", "CORS_ALLOWED_ORIGINS"}},
 		{"star mixed into a list", func() map[string]string {
 			e := sdkOnly()
 			e["CORS_ALLOWED_ORIGINS"] = "https://a.example.com,*"

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -280,6 +281,10 @@ func checkCallbackSecrets(secrets []config.Secret) Check {
 			c.Status, c.Detail = Warn, fmt.Sprintf("secret %d repeats an earlier one", i+1)
 		}
 		seen[s.Reveal()] = true
+		if url.QueryEscape(s.Reveal()) != s.Reveal() {
+			c.Status, c.Detail = Warn, fmt.Sprintf("secret %d has characters a URL changes (such as +, / or =)", i+1)
+			c.Fix = "percent-encode them in bot URLs (+ as %2B, / as %2F, = as %3D), or use letters and digits only (openssl rand -hex 32)"
+		}
 	}
 	return c
 }

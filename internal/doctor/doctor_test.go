@@ -132,6 +132,8 @@ func TestReportsEachProblem(t *testing.T) {
 			"clock", Fail, "2m0s ahead of Zoom's", true},
 		{"clock behind", func(s *setup) { s.emuSkew = 90 * time.Second },
 			"clock", Fail, "1m30s behind Zoom's", true},
+		{"a callback secret a URL changes", func(s *setup) { s.env["CALLBACK_SECRETS"] = "0123456789abcdef+012/34=" },
+			"CALLBACK_SECRETS", Warn, "characters a URL changes", true},
 		{"repeated callback secret", func(s *setup) { s.env["CALLBACK_SECRETS"] = "0123456789abcdef0123,0123456789abcdef0123" },
 			"CALLBACK_SECRETS", Warn, "secret 2 repeats an earlier one", false},
 		{"SDK key and secret swapped into one", func(s *setup) { s.env["ZOOM_MEETING_SDK_SECRET"] = s.env["ZOOM_MEETING_SDK_KEY"] },

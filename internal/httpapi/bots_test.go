@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +245,22 @@ func TestAHangUpIsNotZoomsFault(t *testing.T) {
 		t.Errorf("a hang-up was logged as Zoom failing:\n%s", logs)
 	}
 	assertCounter(t, m, `zoomtoken_http_requests_total{route="/join-token",status="499"} 1`)
+}
+
+// A base64 secret (as Render generates) pasted into a bot URL without percent-encoding: its +
+// arrives as a space, and is still accepted.
+func TestSecretWithAPlusInAnUnescapedURL(t *testing.T) {
+	const secret = "ab+cd/ef+gh=ijkl01234"
+	srv, _ := botServer(t, botUser, nil)
+	d := srv.deps
+	d.CallbackSecrets = []string{secret}
+	srv = newTestServer(t, d)
+	for _, q := range []string{"ab+cd/ef+gh=ijkl01234", url.QueryEscape(secret)} {
+		if resp, _ := srv.do(t, http.MethodGet, "/zak?secret="+q, nil, ""); resp.StatusCode != 200 {
+			t.Errorf("secret=%s: %d", q, resp.StatusCode)
+		}
+	}
+	if resp, _ := srv.do(t, http.MethodGet, "/zak?secret=ab+cd/ef+gh=ijkl0123X", nil, ""); resp.StatusCode != 401 {
+		t.Errorf("a wrong secret with spaces: %d", resp.StatusCode)
+	}
 }
