@@ -5,6 +5,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/zoomtoken/zoomtoken/internal/signature"
@@ -68,7 +69,12 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !acceptedMediaType(r.Header.Get("Content-Type")) {
 			writeFieldErrors(w, http.StatusUnsupportedMediaType, signature.FieldError{Property: "Content-Type",
-				Reason: "send the body as application/json (text/plain or no Content-Type are read as JSON too)"})
+				Reason: "send the body as UTF-8 application/json (text/plain or no Content-Type are read as JSON too)"})
+			return
+		}
+		if !identityEncoding(r) {
+			writeFieldErrors(w, http.StatusUnsupportedMediaType, signature.FieldError{Property: "Content-Encoding",
+				Reason: "send the body uncompressed"})
 			return
 		}
 		buf := bodyBuffers.Get().(*bytes.Buffer)
@@ -105,11 +111,23 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 
 // acceptedMediaType reports whether POST / reads a body of this Content-Type: JSON, plain text
 // (what a browser fetch with a string body and no headers sends) or none at all.
+// Only UTF-8 is read: another charset would be decoded as the wrong text.
 func acceptedMediaType(contentType string) bool {
 	switch contentType {
 	case "", "application/json", "text/plain;charset=UTF-8", "application/json; charset=utf-8":
 		return true
 	}
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	return err == nil && (mediaType == "application/json" || mediaType == "text/plain")
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || (mediaType != "application/json" && mediaType != "text/plain") {
+		return false
+	}
+	charset, ok := params["charset"]
+	return !ok || strings.EqualFold(charset, "utf-8")
+}
+
+// identityEncoding reports whether the body comes as it is: a compressed body would be read as
+// broken JSON.
+func identityEncoding(r *http.Request) bool {
+	ce := r.Header.Values("Content-Encoding")
+	return len(ce) == 0 || (len(ce) == 1 && strings.EqualFold(strings.TrimSpace(ce[0]), "identity"))
 }

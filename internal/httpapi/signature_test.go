@@ -404,3 +404,24 @@ func TestReadyz(t *testing.T) {
 		t.Errorf("/healthz while draining: %d", resp.StatusCode)
 	}
 }
+
+func TestSignatureRefusesOtherCharsetsAndEncodings(t *testing.T) {
+	srv := signatureServer(t, nil)
+	for _, h := range []http.Header{
+		header("Content-Type", "application/json; charset=iso-8859-1"),
+		header("Content-Type", "text/plain; charset=utf-16"),
+		header("Content-Type", "application/json", "Content-Encoding", "gzip"),
+	} {
+		if resp, body := srv.do(t, http.MethodPost, "/", h, webBody); resp.StatusCode != 415 || strings.Contains(body, "eyJ") {
+			t.Errorf("%v: %d %s", h, resp.StatusCode, body)
+		}
+	}
+	for _, h := range []http.Header{
+		header("Content-Type", "application/json; charset=UTF-8"),
+		header("Content-Type", "application/json", "Content-Encoding", "identity"),
+	} {
+		if resp, _ := srv.do(t, http.MethodPost, "/", h, webBody); resp.StatusCode != 200 {
+			t.Errorf("%v: %d", h, resp.StatusCode)
+		}
+	}
+}

@@ -132,6 +132,9 @@ func Decode(body []byte) (Request, error) {
 func jsonProblem(err error) string {
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
+		if strings.Contains(syn.Error(), "max depth") {
+			return fmt.Sprintf("nested deeper than JSON decoders allow (10000 levels), at byte %d", syn.Offset)
+		}
 		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
 	}
 	return "unexpected end or structure"
@@ -190,10 +193,14 @@ func expirationSeconds(verr *ValidationError, raw json.RawMessage) int {
 	ok := false
 	switch kind(raw) {
 	case kindString:
-		if s, unquoted := unquote(raw); unquoted && len(s) > 0 && len(s) <= 10 &&
+		// Digits only, leading zeros allowed ("00000003600" is 3600, as the sample's parseInt
+		// reads it); more than 10 significant digits is out of range anyway.
+		if s, unquoted := unquote(raw); unquoted && len(s) > 0 &&
 			strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) < 0 {
-			n, _ = strconv.ParseUint(s, 10, 64)
-			ok = true
+			if digits := strings.TrimLeft(s, "0"); len(digits) <= 10 {
+				n, _ = strconv.ParseUint("0"+digits, 10, 64)
+				ok = true
+			}
 		}
 	case kindNumber:
 		var problem string

@@ -227,3 +227,25 @@ func FuzzScanObjectMatchesEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestSampleLeniencyKeptWhereSafe(t *testing.T) {
+	for body, want := range map[string]int{
+		`{"expirationSeconds":"00000003600"}`:          3600,
+		`{"expirationSeconds":"000000000000000001800"}`: 1800,
+		"\xef\xbb\xbf{\"expirationSeconds\":3600}":     3600, // a UTF-8 byte-order mark
+	} {
+		req, err := Decode([]byte(body))
+		if err != nil || req.ExpirationSeconds != want {
+			t.Errorf("%q: %v %v, want %d", body, req.ExpirationSeconds, err, want)
+		}
+	}
+	if _, err := Decode([]byte(`{"expirationSeconds":"10000000000"}`)); err == nil {
+		t.Errorf("an 11-digit expirationSeconds was accepted")
+	}
+	deep := strings.Repeat("[", 10001) + strings.Repeat("]", 10001)
+	_, err := Decode([]byte(`{"role":` + deep + `}`))
+	var verr *ValidationError
+	if !errors.As(err, &verr) || !strings.Contains(verr.Errors[0].Reason, "nested deeper") {
+		t.Errorf("deep nesting: %v", err)
+	}
+}

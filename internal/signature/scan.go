@@ -10,8 +10,9 @@ import (
 // json.Valid, so the scan only has to find where each key and value starts and ends. A property
 // given twice is set twice, so the last value wins, as JSON.parse does; a key written with
 // escapes ("\u0072ole") is unescaped before set sees it. An empty (or all-whitespace) body is the
-// empty object.
+// empty object; a leading UTF-8 byte-order mark is ignored.
 func scanObject(body []byte, set func(name, value []byte)) error {
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")) // a UTF-8 byte-order mark, as Node's body parser drops it
 	i := skipSpace(body, 0)
 	if i == len(body) {
 		return nil
