@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -49,26 +50,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags := flag.NewFlagSet("zoomtoken", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	addr := flags.String("addr", "", "listen address, host:port (default :$PORT)")
-	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: zoomtoken [-addr host:port]   serve\n"+
+	showVersion := flags.Bool("version", false, "print the version and exit")
+	// usage goes to out: stdout when asked for (-h), stderr after a mistake.
+	usage := func(out io.Writer) {
+		fmt.Fprintf(out, "Usage: zoomtoken [-addr host:port]   serve\n"+
 			"       zoomtoken doctor                checks, live, that every configured feature can work\n"+
-			"       zoomtoken healthcheck           exits 0 if the server on $PORT answers /healthz (for HEALTHCHECK)\n"+
+			"       zoomtoken healthcheck           exits 0 if the server on -addr or $PORT answers /healthz (for HEALTHCHECK)\n"+
+			"       zoomtoken version               prints the version\n"+
 			"       zoomtoken rekey                 re-encrypts every stored token with the first TOKEN_ENCRYPTION_KEYS key\n"+
 			"       zoomtoken connect-link [-ref R] [-ttl D]\n"+
 			"                                       prints a link a user opens to connect their Zoom account\n\n"+
 			"Serves Zoom credentials over HTTP.\n\n")
+		flags.SetOutput(out)
 		flags.PrintDefaults()
-		fmt.Fprintln(stderr)
-		config.Usage(stderr)
+		flags.SetOutput(stderr)
+		fmt.Fprintln(out)
+		config.Usage(out)
+	}
+	flags.Usage = func() { usage(stderr) }
+	help := slices.ContainsFunc(args[1:], func(a string) bool { return a == "-h" || a == "-help" || a == "--help" })
+	if help {
+		usage(stdout)
+		return nil
 	}
 	if err := flags.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 
 	command := flags.Arg(0)
+	if *showVersion || command == "version" {
+		fmt.Fprintln(stdout, "zoomtoken", version)
+		return nil
+	}
 	if command != "" && command != "doctor" && command != "healthcheck" && command != "rekey" && command != "connect-link" {
 		flags.Usage()
 		return fmt.Errorf("unknown command %q", command)
@@ -78,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if command == "healthcheck" {
-		return healthcheck(ctx, getenv("PORT"))
+		return healthcheck(ctx, *addr, getenv("PORT"))
 	}
 	cfg, err := config.Load(getenv)
 	if command == "doctor" {
@@ -311,13 +324,24 @@ func withDotenv(getenv func(string) string, path string) (func(string) string, e
 
 // healthcheck probes /healthz on the local port, for container health checks in images with no
 // shell or curl. It needs only PORT, so it works whatever else is configured.
-func healthcheck(ctx context.Context, port string) error {
+func healthcheck(ctx context.Context, addr, port string) error {
 	if port == "" {
 		port = "4000"
 	}
+	target := "127.0.0.1:" + port
+	if addr != "" {
+		host, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("healthcheck: -addr %q is not host:port", addr)
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		target = net.JoinHostPort(host, p)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+target+"/healthz", nil)
 	if err != nil {
 		return err
 	}

@@ -149,12 +149,12 @@ func TestRunReturnsListenError(t *testing.T) {
 }
 
 func TestRunHelpListsVariables(t *testing.T) {
-	var stderr bytes.Buffer
-	if err := run(context.Background(), []string{"zoomtoken", "-h"}, func(string) string { return "" }, io.Discard, &stderr); err != nil {
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"zoomtoken", "-h"}, func(string) string { return "" }, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range config.Variables() {
-		if !strings.Contains(stderr.String(), name) {
+		if !strings.Contains(stdout.String(), name) {
 			t.Errorf("help lacks %s", name)
 		}
 	}
@@ -337,5 +337,28 @@ func TestMetricsAddrOnTheServicesOwnPortRefusesToStart(t *testing.T) {
 	}
 	if !sameListenAddress(":9090", "[::]:9090") || sameListenAddress("127.0.0.1:9090", "127.0.0.2:9090") || sameListenAddress(":9090", ":9091") {
 		t.Errorf("sameListenAddress")
+	}
+}
+
+func TestHelpVersionAndHealthcheckAddr(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"zoomtoken", "-h"}, func(string) string { return "" }, &stdout, &stderr); err != nil ||
+		!strings.Contains(stdout.String(), "Usage: zoomtoken") || !strings.Contains(stdout.String(), "ZOOM_MEETING_SDK_KEY") || stderr.Len() != 0 {
+		t.Errorf("-h: %v, stdout %d bytes, stderr %q", err, stdout.Len(), stderr.String())
+	}
+	for _, args := range [][]string{{"zoomtoken", "version"}, {"zoomtoken", "-version"}} {
+		stdout.Reset()
+		if err := run(context.Background(), args, func(string) string { return "" }, &stdout, io.Discard); err != nil ||
+			strings.TrimSpace(stdout.String()) != "zoomtoken "+version {
+			t.Errorf("%v: %v %q", args, err, stdout.String())
+		}
+	}
+	inst := start(t, sdkEnv())
+	addr := strings.TrimPrefix(inst.url, "http://")
+	if err := run(context.Background(), []string{"zoomtoken", "-addr", addr, "healthcheck"}, func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		t.Errorf("healthcheck -addr %s: %v", addr, err)
+	}
+	if err := run(context.Background(), []string{"zoomtoken", "-addr", "127.0.0.1:1", "healthcheck"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+		t.Errorf("healthcheck of a port nothing listens on passed")
 	}
 }
