@@ -4,9 +4,11 @@ package logging
 
 import (
 	"io"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 )
 
@@ -28,9 +30,15 @@ func New(level, format string, out io.Writer) (zerolog.Logger, func(), error) {
 	bw := newBatchWriter(out)
 	var w io.Writer = bw
 	if format == "console" {
-		w = zerolog.ConsoleWriter{Out: bw, TimeFormat: time.RFC3339}
+		// Colour codes only for a person at a terminal, not in a file or a platform's log view.
+		w = zerolog.ConsoleWriter{Out: bw, TimeFormat: time.RFC3339, NoColor: !isTerminal(out)}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), bw.close, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // batchWriter buffers whole log lines (zerolog writes one line per call) and writes them out in

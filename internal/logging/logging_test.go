@@ -86,3 +86,16 @@ func TestLevelAndFormat(t *testing.T) {
 		t.Error("an unknown level was accepted")
 	}
 }
+
+func TestConsoleFormatHasNoColourOutsideATerminal(t *testing.T) {
+	var out bytes.Buffer
+	logger, flush, err := New("info", "console", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger.Warn().Str("k", "v").Msg("hello")
+	flush()
+	if !strings.Contains(out.String(), "hello") || strings.Contains(out.String(), "\x1b[") {
+		t.Errorf("console line %q", out.String())
+	}
+}

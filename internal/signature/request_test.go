@@ -230,9 +230,9 @@ func FuzzScanObjectMatchesEncodingJSON(f *testing.F) {
 
 func TestSampleLeniencyKeptWhereSafe(t *testing.T) {
 	for body, want := range map[string]int{
-		`{"expirationSeconds":"00000003600"}`:          3600,
+		`{"expirationSeconds":"00000003600"}`:           3600,
 		`{"expirationSeconds":"000000000000000001800"}`: 1800,
-		"\xef\xbb\xbf{\"expirationSeconds\":3600}":     3600, // a UTF-8 byte-order mark
+		"\xef\xbb\xbf{\"expirationSeconds\":3600}":      3600, // a UTF-8 byte-order mark
 	} {
 		req, err := Decode([]byte(body))
 		if err != nil || req.ExpirationSeconds != want {
