@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,16 +22,59 @@ import (
 // the binary exactly the way the image does.
 func dockerBuild(tb testing.TB) string {
 	tb.Helper()
-	m := regexp.MustCompile(`(?m)^RUN (CGO_ENABLED=0 go build .*)$`).FindStringSubmatch(string(readFile(tb, "../Dockerfile")))
+	m := regexp.MustCompile(`(?m)^RUN (CGO_ENABLED=0 .*go build .*)$`).FindStringSubmatch(string(readFile(tb, "../Dockerfile")))
 	if m == nil {
 		tb.Fatal("Dockerfile: no RUN CGO_ENABLED=0 go build line")
 	}
 	return m[1]
 }
 
+// dockerStage is one named stage of the Dockerfile and what it copies from the build stage.
+type dockerStage struct {
+	Name       string
+	FromBuild  []string // the sources of its COPY --from=build lines
+	Entrypoint string
+}
+
+// dockerfileStages returns the Dockerfile's stages in order; the last is the default target.
+func dockerfileStages(tb testing.TB) []dockerStage {
+	tb.Helper()
+	var stages []dockerStage
+	for line := range strings.Lines(string(readFile(tb, "../Dockerfile"))) {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 4 && fields[0] == "FROM" && fields[len(fields)-2] == "AS":
+			stages = append(stages, dockerStage{Name: fields[len(fields)-1]})
+		case len(stages) == 0:
+		case len(fields) >= 3 && fields[0] == "COPY" && slices.Contains(fields, "--from=build"):
+			for _, f := range fields[1 : len(fields)-1] {
+				if !strings.HasPrefix(f, "--") {
+					stages[len(stages)-1].FromBuild = append(stages[len(stages)-1].FromBuild, f)
+				}
+			}
+		case len(fields) >= 2 && fields[0] == "ENTRYPOINT":
+			stages[len(stages)-1].Entrypoint = strings.Join(fields[1:], " ")
+		}
+	}
+	return stages
+}
+
+// TestDockerfileTargets pins the image targets: the default (last) target holds zoomtoken alone,
+// so the emulator never ships to production; the emulator has a target of its own.
+func TestDockerfileTargets(t *testing.T) {
+	want := []dockerStage{
+		{Name: "build"},
+		{Name: "emulator", FromBuild: []string{"/out/zoomemu"}, Entrypoint: `["/zoomemu"]`},
+		{Name: "service", FromBuild: []string{"/out/zoomtoken", "/out/data"}, Entrypoint: `["/zoomtoken"]`},
+	}
+	if got := dockerfileStages(t); !reflect.DeepEqual(got, want) {
+		t.Errorf("Dockerfile stages:\n got %+v\nwant %+v", got, want)
+	}
+}
+
 func TestDockerfileGoVersionMatchesGoMod(t *testing.T) {
 	goMod := regexp.MustCompile(`(?m)^go (\S+)$`).FindStringSubmatch(string(readFile(t, "../go.mod")))
-	image := regexp.MustCompile(`(?m)^FROM golang:(\S+?)(-\S+)? AS build$`).FindStringSubmatch(string(readFile(t, "../Dockerfile")))
+	image := regexp.MustCompile(`(?m)^FROM (?:--platform=\S+ )?golang:(\S+?)(-\S+)? AS build$`).FindStringSubmatch(string(readFile(t, "../Dockerfile")))
 	if goMod == nil || image == nil || goMod[1] != image[1] {
 		t.Errorf("go.mod says go %v, the Dockerfile builds with golang:%v", goMod, image)
 	}

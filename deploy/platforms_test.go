@@ -96,6 +96,9 @@ func TestHerokuAppJSON(t *testing.T) {
 	if app.Env["CALLBACK_SECRETS"].Generator != "secret" {
 		t.Errorf("app.json: CALLBACK_SECRETS is not generated")
 	}
+	if app.Formation["web"].Size != "eco" {
+		t.Errorf("app.json: dyno size %q, not Eco (the cheapest the README names)", app.Formation["web"].Size)
+	}
 	if app.SuccessURL != "/healthz" || len(app.Buildpacks) != 1 || app.Buildpacks[0].URL != "heroku/go" {
 		t.Errorf("app.json: success_url %q, buildpacks %v", app.SuccessURL, app.Buildpacks)
 	}
@@ -133,6 +136,9 @@ func TestRenderBlueprint(t *testing.T) {
 		t.Fatalf("render.yaml: %d services, want 1", len(bp.Services))
 	}
 	svc := bp.Services[0]
+	if svc.Plan != "free" {
+		t.Errorf("render.yaml: plan %q, not the free plan the README names", svc.Plan)
+	}
 	if svc.Type != "web" || svc.HealthCheckPath != "/healthz" || svc.Runtime != "docker" || svc.DockerfilePath != "./Dockerfile" {
 		t.Errorf("render.yaml: %+v", svc)
 	}
@@ -199,6 +205,7 @@ type composeFile struct {
 		Build   struct {
 			Context    string `yaml:"context"`
 			Dockerfile string `yaml:"dockerfile"`
+			Target     string `yaml:"target"`
 		} `yaml:"build"`
 		Entrypoint  []string          `yaml:"entrypoint"`
 		DependsOn   []string          `yaml:"depends_on"`
@@ -231,6 +238,10 @@ func TestDockerCompose(t *testing.T) {
 	if svc.Environment["ZOOM_API_BASE_URL"] != "http://zoomemu:9900" || len(emu.Entrypoint) == 0 || emu.Entrypoint[0] != "/zoomemu" {
 		t.Errorf("docker-compose.yml does not wire the service to the emulator: %+v %+v", svc.Environment, emu.Entrypoint)
 	}
+	// The service builds the default target (zoomtoken alone); the emulator its own.
+	if svc.Build.Target != "" || emu.Build.Target != "emulator" {
+		t.Errorf("docker-compose.yml builds targets %q and %q", svc.Build.Target, emu.Build.Target)
+	}
 	if svc.Ports[0] != svc.Environment["PORT"]+":"+svc.Environment["PORT"] {
 		t.Errorf("docker-compose.yml publishes %v but the service listens on %s", svc.Ports, svc.Environment["PORT"])
 	}
@@ -245,4 +256,26 @@ func defaultShutdownTimeout(tb testing.TB) time.Duration {
 		tb.Fatal(err)
 	}
 	return cfg.ShutdownTimeout
+}
+
+// TestREADMENamesEachButtonsCost checks that each deploy button in the README is followed by the
+// plan its file picks and that plan's price or limits, so no one deploys into a bill unawares.
+func TestREADMENamesEachButtonsCost(t *testing.T) {
+	readme := string(readFile(t, "../README.md"))
+	for button, says := range map[string][]string{
+		"https://render.com/deploy?repo=": {"free plan", "sleeps after 15 minutes", "Starter ($7/month)"},
+		"https://heroku.com/deploy?":      {"Eco dyno", "$5/month", "Basic ($7/month)"},
+	} {
+		at := strings.Index(readme, button)
+		if at < 0 {
+			t.Errorf("README.md has no %s button", button)
+			continue
+		}
+		next := readme[at:min(len(readme), at+600)]
+		for _, s := range says {
+			if !strings.Contains(next, s) {
+				t.Errorf("README.md: the %s button is not followed by %q", button, s)
+			}
+		}
+	}
 }
