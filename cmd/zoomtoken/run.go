@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	m := metrics.New()
-	zc := newZoomClient(cfg, m.ZoomHooks())
+	zc := newZoomClient(cfg, zoomHooks(m, logger))
 	if zc != nil {
 		m.WatchTokenExpiry(zc.TokenExpiry, time.Now)
 	}
@@ -425,4 +425,16 @@ func newSigner(cfg config.Config) *signature.Signer {
 		return nil
 	}
 	return signature.NewSigner(cfg.MeetingSDK.Key, []byte(cfg.MeetingSDK.Secret.Reveal()), time.Now)
+}
+
+// zoomHooks feeds the Zoom metrics and logs each attempt that will be retried at debug: the
+// route that gave up logs the final failure at warn, so one outage is one warning per request.
+func zoomHooks(m *metrics.Metrics, logger zerolog.Logger) zoom.Hooks {
+	h := m.ZoomHooks()
+	h.Retrying = func(err *zoom.Error, attempt int, wait time.Duration) {
+		logger.Debug().Str("zoom_op", err.Op).Str("zoom_kind", err.Kind.String()).Int("zoom_status", err.Status).
+			Int("zoom_code", err.Code).Str("zoom_tracking_id", err.TrackingID).Int("attempt", attempt).
+			Dur("retry_in", wait).Msg("zoom call failed; retrying")
+	}
+	return h
 }

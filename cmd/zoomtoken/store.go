@@ -149,7 +149,7 @@ func runRekey(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 // the store, and the connect flow's link signer and cookie sealer.
 func newConnected(cfg config.Config, store *pendingStore, m *metrics.Metrics, logger zerolog.Logger) (*httpapi.Connected, *httpapi.ConnectFlow, error) {
 	c := cfg.Connections
-	uc := newUserClient(cfg, m.ZoomHooks())
+	uc := newUserClient(cfg, zoomHooks(m, logger))
 	vault, keyring, err := newVaultAndKeyring(c)
 	if err != nil {
 		return nil, nil, err

@@ -124,6 +124,9 @@ type Hooks struct {
 	// RateLimitRemaining is called with Zoom's X-RateLimit-Category and X-RateLimit-Remaining
 	// whenever an answer carries them.
 	RateLimitRemaining func(category string, remaining int)
+	// Retrying is called when an attempt failed and the call will try again after wait; the
+	// call's last failure is the caller's to report, so it never comes here.
+	Retrying func(err *Error, attempt int, wait time.Duration)
 }
 
 // Client talks to Zoom for one S2S OAuth app. It is safe for concurrent use.
@@ -298,8 +301,9 @@ func (c *Client) callAs(ctx context.Context, op string, at accessToken, path str
 		case zerr == nil:
 			return nil
 		case perSecond && attempt < c.cfg.MaxAttempts && fits(ctx, zerr.RetryAfter):
+			c.retrying(zerr, attempt, zerr.RetryAfter)
 			continue // the gate makes the wait, shared with every other call of the account
-		case !retryable(zerr) || attempt >= c.cfg.MaxAttempts || !sleep(ctx, c.delay(attempt, zerr)):
+		case !c.retryAfter(ctx, zerr, attempt):
 			return zerr
 		}
 	}
@@ -389,6 +393,23 @@ func (c *Client) observe(endpoint string, err *Error, took time.Duration) {
 		outcome = err.Kind.String()
 	}
 	c.cfg.Hooks.Request(endpoint, outcome, took)
+}
+
+// retryAfter waits before the next attempt of a call whose attempt failed with err, and reports
+// whether there is one: not when err is final, the attempts are spent or ctx ends first.
+func (c *Client) retryAfter(ctx context.Context, err *Error, attempt int) bool {
+	if !retryable(err) || attempt >= c.cfg.MaxAttempts {
+		return false
+	}
+	wait := c.delay(attempt, err)
+	c.retrying(err, attempt, wait)
+	return sleep(ctx, wait)
+}
+
+func (c *Client) retrying(err *Error, attempt int, wait time.Duration) {
+	if c.cfg.Hooks.Retrying != nil {
+		c.cfg.Hooks.Retrying(err, attempt, wait)
+	}
 }
 
 func (c *Client) observeRateLimit(h http.Header) {
@@ -542,7 +563,7 @@ func (c *Client) fetchToken(ctx context.Context) (accessToken, error) {
 		}
 		zerr := c.tokenError(err)
 		c.observe(EndpointToken, zerr, time.Since(began))
-		if !retryable(zerr) || attempt >= c.cfg.MaxAttempts || !sleep(ctx, c.delay(attempt, zerr)) {
+		if !c.retryAfter(ctx, zerr, attempt) {
 			return accessToken{}, zerr
 		}
 	}

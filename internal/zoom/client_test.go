@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -622,5 +623,52 @@ func TestScopesMatchZoom(t *testing.T) {
 	}
 	if ScopeZAK != zoomemu.ScopeZAK {
 		t.Errorf("ZAK scope: got %s, want %s", ScopeZAK, zoomemu.ScopeZAK)
+	}
+}
+
+// TestRetryingReportsEveryAttemptButTheLast checks the hook the service logs retries with (at
+// debug): each failed attempt that is tried again is reported with its number and wait, and the
+// final failure, which the caller reports, never is.
+func TestRetryingReportsEveryAttemptButTheLast(t *testing.T) {
+	type retry struct {
+		status, attempt int
+		waited          bool
+	}
+	var mu sync.Mutex
+	var retries []retry
+	f := newFixture(t, func(_ *zoomemu.Config, c *Config) {
+		c.Hooks.Retrying = func(err *Error, attempt int, wait time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			retries = append(retries, retry{err.Status, attempt, wait > 0})
+		}
+	})
+	for range 10 {
+		f.emu.Script(zoomemu.EndpointZAK, zoomemu.ServerError())
+	}
+	_, err := f.client.ZAK(context.Background(), testUser, 0)
+	wantKind(t, err, KindUnavailable)
+	reported := func() []retry {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(retries)
+	}
+	var want []retry
+	for attempt := 1; attempt < DefaultMaxAttempts; attempt++ {
+		want = append(want, retry{500, attempt, true})
+	}
+	if got := reported(); !slices.Equal(got, want) {
+		t.Errorf("retries reported: got %v, want %v", got, want)
+	}
+
+	mu.Lock()
+	retries = nil
+	mu.Unlock()
+	f.emu.Script(zoomemu.EndpointJoinToken, zoomemu.RateLimitedPerSecond("1"))
+	if _, err := f.client.JoinToken(context.Background(), testMeeting, LiveStreaming, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reported(), []retry{{429, 1, true}}; !slices.Equal(got, want) {
+		t.Errorf("a per-second limit then success: got %v, want %v", got, want)
 	}
 }
