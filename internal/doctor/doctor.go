@@ -184,18 +184,35 @@ func checkVideoSDKCredentials(sdk *config.VideoSDK) []Check {
 // credentials are letters, digits, - and _, the key at least 10 characters, the secret 16.
 func checkCredentialShape(product, keyVar, secretVar, key, secret string) Check {
 	shape := Check{Name: product + " credentials", Status: Pass, Detail: "key and secret look like Zoom's"}
-	switch {
-	case key == secret:
+	if key == secret {
 		shape.Status, shape.Detail = Fail, keyVar+" and "+secretVar+" are the same value"
 		shape.Fix = "copy the Client ID (or SDK Key) into the key and the Client Secret (or SDK Secret) into the secret"
-	case !zoomCredential.MatchString(key) || len(key) < 10:
-		shape.Status, shape.Detail = Fail, fmt.Sprintf("%s has %d characters, not all letters, digits, - or _", keyVar, len(key))
-		shape.Fix = "copy the key of the " + product + " app (App Credentials page) exactly"
-	case !zoomCredential.MatchString(secret) || len(secret) < 16:
-		shape.Status, shape.Detail = Fail, fmt.Sprintf("%s has %d characters, not all letters, digits, - or _", secretVar, len(secret))
-		shape.Fix = "copy the secret of the " + product + " app (App Credentials page) exactly"
+		return shape
+	}
+	for _, v := range []struct {
+		name, value string
+		min         int
+		what        string
+	}{{keyVar, key, 10, "key"}, {secretVar, secret, 16, "secret"}} {
+		if problem := credentialProblem(v.value, v.min); problem != "" {
+			shape.Status, shape.Detail = Fail, v.name+" "+problem
+			shape.Fix = "copy the " + v.what + " of the " + product + " app (App Credentials page) exactly, with nothing around it"
+			return shape
+		}
 	}
 	return shape
+}
+
+// credentialProblem says what is wrong with a credential of at least min characters from
+// zoomCredential's alphabet, or "" when nothing is.
+func credentialProblem(v string, min int) string {
+	switch {
+	case !zoomCredential.MatchString(v):
+		return fmt.Sprintf("has %d characters, not all letters, digits, - or _ (a space or a quote pasted with it?)", len(v))
+	case len(v) < min:
+		return fmt.Sprintf("has %d characters; Zoom's have at least %d", len(v), min)
+	}
+	return ""
 }
 
 // checkTestSignature verifies a token just signed with the secret, as the SDK would.
@@ -229,31 +246,39 @@ func checkS2S(ctx context.Context, d Deps) []Check {
 	return checks
 }
 
+// checkScopes checks that the granted scopes cover every enabled route and says which
+// join-token kinds they allow.
 func checkScopes(cfg config.Config, granted []string) Check {
 	c := Check{Name: "scopes", Status: Pass}
-	var missing, optional []string
-	kinds := zoom.JoinTokenKinds()
-	if s := kinds[0].Scope(); !slices.Contains(granted, s) {
-		missing = append(missing, s+" (GET /join-token)")
-	}
-	for _, k := range kinds[1:] {
-		if s := k.Scope(); !slices.Contains(granted, s) {
-			optional = append(optional, s)
+	var missing, allowed, denied []string
+	for i, k := range zoom.JoinTokenKinds() {
+		switch {
+		case slices.Contains(granted, k.Scope()):
+			allowed = append(allowed, string(k))
+		case i == 0:
+			// The default kind: GET /join-token without type= needs it.
+			missing = append(missing, k.Scope()+" (GET /join-token)")
+		default:
+			denied = append(denied, string(k)+" (needs "+k.Scope()+")")
 		}
 	}
 	if cfg.ZAKUser != "" && !slices.Contains(granted, zoom.ScopeZAK) {
 		missing = append(missing, zoom.ScopeZAK+" (GET /zak)")
 	}
+	kinds := "join tokens of type " + strings.Join(allowed, ", ")
+	if len(allowed) == 0 {
+		kinds = "no join tokens"
+	}
 	switch {
 	case len(missing) > 0:
-		c.Status, c.Detail = Fail, "missing "+strings.Join(missing, ", ")
+		c.Status, c.Detail = Fail, "missing "+strings.Join(missing, ", ")+"; the scopes allow "+kinds
 		c.Fix = "add the scopes to the Server-to-Server OAuth app in the Zoom App Marketplace (Scopes page), then reactivate it"
-	case len(optional) > 0:
-		c.Status, c.Detail = Warn, "every enabled route is covered; without "+strings.Join(optional, ", ")+
-			" the matching join-token types answer 502"
-		c.Fix = "add those scopes if bots ask for type=live_streaming or type=local_archiving"
+	case len(denied) > 0:
+		c.Status, c.Detail = Warn, "every enabled route is covered and the scopes allow "+kinds+
+			"; type="+strings.Join(denied, ", type=")+" answers 502"
+		c.Fix = "add those scopes if bots ask for those types"
 	default:
-		c.Detail = "every enabled route is covered"
+		c.Detail = "every enabled route is covered and the scopes allow " + kinds
 	}
 	return c
 }

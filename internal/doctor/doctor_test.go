@@ -105,6 +105,9 @@ func TestAllGreen(t *testing.T) {
 			t.Errorf("%s: got %+v, want a pass", name, c)
 		}
 	}
+	if c := find(checks, "scopes"); !strings.Contains(c.Detail, "allow join tokens of type local_recording, live_streaming, local_archiving") {
+		t.Errorf("scopes: %q does not name every join-token kind", c.Detail)
+	}
 }
 
 func TestReportsEachProblem(t *testing.T) {
@@ -119,9 +122,15 @@ func TestReportsEachProblem(t *testing.T) {
 		{"missing scope", func(s *setup) {
 			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeLocalRecordingToken}
 		}, "scopes", Fail, "user:read:token:admin (GET /zak)", true},
+		{"the default join-token kind's scope missing", func(s *setup) {
+			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeLiveStreamingToken, zoomemu.ScopeZAK}
+		}, "scopes", Fail, "missing meeting:read:local_recording_token:admin (GET /join-token); the scopes allow join tokens of type live_streaming", true},
+		{"no join-token scope at all", func(s *setup) {
+			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeZAK}
+		}, "scopes", Fail, "the scopes allow no join tokens", true},
 		{"optional scopes missing", func(s *setup) {
 			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeLocalRecordingToken, zoomemu.ScopeZAK}
-		}, "scopes", Warn, "meeting:read:live_streaming_token:admin", true},
+		}, "scopes", Warn, "allow join tokens of type local_recording; type=live_streaming (needs meeting:read:live_streaming_token:admin), type=local_archiving", true},
 		{"unknown ZAK user", func(s *setup) { s.env["ZOOM_ZAK_USER"] = "ghost@example.com" },
 			"ZAK user", Fail, "Zoom has no user ghost@example.com", true},
 		{"bad credentials", func(s *setup) { s.env["ZOOM_CLIENT_SECRET"] = "not-the-secret" },
@@ -139,9 +148,11 @@ func TestReportsEachProblem(t *testing.T) {
 		{"SDK key and secret swapped into one", func(s *setup) { s.env["ZOOM_MEETING_SDK_SECRET"] = s.env["ZOOM_MEETING_SDK_KEY"] },
 			"Meeting SDK credentials", Fail, "the same value", true},
 		{"SDK secret too short", func(s *setup) { s.env["ZOOM_MEETING_SDK_SECRET"] = "abc" },
-			"Meeting SDK credentials", Fail, "3 characters", true},
+			"Meeting SDK credentials", Fail, "ZOOM_MEETING_SDK_SECRET has 3 characters; Zoom's have at least 16", true},
+		{"SDK key too short", func(s *setup) { s.env["ZOOM_MEETING_SDK_KEY"] = "abcdef" },
+			"Meeting SDK credentials", Fail, "ZOOM_MEETING_SDK_KEY has 6 characters; Zoom's have at least 10", true},
 		{"Video SDK key pasted with a space inside", func(s *setup) { s.env["ZOOM_VIDEO_SDK_KEY"] = "vidKEY 123456abcDEF" },
-			"Video SDK credentials", Fail, "ZOOM_VIDEO_SDK_KEY has 19 characters", true},
+			"Video SDK credentials", Fail, "ZOOM_VIDEO_SDK_KEY has 19 characters, not all letters, digits, - or _", true},
 		{"Video SDK key and secret the same", func(s *setup) { s.env["ZOOM_VIDEO_SDK_SECRET"] = s.env["ZOOM_VIDEO_SDK_KEY"] },
 			"Video SDK credentials", Fail, "the same value", true},
 		{"a short signing key", func(s *setup) { s.env["CALLBACK_SIGNING_SECRETS"] = "whsec_c2hvcnQta2V5" },
