@@ -1,6 +1,7 @@
 // Command zoombench load-tests the built zoomtoken binary on loopback with wrk, next to a bare
 // net/http "floor" server answering a body of the same size, and prints a table: requests/s,
-// p50, p99 and the ratio to the floor for POST /, GET /zak and GET /join-token (against the
+// p50, p99, CPU time per request (the server's utime+stime over the requests it answered, steadier
+// than req/s on a shared machine) and the ratios to the floor for POST /, GET /zak and GET /join-token (against the
 // Zoom emulator at zero latency), the emulator alone, resident memory after the load, and the
 // time from process start to the first 200 on /healthz.
 //
@@ -18,6 +19,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,7 +114,10 @@ func serveProxy(args []string) error {
 type result struct {
 	name     string
 	rps      float64
+	requests int64
 	p50, p99 time.Duration
+	// cpu is the server process's CPU time per request during the run (0 when not measured).
+	cpu time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -190,24 +195,38 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	authScript := filepath.Join(work, "auth.lua")
 	os.WriteFile(authScript, []byte("wrk.headers[\"Authorization\"] = \"Bearer "+accessToken+"\"\n"), 0o600)
 
+	// pid is the server whose CPU time a target's requests cost (the service's own includes
+	// none of the emulator's, which runs in its own process).
 	targets := []struct {
 		name, url, script string
+		pid               int
 	}{
-		{"floor (bare net/http, same body size)", "http://" + floorAddr + "/", postScript},
-		{"POST /", svcURL + "/", postScript},
-		{"POST /video-sdk", svcURL + "/video-sdk", videoScript},
-		{"GET /zak", svcURL + "/zak?secret=bench-callback-secret", ""},
-		{"emulator alone: ZAK", emuURL + "/v2/users/bot@example.com/token?type=zak", authScript},
-		{"GET /join-token", svcURL + "/join-token?secret=bench-callback-secret&meeting_id=123456789", ""},
-		{"emulator alone: join token", emuURL + "/v2/meetings/123456789/jointoken/local_recording", authScript},
+		{"floor (bare net/http, same body size)", "http://" + floorAddr + "/", postScript, floor.Process.Pid},
+		{"POST /", svcURL + "/", postScript, svc.Process.Pid},
+		{"POST /video-sdk", svcURL + "/video-sdk", videoScript, svc.Process.Pid},
+		{"GET /zak", svcURL + "/zak?secret=bench-callback-secret", "", svc.Process.Pid},
+		{"emulator alone: ZAK", emuURL + "/v2/users/bot@example.com/token?type=zak", authScript, emu.Process.Pid},
+		{"GET /join-token", svcURL + "/join-token?secret=bench-callback-secret&meeting_id=123456789", "", svc.Process.Pid},
+		{"emulator alone: join token", emuURL + "/v2/meetings/123456789/jointoken/local_recording", authScript, emu.Process.Pid},
 	}
 	results := map[string][]result{}
 	for round := range *rounds {
 		for _, t := range targets {
 			fmt.Fprintf(os.Stderr, "round %d: %s\n", round+1, t.name)
+			before, err := cpuTime(t.pid)
+			if err != nil {
+				return err
+			}
 			r, err := wrk(ctx, t.url, t.script, *connections, *duration)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			after, err := cpuTime(t.pid)
+			if err != nil {
+				return err
+			}
+			if r.requests > 0 {
+				r.cpu = (after - before) / time.Duration(r.requests)
 			}
 			r.name = t.name
 			results[t.name] = append(results[t.name], r)
@@ -216,8 +235,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// The service's own cost per call, without queueing: one connection, service vs emulator,
 	// and a bare reverse proxy in front of the emulator for the cost of the hop itself.
 	single := map[string]result{}
-	for _, t := range append(targets[3:], struct{ name, url, script string }{
-		"bare proxy: join token", "http://" + proxyAddr + "/v2/meetings/123456789/jointoken/local_recording", authScript}) {
+	for _, t := range append(targets[3:], struct {
+		name, url, script string
+		pid               int
+	}{"bare proxy: join token", "http://" + proxyAddr + "/v2/meetings/123456789/jointoken/local_recording", authScript, proxy.Process.Pid}) {
 		r, err := wrk(ctx, t.url, t.script, 1, *duration/2)
 		if err != nil {
 			return fmt.Errorf("%s, one connection: %w", t.name, err)
@@ -242,7 +263,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintf(stdout, "\nwrk -t2 -c%d -d%s, %d alternating rounds (best round shown; ratios are to the floor of the same round)\n\n",
 		*connections, *duration, *rounds)
-	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\treq/s ÷ floor\tp99 ÷ floor\t")
+	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tCPU/req\treq/s ÷ floor\tp99 ÷ floor\tCPU/req ÷ floor\t")
 	floorRounds := results[targets[0].name]
 	for _, t := range targets {
 		rs := results[t.name]
@@ -253,9 +274,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 		r, f := rs[best], floorRounds[best]
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.2f\t%.2f\t\n", t.name, r.rps, ms(r.p50), ms(r.p99), r.rps/f.rps, float64(r.p99)/float64(f.p99))
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t\n", t.name, r.rps, ms(r.p50), ms(r.p99), usf(r.cpu),
+			r.rps/f.rps, float64(r.p99)/float64(f.p99), float64(r.cpu)/float64(f.cpu))
 	}
 	tw.Flush()
+	// CPU per request of POST / over the floor's, round by round: the figure to hold at or
+	// under 1.3 (the handler's own work over what net/http costs anyway).
+	var cpuRatios []string
+	for i, r := range results["POST /"] {
+		cpuRatios = append(cpuRatios, fmt.Sprintf("%.2f (%s vs %s)", float64(r.cpu)/float64(floorRounds[i].cpu), usf(r.cpu), usf(floorRounds[i].cpu)))
+	}
+	fmt.Fprintf(stdout, "\nPOST / CPU per request ÷ the floor's, by round: %s (target: at most 1.30)\n", strings.Join(cpuRatios, ", "))
 	var videoRatios []string
 	for i, r := range results["POST /video-sdk"] {
 		videoRatios = append(videoRatios, fmt.Sprintf("%.2f", r.rps/results["POST /"][i].rps))
@@ -272,6 +301,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "zoomtoken resident memory after the load: %d MB (peak %d MB)\n", rss>>20, peak>>20)
 	fmt.Fprintf(stdout, "start to first 200 on /healthz, median of 10 starts: %s\n", ms(startup))
 	return nil
+}
+
+// usf prints microseconds with one decimal, for CPU time per request.
+func usf(d time.Duration) string {
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
@@ -348,6 +382,8 @@ var (
 	rpsLine     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 	latencyLine = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)$`)
 	non2xxLine  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	// requestsLine is wrk's "  123456 requests in 8.00s, 45.6MB read".
+	requestsLine = regexp.MustCompile(`(\d+) requests in `)
 )
 
 // wrk runs the load generator and reads its summary.
@@ -370,6 +406,9 @@ func wrk(ctx context.Context, url, script string, connections int, d time.Durati
 		return result{}, fmt.Errorf("no Requests/sec in wrk output:\n%s", out)
 	}
 	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := requestsLine.FindSubmatch(out); m != nil {
+		r.requests, _ = strconv.ParseInt(string(m[1]), 10, 64)
+	}
 	for _, l := range latencyLine.FindAllSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(string(l[2]), 64)
 		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(l[3])]
@@ -380,6 +419,31 @@ func wrk(ctx context.Context, url, script string, connections int, d time.Durati
 		}
 	}
 	return r, nil
+}
+
+// userHZ is the unit of /proc/<pid>/stat's CPU times: USER_HZ, 100 on every Linux
+// architecture (the kernel scales its own tick to it for this interface).
+const userHZ = 100
+
+// cpuTime is a process's user plus system CPU time so far, from /proc/<pid>/stat.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("CPU time of process %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces and parentheses; the fields after its last
+	// closing parenthesis start at field 3 (state), so utime (14) and stime (15) are the 12th and 13th.
+	end := bytes.LastIndexByte(b, ')')
+	fields := strings.Fields(string(b[end+1:]))
+	if end < 0 || len(fields) < 13 {
+		return 0, fmt.Errorf("CPU time of process %d: unexpected /proc stat line", pid)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("CPU time of process %d: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * time.Second / userHZ, nil
 }
 
 // memory reads a process's resident set size and its peak, in bytes.
