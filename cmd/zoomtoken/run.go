@@ -398,10 +398,17 @@ func newZoomClient(cfg config.Config, hooks zoom.Hooks) *zoom.Client {
 	if cfg.S2S == nil {
 		return nil
 	}
+	zc := zoomConfig(cfg, cfg.S2S.ClientID, cfg.S2S.ClientSecret, hooks)
+	zc.AccountID = cfg.S2S.AccountID
+	return zoom.New(zc)
+}
+
+// zoomConfig is what every Zoom client of the service shares: the Zoom hosts, the call budget,
+// the per-account rate limit and the hooks; clientID and secret name the app.
+func zoomConfig(cfg config.Config, clientID string, secret config.Secret, hooks zoom.Hooks) zoom.Config {
 	zc := zoom.Config{
-		AccountID:    cfg.S2S.AccountID,
-		ClientID:     cfg.S2S.ClientID,
-		ClientSecret: cfg.S2S.ClientSecret.Reveal(),
+		ClientID:     clientID,
+		ClientSecret: secret.Reveal(),
 		OAuthBaseURL: cfg.OAuthBaseURL,
 		Budget:       cfg.ZoomTimeout,
 		Hooks:        hooks,
@@ -410,7 +417,7 @@ func newZoomClient(cfg config.Config, hooks zoom.Hooks) *zoom.Client {
 	if cfg.APIBaseURLSet {
 		zc.APIBaseURL = cfg.APIBaseURL
 	}
-	return zoom.New(zc)
+	return zc
 }
 
 func newVideoSigner(cfg config.Config) *signature.VideoSigner {

@@ -196,17 +196,7 @@ func newConnected(cfg config.Config, store *pendingStore, m *metrics.Metrics, lo
 
 // newUserClient returns the client of the user-managed OAuth app.
 func newUserClient(cfg config.Config, hooks zoom.Hooks) *zoom.UserClient {
-	zc := zoom.Config{
-		ClientID:     cfg.Connections.ClientID,
-		ClientSecret: cfg.Connections.ClientSecret.Reveal(),
-		OAuthBaseURL: cfg.OAuthBaseURL,
-		Budget:       cfg.ZoomTimeout,
-		Hooks:        hooks,
-		RateLimit:    cfg.ZoomRateLimit,
-	}
-	if cfg.APIBaseURLSet {
-		zc.APIBaseURL = cfg.APIBaseURL
-	}
+	zc := zoomConfig(cfg, cfg.Connections.ClientID, cfg.Connections.ClientSecret, hooks)
 	return zoom.NewUserClient(zc, cfg.Connections.PublicURL+"/oauth/callback")
 }
 
