@@ -291,16 +291,7 @@ func (e *Emulator) handleUserGrant(w http.ResponseWriter, r *http.Request) {
 		}
 		c.used = true
 		// A new authorization revokes the user's earlier token set.
-		for _, old := range e.grants {
-			if old.user == c.user {
-				old.dead = true
-			}
-		}
-		for token, at := range e.tokens {
-			if at.user == c.user {
-				delete(e.tokens, token)
-			}
-		}
+		e.revokeUser(c.user)
 		g = &grant{user: c.user, scopes: app.scopes()}
 		e.grants = append(e.grants, g)
 	case "refresh_token":
@@ -362,6 +353,21 @@ func pkceChallenge(verifier string) string {
 }
 
 // handleRevoke is POST /oauth/revoke: the token's whole set (access and refresh) dies.
+// revokeUser ends every grant and access token of the user-level app's user u, as Zoom does when
+// the app is removed or a token revoked. The caller holds e.mu.
+func (e *Emulator) revokeUser(u *User) {
+	for _, g := range e.grants {
+		if g.user == u {
+			g.dead = true
+		}
+	}
+	for t, at := range e.tokens {
+		if at.user == u {
+			delete(e.tokens, t)
+		}
+	}
+}
+
 func (e *Emulator) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	id, secret, ok := r.BasicAuth()
 	r.ParseForm()
@@ -386,16 +392,7 @@ func (e *Emulator) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Invalid Token!")
 		return
 	}
-	for _, g := range e.grants {
-		if g.user == user {
-			g.dead = true
-		}
-	}
-	for t, at := range e.tokens {
-		if at.user == user {
-			delete(e.tokens, t)
-		}
-	}
+	e.revokeUser(user)
 	e.revoked = append(e.revoked, user.ID)
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success"})
 }

@@ -62,16 +62,7 @@ func (e *Emulator) Deauthorize(ctx context.Context, user, url string) (int, erro
 		clientID = e.cfg.OAuthApp.ClientID
 	}
 	if u != nil {
-		for _, g := range e.grants {
-			if g.user == u {
-				g.dead = true
-			}
-		}
-		for t, at := range e.tokens {
-			if at.user == u {
-				delete(e.tokens, t)
-			}
-		}
+		e.revokeUser(u)
 	}
 	e.mu.Unlock()
 	if u == nil {
