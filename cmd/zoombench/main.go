@@ -111,6 +111,13 @@ func serveProxy(args []string) error {
 	return http.Serve(ln, httputil.NewSingleHostReverseProxy(u))
 }
 
+// target is one URL wrk loads; pid is the server whose CPU time its requests cost (the
+// service's own includes none of the emulator's, which runs in its own process).
+type target struct {
+	name, url, script string
+	pid               int
+}
+
 type result struct {
 	name     string
 	rps      float64
@@ -195,12 +202,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	authScript := filepath.Join(work, "auth.lua")
 	os.WriteFile(authScript, []byte("wrk.headers[\"Authorization\"] = \"Bearer "+accessToken+"\"\n"), 0o600)
 
-	// pid is the server whose CPU time a target's requests cost (the service's own includes
-	// none of the emulator's, which runs in its own process).
-	targets := []struct {
-		name, url, script string
-		pid               int
-	}{
+	targets := []target{
 		{"floor (bare net/http, same body size)", "http://" + floorAddr + "/", postScript, floor.Process.Pid},
 		{"POST /", svcURL + "/", postScript, svc.Process.Pid},
 		{"POST /video-sdk", svcURL + "/video-sdk", videoScript, svc.Process.Pid},
@@ -235,10 +237,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// The service's own cost per call, without queueing: one connection, service vs emulator,
 	// and a bare reverse proxy in front of the emulator for the cost of the hop itself.
 	single := map[string]result{}
-	for _, t := range append(targets[3:], struct {
-		name, url, script string
-		pid               int
-	}{"bare proxy: join token", "http://" + proxyAddr + "/v2/meetings/123456789/jointoken/local_recording", authScript, proxy.Process.Pid}) {
+	for _, t := range append(targets[3:], target{"bare proxy: join token", "http://" + proxyAddr + "/v2/meetings/123456789/jointoken/local_recording", authScript, proxy.Process.Pid}) {
 		r, err := wrk(ctx, t.url, t.script, 1, *duration/2)
 		if err != nil {
 			return fmt.Errorf("%s, one connection: %w", t.name, err)
