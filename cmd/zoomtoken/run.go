@@ -10,7 +10,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -118,9 +117,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("invalid configuration:\n  METRICS_ADDR: %q is where the service itself listens (%s): give /metrics a port of its own, or unset METRICS_ADDR to serve it on PORT", cfg.MetricsAddr, *addr)
 	}
 	for i, s := range cfg.CallbackSecrets {
-		if url.QueryEscape(s.Reveal()) != s.Reveal() {
+		if s.NeedsURLEscaping() {
 			logger.Warn().Int("entry", i+1).Msg("a CALLBACK_SECRETS entry has characters a URL changes (such as +, / or =): " +
-				"percent-encode them in bot URLs (+ as %2B, / as %2F, = as %3D), or use letters and digits only (openssl rand -hex 32)")
+				config.URLSafetyAdvice)
 		}
 	}
 

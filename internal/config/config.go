@@ -82,6 +82,13 @@ func (s Secret) Reveal() string { return s.value }
 // IsZero reports whether the secret is empty.
 func (s Secret) IsZero() bool { return s.value == "" }
 
+// URLSafetyAdvice says how to write a secret that NeedsURLEscaping into a bot URL.
+const URLSafetyAdvice = "percent-encode them in bot URLs (+ as %2B, / as %2F, = as %3D), or use letters and digits only (openssl rand -hex 32)"
+
+// NeedsURLEscaping reports whether the secret has characters a query string changes (such as
+// +, / or =), so that pasted into a bot URL as it stands it may not arrive intact.
+func (s Secret) NeedsURLEscaping() bool { return url.QueryEscape(s.value) != s.value }
+
 // String implements fmt.Stringer with a placeholder.
 func (s Secret) String() string { return "[redacted]" }
 

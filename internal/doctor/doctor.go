@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -306,9 +305,9 @@ func checkCallbackSecrets(secrets []config.Secret) Check {
 			c.Status, c.Detail = Warn, fmt.Sprintf("secret %d repeats an earlier one", i+1)
 		}
 		seen[s.Reveal()] = true
-		if url.QueryEscape(s.Reveal()) != s.Reveal() {
+		if s.NeedsURLEscaping() {
 			c.Status, c.Detail = Warn, fmt.Sprintf("secret %d has characters a URL changes (such as +, / or =)", i+1)
-			c.Fix = "percent-encode them in bot URLs (+ as %2B, / as %2F, = as %3D), or use letters and digits only (openssl rand -hex 32)"
+			c.Fix = config.URLSafetyAdvice
 		}
 	}
 	return c
