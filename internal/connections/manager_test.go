@@ -2,12 +2,10 @@ package connections_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
-	"github.com/zoomtoken/zoomtoken/internal/seal"
-	"github.com/zoomtoken/zoomtoken/internal/sqlite"
+	"github.com/zoomtoken/zoomtoken/internal/connections/connectionstest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
@@ -61,30 +58,20 @@ func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *
 	tb.Cleanup(func() { emu.Close(); srv.Close() })
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: srv.URL,
 		APIBaseURL: srv.URL, Now: clk.Now}, redirect)
-	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "zt.db"), sqlstore.Options{Now: clk.Now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
+	store := connectionstest.SQLite(tb, sqlstore.Options{Now: clk.Now})
 	var s connections.Store = store
 	if wrap != nil {
 		s = wrap(store)
 	}
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	ring, _ := seal.NewKeyring(key)
+	_, ring := connectionstest.Key(tb)
 	vault := connections.NewVault(ring)
-	m := connections.NewManager(connections.ManagerConfig{
-		Store:               func() (connections.Store, bool) { return s, true },
-		Vault:               vault,
-		Refresh:             uc.RefreshTokens,
-		RefreshTokenDead:    zoom.IsRefreshTokenDead,
-		AccessTokenRejected: zoom.IsInvalidAccessToken,
-		Revoke:              uc.Revoke,
-		RefusalGrace:        50 * time.Millisecond,
-		Now:                 clk.Now,
-		Logger:              zerolog.Nop(),
-	})
+	m := connections.NewManager(connectionstest.WithZoom(connections.ManagerConfig{
+		Store:        func() (connections.Store, bool) { return s, true },
+		Vault:        vault,
+		RefusalGrace: 50 * time.Millisecond,
+		Now:          clk.Now,
+		Logger:       zerolog.Nop(),
+	}, uc))
 	return &fixture{m: m, store: s, emu: emu, uc: uc, clock: clk, vault: vault}
 }
 

@@ -3,14 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,10 +19,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/connections/connectionstest"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
-	"github.com/zoomtoken/zoomtoken/internal/sqlite"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
@@ -75,32 +73,21 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 	tb.Cleanup(func() { emu.Close(); upstream.Close() })
 
 	clk := &settableClock{at: time.Now()}
-	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "zt.db"), sqlstore.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	ring, _ := seal.NewKeyring(key)
+	store := connectionstest.SQLite(tb, sqlstore.Options{})
+	key, ring := connectionstest.Key(tb)
 	vault := connections.NewVault(ring)
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
 		APIBaseURL: upstream.URL, Budget: 2 * time.Second}, front.URL+"/oauth/callback")
 	logs := &logBuffer{}
 	logger := zerolog.New(logs).Level(zerolog.DebugLevel)
 	m := metrics.New()
-	manager := connections.NewManager(connections.ManagerConfig{
-		Store:               func() (connections.Store, bool) { return store, true },
-		Vault:               vault,
-		Refresh:             uc.RefreshTokens,
-		ListMeetings:        uc.ListMeetings,
-		RefreshTokenDead:    zoom.IsRefreshTokenDead,
-		AccessTokenRejected: zoom.IsInvalidAccessToken,
-		Revoke:              uc.Revoke,
-		RefusalGrace:        50 * time.Millisecond,
-		Refreshed:           m.ObserveRefresh,
-		Logger:              logger,
-	})
+	manager := connections.NewManager(connectionstest.WithZoom(connections.ManagerConfig{
+		Store:        func() (connections.Store, bool) { return store, true },
+		Vault:        vault,
+		RefusalGrace: 50 * time.Millisecond,
+		Refreshed:    m.ObserveRefresh,
+		Logger:       logger,
+	}, uc))
 	d := Deps{
 		Metrics:   m,
 		Connected: &Connected{Manager: manager, Zoom: uc},

@@ -2,7 +2,6 @@ package browser
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,11 +21,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/connections/connectionstest"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
-	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
-	"github.com/zoomtoken/zoomtoken/internal/sqlite"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
@@ -280,20 +277,13 @@ func TestConnectAccountInABrowser(t *testing.T) {
 	})
 	upstream := httptest.NewServer(emu)
 	t.Cleanup(func() { emu.Close(); upstream.Close() })
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	ring, _ := seal.NewKeyring(key)
+	store := connectionstest.SQLite(t, sqlstore.Options{})
+	key, ring := connectionstest.Key(t)
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
 		APIBaseURL: upstream.URL}, front.URL+"/oauth/callback")
-	manager := connections.NewManager(connections.ManagerConfig{
-		Store: func() (connections.Store, bool) { return store, true }, Vault: connections.NewVault(ring),
-		RefreshTokenDead: zoom.IsRefreshTokenDead, AccessTokenRejected: zoom.IsInvalidAccessToken, Logger: zerolog.Nop(),
-	})
+	manager := connections.NewManager(connectionstest.WithZoom(connections.ManagerConfig{
+		Store: func() (connections.Store, bool) { return store, true }, Vault: connections.NewVault(ring), Logger: zerolog.Nop(),
+	}, uc))
 	links := connectlink.NewSigner(front.URL, [][]byte{key}, time.Now)
 	h := httpapi.NewHandler(httpapi.Deps{
 		Logger:      zerolog.New(io.Discard),
