@@ -12,7 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/xid"
 	"github.com/rs/zerolog"
-	"github.com/rs/zerolog/hlog"
 
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -21,36 +20,127 @@ import (
 // requestIDHeader carries the request id both ways.
 const requestIDHeader = "X-Request-Id"
 
-type requestIDKey struct{}
-
-// requestContext gives each request an id and the logger. It keeps an inbound X-Request-Id when
-// it is short and plain (so a caller cannot inject log lines or huge values), otherwise makes
-// one, and sends it back. The logger is stored as is; requestLogger adds the id only when a
-// handler actually logs, which keeps the common path free of a per-request logger copy.
-func requestContext(log zerolog.Logger) func(http.Handler) http.Handler {
+// observe is the middleware around every request. It gives the request its id, keeping an
+// inbound X-Request-Id when it is short and plain (so a caller cannot inject log lines or huge
+// values) and sending it back; it turns a handler's panic into a 500; and once the answer is
+// written it logs the access line and records the request in m (when not nil). The three are one
+// middleware so that all of a request's bookkeeping is one small allocation (an exchange) and one
+// context value: this runs on every request, and POST / is measured against bare net/http.
+func observe(log zerolog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
+	base := &log // shared: the request id is added only to lines a handler actually writes
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			x := &exchange{ResponseWriter: w, log: base}
 			id := r.Header.Get(requestIDHeader)
 			if !plainRequestID(id) {
-				id = xid.New().String()
+				id = xid.NewWithTime(start).String()
 			}
-			w.Header().Set(requestIDHeader, id)
-			// No answer is ever meant to be sniffed into something else (a token into HTML).
-			w.Header().Set("X-Content-Type-Options", "nosniff")
-			ctx := log.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
-			next.ServeHTTP(w, r.WithContext(ctx))
+			// No answer is ever meant to be sniffed into something else (a token into HTML). The
+			// values live in the exchange: set the usual way, each would be a separate allocation.
+			x.headerValues = [2]string{id, "nosniff"}
+			h := w.Header()
+			h[requestIDHeader] = x.headerValues[0:1:1]
+			h["X-Content-Type-Options"] = x.headerValues[1:2:2]
+			r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					// The panic value is not logged, since it could hold anything; the stack shows
+					// where it happened.
+					requestLogger(r).Error().Bytes("stack", debug.Stack()).Msg("handler panicked")
+					if x.status == 0 {
+						http.Error(x, "internal error", http.StatusInternalServerError)
+					}
+				}
+				x.record(r, time.Since(start), m)
+			}()
+			next.ServeHTTP(x, r)
 		})
 	}
 }
 
-func requestIDOf(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
+// exchange is one request's bookkeeping: its id and logger, and what was answered.
+type exchange struct {
+	http.ResponseWriter
+	log          *zerolog.Logger
+	status, size int
+	headerValues [2]string // X-Request-Id's, then X-Content-Type-Options'
+}
+
+type exchangeKey struct{}
+
+func (x *exchange) WriteHeader(status int) {
+	if x.status == 0 {
+		x.status = status
+	}
+	x.ResponseWriter.WriteHeader(status)
+}
+
+func (x *exchange) Write(p []byte) (int, error) {
+	if x.status == 0 {
+		x.status = http.StatusOK
+	}
+	n, err := x.ResponseWriter.Write(p)
+	x.size += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
+
+// record writes the access line and the metrics of the finished request. It names the route
+// pattern, never the raw path, and redacts query values that are not known to be harmless:
+// secrets travel in the query.
+func (x *exchange) record(r *http.Request, took time.Duration, m *metrics.Metrics) {
+	status := x.status
+	if status == 0 {
+		status = http.StatusOK // net/http answers 200 to a handler that wrote nothing
+	}
+	level := zerolog.InfoLevel
+	if status >= 500 {
+		level = zerolog.WarnLevel
+	}
+	pattern := "unmatched"
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		pattern = rc.RoutePattern()
+	}
+	e := x.log.WithLevel(level).
+		Str("request_id", x.headerValues[0]).
+		Str("method", r.Method).
+		Str("route", pattern).
+		Int("status", status).
+		Int("size", x.size).
+		Dur("duration", took)
+	if r.URL.RawQuery != "" {
+		query, unknown := redactQuery(r.URL.RawQuery)
+		e = e.Str("query", query)
+		if unknown > 0 {
+			e = e.Int("query_unknown_keys", unknown)
+		}
+	}
+	e.Msg("request")
+	if m != nil {
+		m.ObserveRequest(pattern, status, took)
+	}
+}
+
+// exchangeOf returns the request's exchange; outside observe (a handler called directly), a
+// fresh one with a disabled logger.
+func exchangeOf(r *http.Request) *exchange {
+	if x, ok := r.Context().Value(exchangeKey{}).(*exchange); ok {
+		return x
+	}
+	nop := zerolog.Nop()
+	return &exchange{log: &nop}
 }
 
 // requestLogger returns the request's logger with its request id, for lines handlers write.
 func requestLogger(r *http.Request) *zerolog.Logger {
-	l := hlog.FromRequest(r).With().Str("request_id", requestIDOf(r)).Logger()
+	x := exchangeOf(r)
+	l := x.log.With().Str("request_id", x.headerValues[0]).Logger()
 	return &l
 }
 
@@ -65,40 +155,6 @@ func plainRequestID(id string) bool {
 		}
 	}
 	return true
-}
-
-// accessLog writes one line per request and records it in m (when not nil). It names the route
-// pattern, never the raw path, and redacts query values that are not known to be harmless:
-// secrets travel in the query.
-func accessLog(m *metrics.Metrics) func(http.Handler) http.Handler {
-	return hlog.AccessHandler(func(r *http.Request, status, size int, duration time.Duration) {
-		level := zerolog.InfoLevel
-		if status >= 500 {
-			level = zerolog.WarnLevel
-		}
-		pattern := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			pattern = rc.RoutePattern()
-		}
-		e := hlog.FromRequest(r).WithLevel(level).
-			Str("request_id", requestIDOf(r)).
-			Str("method", r.Method).
-			Str("route", pattern).
-			Int("status", status).
-			Int("size", size).
-			Dur("duration", duration)
-		if r.URL.RawQuery != "" {
-			query, unknown := redactQuery(r.URL.RawQuery)
-			e = e.Str("query", query)
-			if unknown > 0 {
-				e = e.Int("query_unknown_keys", unknown)
-			}
-		}
-		e.Msg("request")
-		if m != nil {
-			m.ObserveRequest(pattern, status, duration)
-		}
-	})
 }
 
 // knownQueryKeys are the query parameters the service reads; only they are named in the access
@@ -155,21 +211,4 @@ func redactQuery(raw string) (logged string, unknown int) {
 		logged = logged[:maxLoggedQuery] + "…"
 	}
 	return logged, unknown
-}
-
-// recoverPanic turns a handler panic into a 500. The panic value is not logged, since it could
-// hold anything; the stack shows where it happened.
-func recoverPanic(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				requestLogger(r).Error().Bytes("stack", debug.Stack()).Msg("handler panicked")
-				http.Error(w, "internal error", http.StatusInternalServerError)
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
 }

@@ -11,11 +11,7 @@ import (
 
 // addRoutes lists every route the service answers.
 func addRoutes(r chi.Router, d Deps) {
-	r.Use(
-		requestContext(d.Logger),
-		accessLog(d.Metrics),
-		recoverPanic,
-	)
+	r.Use(observe(d.Logger, d.Metrics))
 
 	r.Get("/healthz", handleHealthz())
 	r.Get("/readyz", handleReadyz(d.Draining))

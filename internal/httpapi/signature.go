@@ -24,13 +24,13 @@ func handleSignature(signer *signature.Signer) http.HandlerFunc {
 	// The answer is {"signature":"<jwt>","sdkKey":<key>}, as Zoom's sample writes it. Only the
 	// token changes, and it is base64url and dots, so the rest is encoded once.
 	answerEnd := `","sdkKey":` + string(marshalNoHTMLEscape(signer.Key())) + `}`
-	return handleJWTRequest(func(body []byte) (string, string, error) {
+	return handleJWTRequest(func(answer, body []byte) ([]byte, error) {
 		req, err := signature.Decode(body)
 		if err != nil {
-			return "", "", err
+			return nil, err
 		}
-		token, err := signer.Sign(req)
-		return token, answerEnd, err
+		answer = signer.AppendToken(append(answer, answerStart...), req)
+		return append(answer, answerEnd...), nil
 	})
 }
 
@@ -40,13 +40,13 @@ func handleVideoSignature(signer *signature.VideoSigner) http.HandlerFunc {
 	if signer == nil {
 		return sdkFeatureOff("POST /video-sdk is off: set ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET to turn it on")
 	}
-	return handleJWTRequest(func(body []byte) (string, string, error) {
+	return handleJWTRequest(func(answer, body []byte) ([]byte, error) {
 		req, err := signature.DecodeVideo(body)
 		if err != nil {
-			return "", "", err
+			return nil, err
 		}
-		token, err := signer.Sign(req)
-		return token, `"}`, err
+		answer = signer.AppendToken(append(answer, answerStart...), req)
+		return append(answer, `"}`...), nil
 	})
 }
 
@@ -56,16 +56,24 @@ func sdkFeatureOff(reason string) http.HandlerFunc {
 	}
 }
 
-// issueFunc decodes a request body and signs a token for it. It returns the token and what
-// follows it in the answer (which starts {"signature":"), or a *signature.ValidationError.
-type issueFunc func(body []byte) (token, answerEnd string, err error)
+// answerStart begins both routes' answers, which carry the token in "signature".
+const answerStart = `{"signature":"`
+
+// issueFunc decodes a request body, signs a token for it and appends the JSON answer carrying
+// the token to answer; a body it refuses gets a *signature.ValidationError.
+type issueFunc func(answer, body []byte) ([]byte, error)
+
+// jwtBuffers are the two buffers of one POST / or POST /video-sdk request, recycled together:
+// net/http copies the answer before Write returns, so neither outlives the request.
+type jwtBuffers struct {
+	body   bytes.Buffer
+	answer []byte
+}
 
 // handleJWTRequest is the body handling POST / and POST /video-sdk share: media types, the size
 // limit, reading into a recycled buffer, the 400 list of field errors, and the answer.
 func handleJWTRequest(issue issueFunc) http.HandlerFunc {
-	// bodyBuffers recycles body buffers across requests.
-	bodyBuffers := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	const answerStart = `{"signature":"`
+	buffers := &sync.Pool{New: func() any { return new(jwtBuffers) }}
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !acceptedMediaType(r.Header.Get("Content-Type")) {
 			writeFieldErrors(w, http.StatusUnsupportedMediaType, signature.FieldError{Property: "Content-Type",
@@ -77,12 +85,12 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 				Reason: "send the body uncompressed"})
 			return
 		}
-		buf := bodyBuffers.Get().(*bytes.Buffer)
+		buf := buffers.Get().(*jwtBuffers)
 		defer func() {
-			buf.Reset()
-			bodyBuffers.Put(buf)
+			buf.body.Reset()
+			buffers.Put(buf)
 		}()
-		if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxSignatureBody)); err != nil {
+		if _, err := buf.body.ReadFrom(http.MaxBytesReader(w, r.Body, maxSignatureBody)); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
 				writeFieldErrors(w, http.StatusRequestEntityTooLarge, signature.FieldError{Property: "body",
@@ -92,7 +100,7 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 			writeFieldErrors(w, http.StatusBadRequest, signature.FieldError{Property: "body", Reason: "could not be read"})
 			return
 		}
-		token, answerEnd, err := issue(buf.Bytes())
+		answer, err := issue(buf.answer[:0], buf.body.Bytes())
 		if err != nil {
 			var verr *signature.ValidationError
 			if errors.As(err, &verr) {
@@ -102,8 +110,7 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 			writeInternalError(w, r, err)
 			return
 		}
-		answer := make([]byte, 0, len(answerStart)+len(token)+len(answerEnd))
-		answer = append(append(append(answer, answerStart...), token...), answerEnd...)
+		buf.answer = answer
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Write(answer)
 	}

@@ -365,6 +365,11 @@ func (s *VideoSigner) Claims(req VideoRequest) VideoClaims {
 
 // Sign returns the HS256 JWT for req.
 func (s *VideoSigner) Sign(req VideoRequest) (string, error) {
+	return string(s.AppendToken(nil, req)), nil
+}
+
+// AppendToken appends the HS256 JWT for req to dst, as Signer.AppendToken does.
+func (s *VideoSigner) AppendToken(dst []byte, req VideoRequest) []byte {
 	var scratch [512]byte
-	return s.sign(s.Claims(req).appendJSON(scratch[:0])), nil
+	return s.appendToken(dst, s.Claims(req).appendJSON(scratch[:0]))
 }
