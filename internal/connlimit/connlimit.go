@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,17 +22,33 @@ type Limiter struct {
 
 	mu    sync.Mutex
 	freed *sync.Cond
-	conns map[net.Conn]*state
+	conns map[net.Conn]*conn
+	// waiting counts Accept calls at the cap. A connection turning idle wakes them only when
+	// there are any: the per-request state changes are otherwise two atomic stores, not a lock.
+	waiting atomic.Int32
 }
 
-type state struct {
-	idle     bool
-	accepted time.Time
+// conn is an accepted connection and what the limiter knows of it. The server hands it back to
+// ConnState, which updates it without taking the limiter's lock.
+type conn struct {
+	net.Conn
+	idle atomic.Bool
+	// openedAt is when it was accepted (Unix nanoseconds), zero once it has carried a request.
+	openedAt atomic.Int64
+}
+
+// CloseWrite half-closes a TCP connection, which the server does before closing one whose
+// request it refused, so the caller reads the answer rather than a reset.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 // New returns a limiter of max connections.
 func New(max int) *Limiter {
-	l := &Limiter{max: max, conns: map[net.Conn]*state{}}
+	l := &Limiter{max: max, conns: map[net.Conn]*conn{}}
 	l.freed = sync.NewCond(&l.mu)
 	return l
 }
@@ -54,16 +71,22 @@ type listener struct {
 // Accept takes the next connection and makes room for it: at the cap it closes an idle (or
 // long-silent) connection, or waits for one to close.
 func (ln *listener) Accept() (net.Conn, error) {
-	c, err := ln.Listener.Accept()
+	nc, err := ln.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
 	l := ln.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.conns) >= l.max {
+		// Counted before looking, so a connection that turns idle meanwhile either is seen by
+		// evictable or sees this waiter and wakes it.
+		l.waiting.Add(1)
+		defer l.waiting.Add(-1)
+	}
 	for len(l.conns) >= l.max {
 		if victim := l.evictable(); victim != nil {
-			delete(l.conns, victim)
+			delete(l.conns, victim.Conn)
 			victim.Close()
 			break
 		}
@@ -73,48 +96,53 @@ func (ln *listener) Accept() (net.Conn, error) {
 		l.freed.Wait()
 		t.Stop()
 	}
-	l.conns[c] = &state{accepted: time.Now()}
+	c := &conn{Conn: nc}
+	c.openedAt.Store(time.Now().UnixNano())
+	l.conns[nc] = c
 	return c, nil
 }
 
 // evictable returns an idle connection, or one that has been silent since it opened for longer
 // than silentGrace; nil when every connection is busy.
-func (l *Limiter) evictable() net.Conn {
-	now := time.Now()
-	var silent net.Conn
-	for c, s := range l.conns {
-		if s.idle {
+func (l *Limiter) evictable() *conn {
+	silentSince := time.Now().Add(-silentGrace).UnixNano()
+	var silent *conn
+	for _, c := range l.conns {
+		if c.idle.Load() {
 			return c
 		}
-		if silent == nil && s.accepted.Before(now.Add(-silentGrace)) && !s.active() {
+		if opened := c.openedAt.Load(); silent == nil && opened != 0 && opened < silentSince {
 			silent = c
 		}
 	}
 	return silent
 }
 
-// active is set once the connection has carried a request (StateActive clears accepted).
-func (s *state) active() bool { return s.accepted.IsZero() }
-
 // ConnState tracks each connection's state; set it as http.Server.ConnState.
-func (l *Limiter) ConnState(c net.Conn, cs http.ConnState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s, ok := l.conns[c]
+func (l *Limiter) ConnState(nc net.Conn, cs http.ConnState) {
+	c, ok := nc.(*conn)
+	if !ok {
+		return // not one of this limiter's
+	}
 	switch cs {
 	case http.StateActive:
-		if ok {
-			s.idle, s.accepted = false, time.Time{}
-		}
+		c.idle.Store(false)
+		c.openedAt.Store(0)
 	case http.StateIdle:
-		if ok {
-			s.idle = true
+		c.idle.Store(true)
+		if l.waiting.Load() > 0 {
+			l.wake()
 		}
-		l.freed.Broadcast()
 	case http.StateClosed, http.StateHijacked:
-		if ok {
-			delete(l.conns, c)
-		}
-		l.freed.Broadcast()
+		l.mu.Lock()
+		delete(l.conns, c.Conn)
+		l.mu.Unlock()
+		l.wake()
 	}
+}
+
+func (l *Limiter) wake() {
+	l.mu.Lock()
+	l.freed.Broadcast()
+	l.mu.Unlock()
 }

@@ -125,3 +125,40 @@ func TestSilentConnectionsGiveWayAfterAGrace(t *testing.T) {
 		t.Errorf("served after %v, want about the one-second grace", took)
 	}
 }
+
+func TestAcceptedConnectionsCanHalfClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	limited := New(4).Listener(ln)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := limited.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	cw, ok := server.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatal("an accepted connection cannot half-close")
+	}
+	io.WriteString(server, "answer")
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	client.SetReadDeadline(time.Now().Add(2 * time.Second))
+	got, err := io.ReadAll(client) // ends at the FIN, while the server can still read
+	if err != nil || string(got) != "answer" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	io.WriteString(client, "still open")
+	buf := make([]byte, 10)
+	if _, err := io.ReadFull(server, buf); err != nil || string(buf) != "still open" {
+		t.Errorf("after the half-close the server read %q, %v", buf, err)
+	}
+}
