@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,21 @@ type Metrics struct {
 	refreshes          *prometheus.CounterVec
 	webhooks           *prometheus.CounterVec
 	events             *prometheus.CounterVec
+
+	// served caches each route and status's counter and histogram: looking them up by label
+	// values hashes the labels and formats the status on every request.
+	servedMu sync.RWMutex
+	served   map[routeStatus]servedObservers
+}
+
+type routeStatus struct {
+	route  string
+	status int
+}
+
+type servedObservers struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // New registers every metric but the token expiry gauge, which WatchTokenExpiry adds once the S2S
@@ -38,6 +54,7 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
+		served:   map[routeStatus]servedObservers{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "http_requests_total",
 			Help: "HTTP requests served, by route pattern and status.",
@@ -108,8 +125,22 @@ func (m *Metrics) Handler() http.Handler {
 
 // ObserveRequest records one served request.
 func (m *Metrics) ObserveRequest(route string, status int, took time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.requestSeconds.WithLabelValues(route).Observe(took.Seconds())
+	key := routeStatus{route, status}
+	m.servedMu.RLock()
+	o, ok := m.served[key]
+	m.servedMu.RUnlock()
+	if !ok {
+		// Routes are patterns and statuses few, so the cache stays small.
+		o = servedObservers{
+			count:   m.requests.WithLabelValues(route, strconv.Itoa(status)),
+			latency: m.requestSeconds.WithLabelValues(route),
+		}
+		m.servedMu.Lock()
+		m.served[key] = o
+		m.servedMu.Unlock()
+	}
+	o.count.Inc()
+	o.latency.Observe(took.Seconds())
 }
 
 // ObserveBotAuth records how a bot-route request was let in, or that it was refused. A nil
