@@ -104,7 +104,9 @@ func Decode(body []byte) (Request, error) {
 		return Request{}, err
 	}
 	req := Request{ExpirationSeconds: DefaultExpirationSeconds}
-	verr := &ValidationError{}
+	// Kept off the heap while the request is valid: the error is copied out only when it is not.
+	var errs ValidationError
+	verr := &errs
 
 	hasMeeting, hasRole := fields.meetingNumber != nil, fields.role != nil
 	if hasMeeting != hasRole {
@@ -123,7 +125,8 @@ func Decode(body []byte) (Request, error) {
 		req.VideoWebRTCMode, req.HasVideoWebRTCMode = choice(verr, propertyVideoWebRTCMode, fields.videoWebRTCMode, 1), true
 	}
 	if len(verr.Errors) > 0 {
-		return Request{}, verr
+		refused := errs
+		return Request{}, &refused
 	}
 	return req, nil
 }

@@ -125,8 +125,15 @@ type hs256 struct {
 	macs *sync.Pool
 }
 
+// keyedMAC is an HMAC-SHA256 keyed with the secret, and room for its sum (which, passed through
+// the hash.Hash interface, would otherwise be allocated for every token).
+type keyedMAC struct {
+	hash.Hash
+	sum [sha256.Size]byte
+}
+
 func newHS256(secret []byte) hs256 {
-	return hs256{macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
+	return hs256{macs: &sync.Pool{New: func() any { return &keyedMAC{Hash: hmac.New(sha256.New, secret)} }}}
 }
 
 // headerSegment is the encoded header golang-jwt writes for HS256, {"alg":"HS256","typ":"JWT"}.
@@ -143,13 +150,12 @@ func (k hs256) appendToken(dst, payload []byte) []byte {
 	dst = append(dst, headerSegment...)
 	dst = append(dst, '.')
 	dst = enc.AppendEncode(dst, payload)
-	mac := k.macs.Get().(hash.Hash)
+	mac := k.macs.Get().(*keyedMAC)
 	defer k.macs.Put(mac)
 	mac.Reset()
 	mac.Write(dst[start:])
-	var sum [sha256.Size]byte
 	dst = append(dst, '.')
-	return enc.AppendEncode(dst, mac.Sum(sum[:0]))
+	return enc.AppendEncode(dst, mac.Sum(mac.sum[:0]))
 }
 
 // Signer signs Meeting SDK JWTs with one app's key and secret.

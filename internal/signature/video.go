@@ -114,7 +114,9 @@ func DecodeVideo(body []byte) (VideoRequest, error) {
 		return VideoRequest{}, err
 	}
 	req := VideoRequest{ExpirationSeconds: DefaultExpirationSeconds}
-	verr := &ValidationError{}
+	// Kept off the heap while the request is valid: the error is copied out only when it is not.
+	var errs ValidationError
+	verr := &errs
 
 	if f.role == nil {
 		verr.add(propertyRole, "is required: 0 (participant) or 1 (host)")
@@ -145,7 +147,8 @@ func DecodeVideo(body []byte) (VideoRequest, error) {
 	req.UserKey = optionalString(verr, propertyUserKey, f.userKey, MaxUserKeyLength)
 	req.CloudRecordingTranscriptOption = optionalChoice(verr, propertyCloudRecordingTranscriptOption, f.cloudRecordingTranscriptOption, 2)
 	if len(verr.Errors) > 0 {
-		return VideoRequest{}, verr
+		refused := errs
+		return VideoRequest{}, &refused
 	}
 	return req, nil
 }
