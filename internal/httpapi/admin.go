@@ -50,11 +50,11 @@ func writeAdminStoreError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, connections.ErrNotFound):
 		writeAdminError(w, http.StatusNotFound, "no such connection")
 	case errors.Is(err, connections.ErrUnavailable):
-		requestLogger(r).Warn().Err(err).Msg("admin: connections database unavailable")
+		requestLogger(w).Warn().Err(err).Msg("admin: connections database unavailable")
 		w.Header().Set("Retry-After", "5")
 		writeAdminError(w, http.StatusServiceUnavailable, "the connections database is unavailable")
 	default:
-		requestLogger(r).Error().Err(err).Msg("admin: internal error")
+		requestLogger(w).Error().Err(err).Msg("admin: internal error")
 		writeAdminError(w, http.StatusInternalServerError, "internal error")
 	}
 }
@@ -115,7 +115,7 @@ func handleDeleteConnection(m *connections.Manager) http.HandlerFunc {
 			writeAdminStoreError(w, r, err)
 			return
 		}
-		requestLogger(r).Info().Str("connection", c.ID).Msg("connection deleted by the admin API")
+		requestLogger(w).Info().Str("connection", c.ID).Msg("connection deleted by the admin API")
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

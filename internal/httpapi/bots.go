@@ -278,7 +278,7 @@ func hostJoinToken(w http.ResponseWriter, r *http.Request, cd *Connected, meetin
 	host, err := cd.Manager.Host(r.Context(), meetingID)
 	switch {
 	case errors.Is(err, connections.ErrUnavailable):
-		requestLogger(r).Warn().Err(err).Msg("join token: the meeting map is unavailable; falling back to the S2S app")
+		requestLogger(w).Warn().Err(err).Msg("join token: the meeting map is unavailable; falling back to the S2S app")
 		return false, true
 	case err != nil || host.Status != connections.StatusActive:
 		return false, false
@@ -289,11 +289,11 @@ func hostJoinToken(w http.ResponseWriter, r *http.Request, cd *Connected, meetin
 	var zerr *zoom.Error
 	switch {
 	case err == nil:
-		requestLogger(r).Debug().Str("connection", host.ID).Msg("join token from the meeting's connected host")
+		requestLogger(w).Debug().Str("connection", host.ID).Msg("join token from the meeting's connected host")
 		writeToken(w, token)
 		return true, false
 	case errors.Is(err, connections.ErrReauthorizationRequired), errors.As(err, &zerr) && zerr.Kind == zoom.KindNotFound:
-		requestLogger(r).Info().Str("connection", host.ID).Err(err).Msg("join token: the mapped host cannot make it; falling back")
+		requestLogger(w).Info().Str("connection", host.ID).Err(err).Msg("join token: the mapped host cannot make it; falling back")
 		return false, false
 	}
 	writeConnectionError(w, r, err)
@@ -345,7 +345,7 @@ func callerGone(w http.ResponseWriter, r *http.Request) bool {
 	if !errors.Is(r.Context().Err(), context.Canceled) {
 		return false
 	}
-	requestLogger(r).Debug().Msg("the caller hung up before the answer")
+	requestLogger(w).Debug().Msg("the caller hung up before the answer")
 	w.WriteHeader(statusClientClosedRequest)
 	return true
 }
@@ -393,7 +393,7 @@ func writeZoomError(w http.ResponseWriter, r *http.Request, err error) {
 		writeBotInternalError(w, r, err)
 		return
 	}
-	log := requestLogger(r)
+	log := requestLogger(w)
 	event := log.Warn()
 	if zerr.Kind == zoom.KindRefused {
 		event = log.Error()
@@ -429,6 +429,6 @@ func writeText(w http.ResponseWriter, status int, text string) {
 }
 
 func writeBotInternalError(w http.ResponseWriter, r *http.Request, err error) {
-	requestLogger(r).Error().Err(err).Msg("internal error")
+	requestLogger(w).Error().Err(err).Msg("internal error")
 	writeText(w, http.StatusInternalServerError, "internal error")
 }

@@ -137,7 +137,7 @@ func missingScopes(granted []string) []string {
 func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		log := requestLogger(r)
+		log := requestLogger(w)
 		q := r.URL.Query()
 		fs, ok := readFlowState(r, flow)
 		// The cookie has done its job, whatever happens next.
@@ -226,7 +226,7 @@ func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 func writeZoomPage(w http.ResponseWriter, r *http.Request, err error) {
 	var zerr *zoom.Error
 	errors.As(err, &zerr)
-	requestLogger(r).Warn().Err(err).Msg("connect: Zoom call failed")
+	requestLogger(w).Warn().Err(err).Msg("connect: Zoom call failed")
 	if zerr != nil && zerr.Kind == zoom.KindUnavailable {
 		writePage(w, http.StatusServiceUnavailable, pageZoomDown)
 		return

@@ -45,7 +45,7 @@ func connectedToken(w http.ResponseWriter, r *http.Request, cd *Connected, user,
 		writeConnectionError(w, r, err)
 		return
 	}
-	requestLogger(r).Debug().Str("connection", c.ID).Msg("token vended from a connection")
+	requestLogger(w).Debug().Str("connection", c.ID).Msg("token vended from a connection")
 	writeToken(w, token)
 }
 
@@ -92,11 +92,11 @@ func writeConnectionError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, connections.ErrReauthorizationRequired):
 		writeText(w, http.StatusNotFound, "this user's Zoom connection has ended: they must connect their Zoom account again")
 	case errors.Is(err, connections.ErrUnavailable):
-		requestLogger(r).Warn().Err(err).Msg("connections database unavailable")
+		requestLogger(w).Warn().Err(err).Msg("connections database unavailable")
 		w.Header().Set("Retry-After", "5")
 		writeText(w, http.StatusServiceUnavailable, "the connections database is unavailable; try again shortly")
 	case errors.Is(err, seal.ErrUnknownKey), errors.Is(err, seal.ErrCorrupt):
-		requestLogger(r).Error().Err(err).Msg("stored tokens cannot be decrypted")
+		requestLogger(w).Error().Err(err).Msg("stored tokens cannot be decrypted")
 		writeText(w, http.StatusBadGateway, "this connection's stored tokens cannot be decrypted with TOKEN_ENCRYPTION_KEYS; the operator must look")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		w.Header().Set("Retry-After", "1")

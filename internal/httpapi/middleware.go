@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -24,8 +23,9 @@ const requestIDHeader = "X-Request-Id"
 // inbound X-Request-Id when it is short and plain (so a caller cannot inject log lines or huge
 // values) and sending it back; it turns a handler's panic into a 500; and once the answer is
 // written it logs the access line and records the request in m (when not nil). The three are one
-// middleware so that all of a request's bookkeeping is one small allocation (an exchange) and one
-// context value: this runs on every request, and POST / is measured against bare net/http.
+// middleware so that all of a request's bookkeeping is one small allocation, an exchange, which
+// travels down as the ResponseWriter: this runs on every request, POST / is measured against bare
+// net/http, and a context value would cost a copy of the request each time.
 func observe(log zerolog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
 	base := &log // shared: the request id is added only to lines a handler actually writes
 	return func(next http.Handler) http.Handler {
@@ -42,7 +42,6 @@ func observe(log zerolog.Logger, m *metrics.Metrics) func(http.Handler) http.Han
 			h := w.Header()
 			h[requestIDHeader] = x.headerValues[0:1:1]
 			h["X-Content-Type-Options"] = x.headerValues[1:2:2]
-			r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
 			defer func() {
 				if p := recover(); p != nil {
 					if p == http.ErrAbortHandler {
@@ -50,7 +49,7 @@ func observe(log zerolog.Logger, m *metrics.Metrics) func(http.Handler) http.Han
 					}
 					// The panic value is not logged, since it could hold anything; the stack shows
 					// where it happened.
-					requestLogger(r).Error().Bytes("stack", debug.Stack()).Msg("handler panicked")
+					requestLogger(x).Error().Bytes("stack", debug.Stack()).Msg("handler panicked")
 					if x.status == 0 {
 						http.Error(x, "internal error", http.StatusInternalServerError)
 					}
@@ -69,8 +68,6 @@ type exchange struct {
 	status, size int
 	headerValues [2]string // X-Request-Id's, then X-Content-Type-Options'
 }
-
-type exchangeKey struct{}
 
 func (x *exchange) WriteHeader(status int) {
 	if x.status == 0 {
@@ -127,19 +124,26 @@ func (x *exchange) record(r *http.Request, took time.Duration, m *metrics.Metric
 	}
 }
 
-// exchangeOf returns the request's exchange; outside observe (a handler called directly), a
-// fresh one with a disabled logger.
-func exchangeOf(r *http.Request) *exchange {
-	if x, ok := r.Context().Value(exchangeKey{}).(*exchange); ok {
-		return x
+// exchangeOf returns the exchange observe passed down as w, looking through writers that wrap it
+// in turn; outside observe (a handler called directly), a fresh one with a disabled logger.
+func exchangeOf(w http.ResponseWriter) *exchange {
+	for {
+		switch v := w.(type) {
+		case *exchange:
+			return v
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			nop := zerolog.Nop()
+			return &exchange{log: &nop}
+		}
 	}
-	nop := zerolog.Nop()
-	return &exchange{log: &nop}
 }
 
-// requestLogger returns the request's logger with its request id, for lines handlers write.
-func requestLogger(r *http.Request) *zerolog.Logger {
-	x := exchangeOf(r)
+// requestLogger returns the logger with the request id of the request w answers, for lines
+// handlers write.
+func requestLogger(w http.ResponseWriter) *zerolog.Logger {
+	x := exchangeOf(w)
 	l := x.log.With().Str("request_id", x.headerValues[0]).Logger()
 	return &l
 }

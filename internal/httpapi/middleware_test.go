@@ -106,3 +106,32 @@ func TestObserveRecordsWhatTheHandlerAnswered(t *testing.T) {
 		assertCounter(t, m, fmt.Sprintf(`zoomtoken_http_requests_total{route=%q,status="%d"} 1`, tt.path, tt.status))
 	}
 }
+
+// wrappingWriter is a ResponseWriter another middleware might put around observe's.
+type wrappingWriter struct{ http.ResponseWriter }
+
+func (w wrappingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func TestHandlerLinesCarryTheRequestID(t *testing.T) {
+	srv, logs, _ := observed(t, func(r chi.Router) {
+		r.With(func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				next.ServeHTTP(wrappingWriter{w}, r)
+			})
+		}).Get("/wrapped", func(w http.ResponseWriter, r *http.Request) {
+			requestLogger(w).Info().Msg("from the handler")
+		})
+	})
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/wrapped", nil)
+	req.Header.Set("X-Request-Id", "caller-chosen-id")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if line := logLines(t, logs)["from the handler"]; line == nil || line["request_id"] != "caller-chosen-id" {
+		t.Errorf("the handler's line: %v", line)
+	}
+	// Outside observe there is no request to name, and nothing is logged.
+	requestLogger(httptest.NewRecorder()).Error().Msg("nowhere")
+}

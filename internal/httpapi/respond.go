@@ -58,6 +58,6 @@ func marshalNoHTMLEscape(v any) []byte {
 
 // writeInternalError answers 500 with no detail; the detail goes to the log with the request id.
 func writeInternalError(w http.ResponseWriter, r *http.Request, err error) {
-	requestLogger(r).Error().Err(err).Msg("internal error")
+	requestLogger(w).Error().Err(err).Msg("internal error")
 	writeFieldErrors(w, http.StatusInternalServerError, signature.FieldError{Property: "server", Reason: "internal error"})
 }

@@ -111,7 +111,8 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 			return
 		}
 		buf.answer = answer
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		// Set directly: the key is canonical already, and this is every answer's one header.
+		w.Header()["Content-Type"] = []string{"application/json; charset=utf-8"}
 		w.Write(answer)
 	}
 }

@@ -88,13 +88,13 @@ func handleZoomWebhook(tokens []string, m *connections.Manager, met *metrics.Met
 		}
 		outcome, err := applyZoomEvent(r.Context(), m, ev)
 		if err != nil {
-			requestLogger(r).Error().Str("event", ev.Event).Err(err).Msg("webhook: storing its effect failed; Zoom will retry")
+			requestLogger(w).Error().Str("event", ev.Event).Err(err).Msg("webhook: storing its effect failed; Zoom will retry")
 			observe(ev.Event, "failed")
 			writeText(w, http.StatusInternalServerError, "could not store the event's effect; retry")
 			return
 		}
 		observe(eventLabel(ev.Event), outcome)
-		requestLogger(r).Debug().Str("event", ev.Event).Str("outcome", outcome).Msg("webhook")
+		requestLogger(w).Debug().Str("event", ev.Event).Str("outcome", outcome).Msg("webhook")
 		writeText(w, http.StatusOK, "ok")
 	}
 }
