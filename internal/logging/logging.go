@@ -45,17 +45,23 @@ func isTerminal(w io.Writer) bool {
 // batches. It never splits a line. Lines at warn level and above are written at once, with
 // whatever is buffered before them, so a failure shows in the log without delay.
 type batchWriter struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // guards buf and closed
 	buf    []byte
-	out    io.Writer
 	closed bool
-	stop   chan struct{}
-	once   sync.Once
-	done   sync.WaitGroup
+
+	// writing is held while a batch is written, and mu is not, so request handlers keep
+	// buffering lines while a slow stdout takes one; it also keeps the batches in order.
+	writing sync.Mutex
+	spare   []byte // the buffer that takes over from buf, guarded by writing
+
+	out  io.Writer
+	stop chan struct{}
+	once sync.Once
+	done sync.WaitGroup
 }
 
 func newBatchWriter(out io.Writer) *batchWriter {
-	bw := &batchWriter{out: out, buf: make([]byte, 0, flushSize), stop: make(chan struct{})}
+	bw := &batchWriter{out: out, buf: make([]byte, 0, flushSize), spare: make([]byte, 0, flushSize), stop: make(chan struct{})}
 	bw.done.Go(bw.flushPeriodically)
 	return bw
 }
@@ -68,25 +74,27 @@ func (bw *batchWriter) Write(p []byte) (int, error) {
 // WriteLevel implements zerolog.LevelWriter.
 func (bw *batchWriter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
 	bw.mu.Lock()
-	defer bw.mu.Unlock()
 	bw.buf = append(bw.buf, p...)
-	if bw.closed || len(bw.buf) >= flushSize || (level >= zerolog.WarnLevel && level <= zerolog.PanicLevel) {
-		bw.flushLocked()
+	now := bw.closed || len(bw.buf) >= flushSize || (level >= zerolog.WarnLevel && level <= zerolog.PanicLevel)
+	bw.mu.Unlock()
+	if now {
+		bw.flush()
 	}
 	return len(p), nil
 }
 
-func (bw *batchWriter) flushLocked() {
-	if len(bw.buf) > 0 {
-		bw.out.Write(bw.buf)
-		bw.buf = bw.buf[:0]
-	}
-}
-
+// flush writes out what is buffered.
 func (bw *batchWriter) flush() {
+	bw.writing.Lock()
+	defer bw.writing.Unlock()
 	bw.mu.Lock()
-	defer bw.mu.Unlock()
-	bw.flushLocked()
+	batch := bw.buf
+	bw.buf = bw.spare[:0]
+	bw.mu.Unlock()
+	if len(batch) > 0 {
+		bw.out.Write(batch)
+	}
+	bw.spare = batch
 }
 
 func (bw *batchWriter) flushPeriodically() {
@@ -109,8 +117,8 @@ func (bw *batchWriter) close() {
 		close(bw.stop)
 		bw.done.Wait()
 		bw.mu.Lock()
-		defer bw.mu.Unlock()
 		bw.closed = true
-		bw.flushLocked()
+		bw.mu.Unlock()
+		bw.flush()
 	})
 }

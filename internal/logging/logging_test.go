@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -97,5 +98,55 @@ func TestConsoleFormatHasNoColourOutsideATerminal(t *testing.T) {
 	flush()
 	if !strings.Contains(out.String(), "hello") || strings.Contains(out.String(), "\x1b[") {
 		t.Errorf("console line %q", out.String())
+	}
+}
+
+// stuckWriter is a stdout that takes its time: each Write waits until release is closed.
+type stuckWriter struct {
+	countingWriter
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *stuckWriter) Write(p []byte) (int, error) {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	<-s.release
+	return s.countingWriter.Write(p)
+}
+
+func TestLoggingGoesOnWhileABatchIsWritten(t *testing.T) {
+	out := &stuckWriter{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	log, flush, err := New("info", "json", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go log.Warn().Msg("line 0") // written at once: stuck in Write until released
+	<-out.entered
+	logged := make(chan struct{})
+	go func() {
+		for i := 1; i <= 50; i++ {
+			log.Info().Msgf("line %d", i)
+		}
+		close(logged)
+	}()
+	select {
+	case <-logged:
+	case <-time.After(5 * time.Second):
+		t.Fatal("info lines waited for a slow stdout")
+	}
+	close(out.release)
+	flush()
+	all := strings.Join(out.snapshot(), "")
+	for i := 0; i <= 50; i++ {
+		at := strings.Index(all, fmt.Sprintf(`"line %d"`, i))
+		if at < 0 {
+			t.Fatalf("line %d is missing", i)
+		}
+		if next := strings.Index(all, fmt.Sprintf(`"line %d"`, i+1)); i < 50 && next < at {
+			t.Fatalf("line %d came out before line %d", i+1, i)
+		}
 	}
 }
