@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -360,5 +362,37 @@ func TestHelpVersionAndHealthcheckAddr(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"zoomtoken", "-addr", "127.0.0.1:1", "healthcheck"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 		t.Errorf("healthcheck of a port nothing listens on passed")
+	}
+}
+
+func TestTuneGCSetsDefaultsTheEnvironmentLeavesOpen(t *testing.T) {
+	gogc := debug.SetGCPercent(100)
+	memLimit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(gogc)
+		debug.SetMemoryLimit(memLimit)
+	})
+
+	tuneGC(func(string) string { return "" }, 1<<30)
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("GOGC unset: the GC percent is %d, want %d", got, gcPercent)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != 3<<28 {
+		t.Errorf("in a 1 GiB container: the soft memory limit is %d, want three quarters of it", got)
+	}
+
+	tuneGC(func(string) string { return "" }, 0)
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("with no container limit, a soft limit of %d was set", got)
+	}
+	debug.SetGCPercent(100)
+
+	operator := map[string]string{"GOGC": "50", "GOMEMLIMIT": "100MiB"}
+	tuneGC(func(k string) string { return operator[k] }, 1<<30)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("the operator's GOGC was overridden with %d", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("the operator's GOMEMLIMIT was overridden with %d", got)
 	}
 }
