@@ -130,9 +130,10 @@ type result struct {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	flags := flag.NewFlagSet("zoombench", flag.ContinueOnError)
 	bin := flags.String("bin", "bin", "folder with the zoomtoken and zoomemu binaries")
-	duration := flags.Duration("duration", 8*time.Second, "length of each wrk run")
+	duration := flags.Duration("duration", 5*time.Second, "length of each wrk run")
 	connections := flags.Int("connections", 64, "wrk connections")
-	rounds := flags.Int("rounds", 2, "alternating rounds of every target")
+	rounds := flags.Int("rounds", 3, "alternating rounds of every target")
+	gogc := flags.String("gogc", "", "GOGC for zoomtoken (unset: the service's own default; 100 for Go's)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -158,6 +159,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		"ZOOM_ACCOUNT_ID=emu-account", "ZOOM_CLIENT_ID=emu-client", "ZOOM_CLIENT_SECRET=emu-client-secret",
 		"ZOOM_ZAK_USER=bot@example.com", "CALLBACK_SECRETS=bench-callback-secret",
 		"ZOOM_OAUTH_BASE_URL=" + emuURL, "ZOOM_API_BASE_URL=" + emuURL,
+	}
+	if *gogc != "" {
+		env = append(env, "GOGC="+*gogc)
 	}
 	addrLine := regexp.MustCompile(`"addr":"([^"]+)"`)
 	svc, svcAddr, err := startLine(ctx, filepath.Join(*bin, "zoomtoken"), env, addrLine, "-addr", "127.0.0.1:0")
