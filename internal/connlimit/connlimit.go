@@ -1,5 +1,5 @@
 // Package connlimit caps how many client connections an HTTP server holds, so a flood of held
-// connections cannot grow memory without bound (each costs about 20 KB: two buffers and a
+// connections cannot grow memory without bound (each costs about 28 KiB: two buffers and a
 // goroutine). Past the cap a new connection waits, except that idle keep-alive connections (and
 // connections silent for a second since they opened) are closed to make room for it: a health
 // probe or a real caller is served at once rather than queued behind idle ones.

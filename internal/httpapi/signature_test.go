@@ -266,6 +266,23 @@ func TestCORSAllowList(t *testing.T) {
 	}
 }
 
+func TestCORSHeadersOnlyForBrowsers(t *testing.T) {
+	for _, allowed := range [][]string{nil, {"https://app.example"}} {
+		srv := signatureServer(t, allowed)
+		resp, _ := srv.do(t, http.MethodPost, "/", header("Origin", "https://app.example", "Content-Type", "application/json"), webBody)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Vary") != "Origin" ||
+			resp.Header.Get("Access-Control-Expose-Headers") != "X-Request-Id" {
+			t.Errorf("allow-list %v, a browser's call: %d, headers %v", allowed, resp.StatusCode, resp.Header)
+		}
+		resp, _ = srv.do(t, http.MethodPost, "/", header("Content-Type", "application/json"), webBody)
+		for name := range resp.Header {
+			if name == "Vary" || strings.HasPrefix(name, "Access-Control-") {
+				t.Errorf("allow-list %v, no Origin: CORS header %s: %q", allowed, name, resp.Header.Get(name))
+			}
+		}
+	}
+}
+
 func TestHealthz(t *testing.T) {
 	srv := newTestServer(t, Deps{})
 	resp, body := srv.do(t, http.MethodGet, "/healthz", nil, "")
