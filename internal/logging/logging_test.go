@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // countingWriter records each Write call, to tell batches from lines.
@@ -148,5 +150,30 @@ func TestLoggingGoesOnWhileABatchIsWritten(t *testing.T) {
 		if next := strings.Index(all, fmt.Sprintf(`"line %d"`, i+1)); i < 50 && next < at {
 			t.Fatalf("line %d came out before line %d", i+1, i)
 		}
+	}
+}
+
+func TestLinesAreStampedToTheSecond(t *testing.T) {
+	at := time.Date(2026, 12, 2, 13, 20, 5, 100, time.FixedZone("CET", 3600))
+	clock := &secondClock{now: func() time.Time { return at }}
+	var out bytes.Buffer
+	log := zerolog.New(&out).Hook(clock)
+	var reference bytes.Buffer
+	zerolog.TimestampFunc = func() time.Time { return at }
+	defer func() { zerolog.TimestampFunc = time.Now }()
+	withTimestamp := zerolog.New(&reference).With().Timestamp().Logger()
+	withTimestamp.Info().Msg("x")
+
+	log.Info().Msg("x")
+	if out.String() != reference.String() {
+		t.Errorf("got %s, zerolog's own Timestamp writes %s", out.String(), reference.String())
+	}
+	at = at.Add(800 * time.Millisecond) // the same second: the same text
+	log.Info().Msg("x")
+	at = at.Add(200 * time.Millisecond) // the next one
+	log.Info().Msg("x")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || lines[1] != lines[0] || !strings.Contains(lines[2], `"time":"2026-12-02T13:20:06+01:00"`) {
+		t.Errorf("lines: %q", lines)
 	}
 }
