@@ -33,10 +33,10 @@ type Metrics struct {
 	webhooks           *prometheus.CounterVec
 	events             *prometheus.CounterVec
 
-	// served caches each route and status's counter and histogram: looking them up by label
-	// values hashes the labels and formats the status on every request.
-	servedMu sync.RWMutex
-	served   map[routeStatus]servedObservers
+	// served caches each route and status's counter and histogram (a routeStatus to a
+	// servedObservers): looking them up by label values hashes the labels and formats the status
+	// on every request, and a sync.Map is read without writing to memory the cores share.
+	served sync.Map
 }
 
 type routeStatus struct {
@@ -54,7 +54,6 @@ type servedObservers struct {
 func New() *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
-		served:   map[routeStatus]servedObservers{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "http_requests_total",
 			Help: "HTTP requests served, by route pattern and status.",
@@ -126,19 +125,15 @@ func (m *Metrics) Handler() http.Handler {
 // ObserveRequest records one served request.
 func (m *Metrics) ObserveRequest(route string, status int, took time.Duration) {
 	key := routeStatus{route, status}
-	m.servedMu.RLock()
-	o, ok := m.served[key]
-	m.servedMu.RUnlock()
+	cached, ok := m.served.Load(key)
 	if !ok {
 		// Routes are patterns and statuses few, so the cache stays small.
-		o = servedObservers{
+		cached, _ = m.served.LoadOrStore(key, &servedObservers{
 			count:   m.requests.WithLabelValues(route, strconv.Itoa(status)),
 			latency: m.requestSeconds.WithLabelValues(route),
-		}
-		m.servedMu.Lock()
-		m.served[key] = o
-		m.servedMu.Unlock()
+		})
 	}
+	o := cached.(*servedObservers)
 	o.count.Inc()
 	o.latency.Observe(took.Seconds())
 }
