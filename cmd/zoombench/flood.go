@@ -21,11 +21,15 @@ func runFlood(ctx context.Context, args []string, stdout io.Writer) error {
 	bin := flags.String("bin", "bin", "folder with the zoomtoken binary")
 	n := flags.Int("connections", 10000, "connections to open and hold")
 	limit := flags.String("max-connections", "", "MAX_CONNECTIONS for the service (empty: its default)")
+	memLimit := flags.String("gomemlimit", "", "GOMEMLIMIT for the service, as a container's limit would set it (48MiB for 64 MiB); empty: none")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
 	env := []string{"ZOOM_MEETING_SDK_KEY=benchKey", "ZOOM_MEETING_SDK_SECRET=bench-sdk-secret", "LOG_LEVEL=info",
 		"MAX_CONNECTIONS=" + *limit}
+	if *memLimit != "" {
+		env = append(env, "GOMEMLIMIT="+*memLimit)
+	}
 	svc, addr, err := startLine(ctx, *bin+"/zoomtoken", env, addrLine, "-addr", "127.0.0.1:0")
 	if err != nil {
 		return err
