@@ -240,7 +240,11 @@ func adminHandler(emu *zoomemu.Emulator) http.Handler {
 		case "meeting.created", "meeting.updated", "meeting.deleted":
 			payload = zoomemu.MeetingEvent(meeting, q.Get("host"), cmp.Or(q.Get("operator"), q.Get("host")))
 		case "user.updated":
-			payload = zoomemu.UserUpdatedEvent(q.Get("user"), pmi)
+			var err error
+			if payload, err = emu.ChangePMI(q.Get("user"), pmi); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
 		default:
 			http.Error(w, "want event=meeting.created|meeting.updated|meeting.deleted (meeting, host[, operator]) or user.updated (user, pmi), and url", http.StatusBadRequest)
 			return

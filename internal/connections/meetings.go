@@ -106,9 +106,36 @@ func (m *Manager) MeetingDeleted(ctx context.Context, meetingID int64) error {
 	return storeError(s.DeleteMeeting(ctx, meetingID))
 }
 
-// PMIChanged maps a connected user's new personal meeting id to them (a user.updated webhook).
-func (m *Manager) PMIChanged(ctx context.Context, zoomUserID string, pmi int64) error {
-	return m.MeetingHosted(ctx, pmi, zoomUserID)
+// PMIChanged maps a connected user's new personal meeting id to them and unmaps the previous
+// one (0 when Zoom did not say it) if it was still theirs (a user.updated webhook).
+func (m *Manager) PMIChanged(ctx context.Context, zoomUserID string, pmi, previous int64) error {
+	s, err := m.Store()
+	if err != nil {
+		return err
+	}
+	c, err := s.FindByZoomUserID(ctx, zoomUserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return storeError(err)
+	}
+	if err := s.PutMeetings(ctx, c.ID, pmi); err != nil {
+		return storeError(err)
+	}
+	if previous == 0 || previous == pmi {
+		return nil
+	}
+	host, err := s.MeetingHost(ctx, previous)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return storeError(err)
+	case host.ID != c.ID:
+		return nil // someone else's meeting now: not this user's to unmap
+	}
+	return storeError(s.DeleteMeeting(ctx, previous))
 }
 
 // Deauthorized deletes the connection of a user who removed the app (an app_deauthorized

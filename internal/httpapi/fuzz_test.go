@@ -158,6 +158,8 @@ func FuzzZoomEvent(f *testing.F) {
 		`{"event":"app_deauthorized","payload":{"user_id":"u1"}}`,
 		`{"event":"meeting.created","payload":{"object":{"id":1.5e3,"host_id":"h"}}}`,
 		`{"event":"user.updated","payload":{"object":{"id":7,"pmi":"-1"}}}`, `[]`, `{"payload":null}`,
+		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":5551112223},"old_object":{"id":"u1","pmi":"5551112222"}}}`,
+		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":1},"old_object":null}}`,
 	} {
 		f.Add([]byte(seed))
 	}

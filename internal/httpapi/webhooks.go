@@ -33,6 +33,10 @@ type zoomEvent struct {
 			HostID string          `json:"host_id"`
 			PMI    json.RawMessage `json:"pmi"`
 		} `json:"object"`
+		// OldObject holds the changed fields' values before, in user.updated.
+		OldObject struct {
+			PMI json.RawMessage `json:"pmi"`
+		} `json:"old_object"`
 	} `json:"payload"`
 }
 
@@ -47,7 +51,7 @@ func positiveID(raw json.RawMessage) (int64, bool) {
 // not hashed); then the event keeps the meeting map and the connections current. A storage
 // failure answers 500, so Zoom retries.
 func handleZoomWebhook(tokens []string, m *connections.Manager, met *metrics.Metrics, now func() time.Time) http.HandlerFunc {
-	observe := func(event, outcome string) {
+	countWebhook := func(event, outcome string) {
 		if met != nil {
 			met.ObserveWebhook(event, outcome)
 		}
@@ -57,7 +61,7 @@ func handleZoomWebhook(tokens []string, m *connections.Manager, met *metrics.Met
 		if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, maxWebhookBody)); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				observe("", "too_large")
+				countWebhook("", "too_large")
 				writeText(w, http.StatusRequestEntityTooLarge, "the body is larger than 1 MiB")
 				return
 			}
@@ -65,23 +69,23 @@ func handleZoomWebhook(tokens []string, m *connections.Manager, met *metrics.Met
 			return
 		}
 		if !zoom.VerifyWebhook(tokens, r.Header.Get("x-zm-request-timestamp"), r.Header.Get("x-zm-signature"), body.Bytes(), now()) {
-			observe("", "unauthorized")
+			countWebhook("", "unauthorized")
 			writeText(w, http.StatusUnauthorized, "unauthorized")
 			return
 		}
 		var ev zoomEvent
 		if err := json.Unmarshal(body.Bytes(), &ev); err != nil {
-			observe("", "malformed")
+			countWebhook("", "malformed")
 			writeText(w, http.StatusBadRequest, "the body is not the JSON of a Zoom event")
 			return
 		}
 		if ev.Event == "endpoint.url_validation" {
 			if ev.Payload.PlainToken == "" {
-				observe(ev.Event, "malformed")
+				countWebhook(ev.Event, "malformed")
 				writeText(w, http.StatusBadRequest, "payload.plainToken is missing")
 				return
 			}
-			observe(ev.Event, "ok")
+			countWebhook(ev.Event, "ok")
 			writeJSON(w, http.StatusOK, map[string]string{"plainToken": ev.Payload.PlainToken,
 				"encryptedToken": zoom.URLValidation(tokens[0], ev.Payload.PlainToken)})
 			return
@@ -89,11 +93,11 @@ func handleZoomWebhook(tokens []string, m *connections.Manager, met *metrics.Met
 		outcome, err := applyZoomEvent(r.Context(), m, ev)
 		if err != nil {
 			requestLogger(w).Error().Str("event", ev.Event).Err(err).Msg("webhook: storing its effect failed; Zoom will retry")
-			observe(ev.Event, "failed")
+			countWebhook(ev.Event, "failed")
 			writeText(w, http.StatusInternalServerError, "could not store the event's effect; retry")
 			return
 		}
-		observe(eventLabel(ev.Event), outcome)
+		countWebhook(eventLabel(ev.Event), outcome)
 		requestLogger(w).Debug().Str("event", ev.Event).Str("outcome", outcome).Msg("webhook")
 		writeText(w, http.StatusOK, "ok")
 	}
@@ -130,7 +134,8 @@ func applyZoomEvent(ctx context.Context, m *connections.Manager, ev zoomEvent) (
 		if !hasPMI || json.Unmarshal(obj.ID, &userID) != nil || userID == "" {
 			return "ignored", nil // only the PMI matters here
 		}
-		return "ok", m.PMIChanged(ctx, userID, pmi)
+		previous, _ := positiveID(ev.Payload.OldObject.PMI)
+		return "ok", m.PMIChanged(ctx, userID, pmi, previous)
 	}
 	return "ignored", nil
 }

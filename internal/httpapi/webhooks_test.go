@@ -161,9 +161,35 @@ func TestWebhooksKeepTheMapAndConnectionsCurrent(t *testing.T) {
 	if _, err := f.store.MeetingHost(ctx, 99900000001); !errors.Is(err, connections.ErrNotFound) {
 		t.Errorf("meeting.deleted: still mapped (%v)", err)
 	}
-	send("user.updated", zoomemu.UserUpdatedEvent("alice-id", 5559990000))
+	// A new personal meeting id: the new one maps to alice, the one she gave up no longer does.
+	const oldPMI = 5551112222 // alice's at connect
+	if host, err := f.store.MeetingHost(ctx, oldPMI); err != nil || host.ID != c.ID {
+		t.Fatalf("alice's PMI is not mapped at connect: %v", err)
+	}
+	changed, err := f.emu.ChangePMI("alice-id", 5559990000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send("user.updated", changed)
 	if host, err := f.store.MeetingHost(ctx, 5559990000); err != nil || host.ID != c.ID {
 		t.Errorf("user.updated: new PMI not mapped: %v", err)
+	}
+	if _, err := f.store.MeetingHost(ctx, oldPMI); !errors.Is(err, connections.ErrNotFound) {
+		t.Errorf("user.updated: the old PMI %d is still mapped (%v)", oldPMI, err)
+	}
+	// An old PMI that is another host's meeting by now stays theirs; without old_object
+	// nothing is unmapped.
+	f.connect(t, "bob-id", "")
+	other := mustFind(t, f, "bob-id")
+	if err := f.store.PutMeetings(ctx, other.ID, 5551230000); err != nil {
+		t.Fatal(err)
+	}
+	send("user.updated", zoomemu.UserUpdatedEvent("alice-id", 5551230000, 5559990001))
+	send("user.updated", zoomemu.UserUpdatedEvent("alice-id", 0, 5559990002))
+	for meeting, want := range map[int64]string{5551230000: other.ID, 5559990001: c.ID, 5559990002: c.ID, 5559990000: c.ID} {
+		if host, err := f.store.MeetingHost(ctx, meeting); err != nil || host.ID != want {
+			t.Errorf("meeting %d: host %q (%v), want %q", meeting, host.ID, err, want)
+		}
 	}
 	send("meeting.started", map[string]any{"object": map[string]any{"id": 1}})
 

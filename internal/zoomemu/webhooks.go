@@ -47,9 +47,29 @@ func MeetingEvent(meetingID int64, hostID, operatorID string) map[string]any {
 			"topic": "Meeting", "type": 2}}
 }
 
-// UserUpdatedEvent is the payload of user.updated when a user's PMI changes.
-func UserUpdatedEvent(userID string, pmi int64) map[string]any {
-	return map[string]any{"account_id": "emu-account", "operator_id": userID, "object": map[string]any{"id": userID, "pmi": pmi}}
+// UserUpdatedEvent is the payload of user.updated when a user's PMI changes from oldPMI (0: not
+// said) to pmi. As Zoom sends it, object holds the changed fields and old_object their values
+// before.
+func UserUpdatedEvent(userID string, oldPMI, pmi int64) map[string]any {
+	payload := map[string]any{"account_id": "emu-account", "operator_id": userID, "object": map[string]any{"id": userID, "pmi": pmi}}
+	if oldPMI != 0 {
+		payload["old_object"] = map[string]any{"id": userID, "pmi": oldPMI}
+	}
+	return payload
+}
+
+// ChangePMI gives a user a new personal meeting id and returns the user.updated payload that
+// says so.
+func (e *Emulator) ChangePMI(user string, pmi int64) (map[string]any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	u := e.user(user)
+	if u == nil {
+		return nil, fmt.Errorf("zoomemu: no user %q", user)
+	}
+	old := u.PMI
+	u.PMI = pmi
+	return UserUpdatedEvent(u.ID, old, pmi), nil
 }
 
 // Deauthorize does what a user removing the app in Zoom does: their tokens are revoked, and
