@@ -83,18 +83,28 @@ func (m *Manager) listDueMeetings(ctx context.Context, s Store, pace time.Durati
 // MeetingHosted maps a meeting to the connection of its host (a meeting.created or
 // meeting.updated webhook). A host who is not connected leaves any mapping as it is.
 func (m *Manager) MeetingHosted(ctx context.Context, meetingID int64, hostZoomUserID string) error {
-	s, err := m.Store()
-	if err != nil {
+	s, c, err := m.connectedUser(ctx, hostZoomUserID)
+	if err != nil || s == nil {
 		return err
 	}
-	c, err := s.FindByZoomUserID(ctx, hostZoomUserID)
+	return storeError(s.PutMeetings(ctx, c.ID, meetingID))
+}
+
+// connectedUser returns the store and the connection of a Zoom user; a nil store (and no error)
+// when the user is not connected.
+func (m *Manager) connectedUser(ctx context.Context, zoomUserID string) (Store, Connection, error) {
+	s, err := m.Store()
+	if err != nil {
+		return nil, Connection{}, err
+	}
+	c, err := s.FindByZoomUserID(ctx, zoomUserID)
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		return nil, Connection{}, nil
 	}
 	if err != nil {
-		return storeError(err)
+		return nil, Connection{}, storeError(err)
 	}
-	return storeError(s.PutMeetings(ctx, c.ID, meetingID))
+	return s, c, nil
 }
 
 // MeetingDeleted unmaps a meeting (a meeting.deleted webhook).
@@ -109,16 +119,9 @@ func (m *Manager) MeetingDeleted(ctx context.Context, meetingID int64) error {
 // PMIChanged maps a connected user's new personal meeting id to them and unmaps the previous
 // one (0 when Zoom did not say it) if it was still theirs (a user.updated webhook).
 func (m *Manager) PMIChanged(ctx context.Context, zoomUserID string, pmi, previous int64) error {
-	s, err := m.Store()
-	if err != nil {
+	s, c, err := m.connectedUser(ctx, zoomUserID)
+	if err != nil || s == nil {
 		return err
-	}
-	c, err := s.FindByZoomUserID(ctx, zoomUserID)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return storeError(err)
 	}
 	if err := s.PutMeetings(ctx, c.ID, pmi); err != nil {
 		return storeError(err)
@@ -142,16 +145,9 @@ func (m *Manager) PMIChanged(ctx context.Context, zoomUserID string, pmi, previo
 // webhook): its tokens, which Zoom has revoked already, and its meetings. It records
 // connection.deleted. An unknown user is not an error.
 func (m *Manager) Deauthorized(ctx context.Context, zoomUserID string) error {
-	s, err := m.Store()
-	if err != nil {
+	s, c, err := m.connectedUser(ctx, zoomUserID)
+	if err != nil || s == nil {
 		return err
-	}
-	c, err := s.FindByZoomUserID(ctx, zoomUserID)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return storeError(err)
 	}
 	if _, err := s.Delete(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return storeError(err)
