@@ -34,7 +34,7 @@ type Metrics struct {
 	events             *prometheus.CounterVec
 
 	// served caches each route and status's counter and histogram (a routeStatus to a
-	// servedObservers): looking them up by label values hashes the labels and formats the status
+	// *servedObservers): looking them up by label values hashes the labels and formats the status
 	// on every request, and a sync.Map is read without writing to memory the cores share.
 	served sync.Map
 }
