@@ -111,7 +111,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer flushLogs()
-	tuneGC(os.Getenv, containerMemoryLimit())
 	if *addr == "" {
 		*addr = ":" + strconv.Itoa(cfg.Port)
 	}
@@ -201,6 +200,8 @@ func serve(ctx context.Context, listeners []listener, cfg config.Config, databas
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	memoryLimit := containerMemoryLimit()
+	tuneGC(os.Getenv, memoryLimit)
 	servers := make([]*http.Server, len(listeners))
 	served := make(chan error, len(listeners))
 	for i, l := range listeners {
@@ -213,7 +214,7 @@ func serve(ctx context.Context, listeners []listener, cfg config.Config, databas
 		}
 		var connState func(net.Conn, http.ConnState)
 		if l.name == "http" {
-			limiter := connlimit.New(maxConnections(cfg.MaxConnections))
+			limiter := connlimit.New(maxConnections(cfg.MaxConnections, memoryLimit))
 			ln, connState = limiter.Listener(ln), limiter.ConnState
 		}
 		servers[i] = &http.Server{
@@ -275,12 +276,12 @@ const (
 
 // maxConnections is MAX_CONNECTIONS, or, unset, what half the container's memory limit holds
 // (1000 when no limit is visible).
-func maxConnections(configured int) int {
+func maxConnections(configured int, containerLimit int64) int {
 	if configured > 0 {
 		return configured
 	}
-	if limit := containerMemoryLimit(); limit > 0 {
-		return min(max(int(limit/2/bytesPerConnection), minConnections), maxDerived)
+	if containerLimit > 0 {
+		return min(max(int(containerLimit/2/bytesPerConnection), minConnections), maxDerived)
 	}
 	return defaultConnections
 }

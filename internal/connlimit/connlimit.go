@@ -136,8 +136,8 @@ func (l *Limiter) ConnState(nc net.Conn, cs http.ConnState) {
 	case http.StateClosed, http.StateHijacked:
 		l.mu.Lock()
 		delete(l.conns, c.Conn)
+		l.freed.Broadcast()
 		l.mu.Unlock()
-		l.wake()
 	}
 }
 

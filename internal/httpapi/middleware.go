@@ -101,8 +101,10 @@ func (x *exchange) record(r *http.Request, took time.Duration, m *metrics.Metric
 		level = zerolog.WarnLevel
 	}
 	pattern := "unmatched"
-	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-		pattern = rc.RoutePattern()
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" {
+			pattern = p
+		}
 	}
 	e := x.log.WithLevel(level).
 		Str("request_id", x.headerValues[0]).
