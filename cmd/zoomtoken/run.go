@@ -25,6 +25,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
+	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connlimit"
 	"github.com/zoomtoken/zoomtoken/internal/doctor"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
@@ -155,7 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Connections != nil {
 		ctx, cancel := context.WithCancel(ctx) // ends the background work with run
 		defer cancel()
-		var store *pendingStore
+		var store *connections.PendingStore
 		store, database = openPendingStore(ctx, cfg.Connections.Database, logger)
 		defer store.Close()
 		connected, flow, err := newConnected(cfg, store, m, logger)

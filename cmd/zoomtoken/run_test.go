@@ -16,37 +16,20 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
-// syncBuffer is an io.Writer that run's logger and the test read concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // instance is one run of the service inside the test process.
 type instance struct {
 	url    string
-	stdout *syncBuffer
+	stdout *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -55,7 +38,7 @@ type instance struct {
 func start(tb testing.TB, env map[string]string) *instance {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	inst := &instance{stdout: &logtest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	getenv := func(k string) string { return env[k] }
 	go func() {
 		inst.done <- run(ctx, []string{"zoomtoken", "-addr", "127.0.0.1:0"}, getenv, inst.stdout, io.Discard)

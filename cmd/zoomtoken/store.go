@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -55,42 +54,15 @@ func newVaultAndKeyring(c *config.Connections) (*connections.Vault, *seal.Keyrin
 	return connections.NewVault(ring), ring, nil
 }
 
-// pendingStore is the connections store once the database has answered. A database that is
-// down at start does not stop the service (the routes that need no database keep working): the
-// store is opened in the background, retrying until it succeeds.
-type pendingStore struct {
-	mu    sync.Mutex
-	store *sqlstore.Store
-}
-
-// Get returns the store, or false while the database has not been reached yet.
-func (p *pendingStore) Get() (connections.Store, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.store, p.store != nil
-}
-
-func (p *pendingStore) set(s *sqlstore.Store) {
-	p.mu.Lock()
-	p.store = s
-	p.mu.Unlock()
-}
-
-// Close closes the store if it was opened.
-func (p *pendingStore) Close() error {
-	if s, ok := p.Get(); ok {
-		return s.Close()
-	}
-	return nil
-}
-
-// openPendingStore tries once, then keeps trying in the background until ctx ends. It returns
-// how the first try went, for the startup line.
-func openPendingStore(ctx context.Context, db config.Database, logger zerolog.Logger) (*pendingStore, string) {
-	p := &pendingStore{}
+// openPendingStore opens the connections store: once now, then, if the database is down, in the
+// background until it answers or ctx ends. A database down at start does not stop the service:
+// the routes that need no database keep working, and the store answers ErrUnavailable
+// meanwhile. It also returns how the first try went, for the startup line.
+func openPendingStore(ctx context.Context, db config.Database, logger zerolog.Logger) (*connections.PendingStore, string) {
+	p := &connections.PendingStore{}
 	s, err := openStore(ctx, db)
 	if err == nil {
-		p.set(s)
+		p.Set(s)
 		return p, db.Engine + " ready"
 	}
 	logger.Warn().Str("database", db.Engine).Err(err).
@@ -105,7 +77,7 @@ func openPendingStore(ctx context.Context, db config.Database, logger zerolog.Lo
 			}
 			s, err := openStore(ctx, db)
 			if err == nil {
-				p.set(s)
+				p.Set(s)
 				logger.Info().Str("database", db.Engine).Msg("database ready")
 				return
 			}
@@ -147,7 +119,7 @@ func runRekey(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 // newConnected builds the connected-account side: the user-level Zoom client, the Manager over
 // the store, and the connect flow's link signer and cookie sealer.
-func newConnected(cfg config.Config, store *pendingStore, m *metrics.Metrics, logger zerolog.Logger) (*httpapi.Connected, *httpapi.ConnectFlow, error) {
+func newConnected(cfg config.Config, store connections.Store, m *metrics.Metrics, logger zerolog.Logger) (*httpapi.Connected, *httpapi.ConnectFlow, error) {
 	c := cfg.Connections
 	uc := newUserClient(cfg, zoomHooks(m, logger))
 	vault, keyring, err := newVaultAndKeyring(c)
@@ -155,25 +127,17 @@ func newConnected(cfg config.Config, store *pendingStore, m *metrics.Metrics, lo
 		return nil, nil, err
 	}
 	manager := connections.NewManager(connections.ManagerConfig{
-		Store:               store.Get,
-		Vault:               vault,
-		Refresh:             uc.RefreshTokens,
-		ListMeetings:        uc.ListMeetings,
-		RefreshTokenDead:    zoom.IsRefreshTokenDead,
-		AccessTokenRejected: zoom.IsInvalidAccessToken,
-		Revoke:              uc.Revoke,
-		Refreshed:           m.ObserveRefresh,
-		Logger:              logger,
+		Store:     store,
+		Vault:     vault,
+		Zoom:      uc,
+		Refreshed: m.ObserveRefresh,
+		Logger:    logger,
 	})
 	m.WatchConnections(func() (metrics.ConnectionCounts, bool) {
-		s, ok := store.Get()
-		if !ok {
-			return metrics.ConnectionCounts{}, false
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		list, err := s.List(ctx, connections.Filter{})
-		pending, perr := s.PendingEvents(ctx)
+		list, err := store.List(ctx, connections.Filter{})
+		pending, perr := store.PendingEvents(ctx)
 		if err != nil || perr != nil {
 			return metrics.ConnectionCounts{}, false
 		}
@@ -235,8 +199,8 @@ func runConnectLink(cfg config.Config, args []string, stdout, stderr io.Writer) 
 
 // newDeliverer returns the deliverer of connection events: to EVENTS_URL when it is set, and
 // otherwise one that clears the outbox.
-func newDeliverer(cfg config.Config, store *pendingStore, m *metrics.Metrics, logger zerolog.Logger) (*events.Deliverer, error) {
-	dc := events.Config{Store: store.Get, Observe: m.ObserveEventDelivery, Logger: logger}
+func newDeliverer(cfg config.Config, store connections.Store, m *metrics.Metrics, logger zerolog.Logger) (*events.Deliverer, error) {
+	dc := events.Config{Store: store, Observe: m.ObserveEventDelivery, Logger: logger}
 	if cfg.Events != nil {
 		signer, err := standardwebhooks.NewWebhook(cfg.Events.SigningSecret.Reveal())
 		if err != nil {

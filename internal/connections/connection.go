@@ -6,7 +6,6 @@
 package connections
 
 import (
-	"errors"
 	"time"
 
 	"github.com/rs/xid"
@@ -23,9 +22,6 @@ const (
 	// connect again.
 	StatusReauthorizationRequired Status = "reauthorization_required"
 )
-
-// ErrNotFound is returned when no connection (or meeting) matches.
-var ErrNotFound = errors.New("connection not found")
 
 // Connection is one connected Zoom user.
 type Connection struct {

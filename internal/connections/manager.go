@@ -12,14 +12,6 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Errors the Manager returns beside ErrNotFound; the HTTP layer maps each to a status.
-var (
-	// ErrUnavailable: the database cannot be reached (or a write failed); try again later.
-	ErrUnavailable = errors.New("the connections database is unavailable")
-	// ErrReauthorizationRequired: Zoom refused the connection's refresh token for good.
-	ErrReauthorizationRequired = errors.New("the connection needs re-authorization: the user must connect again")
-)
-
 // Refresh outcomes, as the Refreshed hook reports them.
 const (
 	OutcomeRefreshed               = "refreshed"
@@ -28,24 +20,14 @@ const (
 	OutcomeNotStored               = "not_stored"
 )
 
-// ManagerConfig is what a Manager works with. Zoom is reached through functions, so the domain
-// knows nothing of HTTP.
+// ManagerConfig is what a Manager works with.
 type ManagerConfig struct {
-	// Store returns the store once the database has answered; false while it has not.
-	Store func() (Store, bool)
+	// Store keeps the connections. One whose database has not answered yet returns
+	// ErrUnavailable, and the Manager passes that on.
+	Store Store
 	Vault *Vault
-	// Refresh trades a refresh token for new tokens at Zoom.
-	Refresh func(ctx context.Context, refreshToken string) (access, refresh string, accessExpiresAt time.Time, err error)
-	// RefreshTokenDead tells a Refresh error that means Zoom refused the refresh token for good.
-	RefreshTokenDead func(error) bool
-	// AccessTokenRejected tells an error of a call made with an access token that means Zoom
-	// no longer accepts that token (expired or revoked), which a refresh cures.
-	AccessTokenRejected func(error) bool
-	// ListMeetings lists the ids of the meetings an access token's user hosts; nil maps only
-	// what webhooks and the connect flow tell.
-	ListMeetings func(ctx context.Context, accessToken string) ([]int64, error)
-	// Revoke revokes a token at Zoom (best effort, when a connection is deleted); nil skips it.
-	Revoke func(ctx context.Context, token string) error
+	// Zoom refreshes tokens, lists meetings and revokes tokens at Zoom.
+	Zoom Zoom
 	// Now is the clock expiry is judged by; time.Now when nil.
 	Now func() time.Time
 	// RefreshTimeout bounds one refresh, lock wait and write included; 30 s when zero.
@@ -97,31 +79,12 @@ func NewManager(cfg ManagerConfig) *Manager {
 	return &Manager{cfg: cfg, pending: map[string]pendingTokens{}}
 }
 
-// Store returns the store, or ErrUnavailable while the database has not answered.
-func (m *Manager) Store() (Store, error) {
-	s, ok := m.cfg.Store()
-	if !ok {
-		return nil, ErrUnavailable
-	}
-	return s, nil
-}
-
-// storeError keeps ErrNotFound and wraps any other store failure as ErrUnavailable.
-func storeError(err error) error {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
-		return err
-	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
-}
-
 // Lookup finds the connection a bot names: by Zoom user id, by email (user holds an @), or by
 // the operator's ref. Exactly one of user and ref must be given.
 func (m *Manager) Lookup(ctx context.Context, user, ref string) (Connection, error) {
-	s, err := m.Store()
-	if err != nil {
-		return Connection{}, err
-	}
+	s := m.cfg.Store
 	var c Connection
+	var err error
 	switch {
 	case ref != "":
 		c, err = s.FindByRef(ctx, ref)
@@ -134,12 +97,10 @@ func (m *Manager) Lookup(ctx context.Context, user, ref string) (Connection, err
 }
 
 // Connect stores a newly authorized connection with its tokens (a reconnect keeps the
-// connection's id) and reports whether it is new.
-func (m *Manager) Connect(ctx context.Context, c Connection, t Tokens) (Connection, bool, error) {
-	s, err := m.Store()
-	if err != nil {
-		return Connection{}, false, err
-	}
+// connection's id), maps its personal meeting id (pmi, when not zero) to it, and reports
+// whether it is new.
+func (m *Manager) Connect(ctx context.Context, c Connection, t Tokens, pmi int64) (Connection, bool, error) {
+	var err error
 	if c.Tokens, err = m.cfg.Vault.Seal(c.ZoomUserID, t); err != nil {
 		return Connection{}, false, err
 	}
@@ -153,22 +114,54 @@ func (m *Manager) Connect(ctx context.Context, c Connection, t Tokens) (Connecti
 		}
 	}
 	m.mu.Unlock()
-	saved, created, err := s.Save(ctx, c)
-	return saved, created, storeError(err)
+	saved, created, err := m.cfg.Store.Save(ctx, c)
+	if err != nil {
+		return Connection{}, false, storeError(err)
+	}
+	if pmi > 0 {
+		// The connection is stored; a meeting map that lags is mended by the listing.
+		if err := m.cfg.Store.PutMeetings(ctx, saved.ID, pmi); err != nil {
+			m.cfg.Logger.Warn().Str("connection", saved.ID).Err(err).Msg("connect: mapping the personal meeting id failed")
+		}
+	}
+	return saved, created, nil
+}
+
+// Connection returns the connection with this id.
+func (m *Manager) Connection(ctx context.Context, id string) (Connection, error) {
+	c, err := m.cfg.Store.Get(ctx, id)
+	return c, storeError(err)
+}
+
+// Connections returns the connections the filter matches, oldest first.
+func (m *Manager) Connections(ctx context.Context, f Filter) ([]Connection, error) {
+	list, err := m.cfg.Store.List(ctx, f)
+	return list, storeError(err)
+}
+
+// UseState records that an OAuth state has been used, and reports whether this was its first
+// use (across every process sharing the database). expiresAt is when the record may be
+// forgotten.
+func (m *Manager) UseState(ctx context.Context, state string, expiresAt time.Time) (bool, error) {
+	first, err := m.cfg.Store.ConsumeState(ctx, state, expiresAt)
+	return first, storeError(err)
+}
+
+// Ready returns ErrUnavailable unless the database answers: the connect flow asks before it
+// sends a person to Zoom, so nobody consents only to find nothing can be stored.
+func (m *Manager) Ready(ctx context.Context) error {
+	return storeError(m.cfg.Store.Ping(ctx))
 }
 
 // Delete revokes a connection's tokens at Zoom (best effort) and deletes it with its meetings.
 func (m *Manager) Delete(ctx context.Context, id string) (Connection, error) {
-	s, err := m.Store()
-	if err != nil {
-		return Connection{}, err
-	}
+	s := m.cfg.Store
 	c, err := s.Get(ctx, id)
 	if err != nil {
 		return Connection{}, storeError(err)
 	}
-	if t, err := m.cfg.Vault.Open(c); err == nil && m.cfg.Revoke != nil {
-		if err := m.cfg.Revoke(ctx, t.Refresh); err != nil {
+	if t, err := m.cfg.Vault.Open(c); err == nil {
+		if err := m.cfg.Zoom.Revoke(ctx, t.Refresh); err != nil {
 			m.cfg.Logger.Warn().Str("connection", id).Err(err).Msg("revoking the deleted connection's tokens at Zoom failed")
 		}
 	}
@@ -176,36 +169,37 @@ func (m *Manager) Delete(ctx context.Context, id string) (Connection, error) {
 	return deleted, storeError(err)
 }
 
-// Call runs call with a fresh access token of the connection. When Zoom rejects the token
+// Call runs call with a fresh access token of c, the connection as just read (Lookup, Host):
+// while its access token is fresh the database is not read again. When Zoom rejects the token
 // (expired early, revoked), it refreshes and runs call once more.
 func (m *Manager) Call(ctx context.Context, c Connection, call func(ctx context.Context, accessToken string) (string, error)) (string, error) {
-	token, err := m.accessToken(ctx, c.ID, "")
+	token, err := m.accessToken(ctx, c, "")
 	if err != nil {
 		return "", err
 	}
 	result, err := call(ctx, token)
-	if err == nil || !m.cfg.AccessTokenRejected(err) {
+	if err == nil || !isAccessTokenRejected(err) {
 		return result, err
 	}
-	if token, err = m.accessToken(ctx, c.ID, token); err != nil {
+	if token, err = m.accessToken(ctx, c, token); err != nil {
 		return "", err
 	}
 	return call(ctx, token)
 }
 
-// accessToken returns a usable access token: the stored one while it is fresh and is not the
-// rejected one, otherwise a refreshed one.
-func (m *Manager) accessToken(ctx context.Context, id, rejected string) (string, error) {
-	s, err := m.Store()
+// accessToken returns a usable access token of c: its stored one while that is fresh and is
+// not the rejected one, otherwise a refreshed one (the refresh reads the row again, under its
+// lock).
+func (m *Manager) accessToken(ctx context.Context, c Connection, rejected string) (string, error) {
+	flushed, err := m.flushPending(ctx, c.ID)
 	if err != nil {
 		return "", err
 	}
-	if err := m.flushPending(ctx, s, id); err != nil {
-		return "", err
-	}
-	c, err := s.Get(ctx, id)
-	if err != nil {
-		return "", storeError(err)
+	if flushed {
+		// Tokens that had waited in memory were just stored: c holds older ones.
+		if c, err = m.cfg.Store.Get(ctx, c.ID); err != nil {
+			return "", storeError(err)
+		}
 	}
 	if c.Status == StatusReauthorizationRequired {
 		return "", ErrReauthorizationRequired
@@ -220,8 +214,8 @@ func (m *Manager) accessToken(ctx context.Context, id, rejected string) (string,
 	// One refresh per connection in this process; it runs apart from the caller's context, so
 	// a caller that gives up does not fail the others waiting on it (nor a refresh Zoom has
 	// already performed).
-	ch := m.flight.DoChan(id, func() (any, error) {
-		return m.refresh(context.WithoutCancel(ctx), s, id, func(cur Connection, t Tokens) bool {
+	ch := m.flight.DoChan(c.ID, func() (any, error) {
+		return m.refresh(context.WithoutCancel(ctx), c.ID, func(cur Connection, t Tokens) bool {
 			return t.Access == rejected || !m.fresh(cur)
 		})
 	})
@@ -252,7 +246,8 @@ var errRefused = errors.New("zoom refused the stored refresh token")
 
 // refresh refreshes a connection under its update lock when due(row, tokens) still holds there,
 // and returns the access token stored afterwards.
-func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Connection, Tokens) bool) (string, error) {
+func (m *Manager) refresh(ctx context.Context, id string, due func(Connection, Tokens) bool) (string, error) {
+	s := m.cfg.Store
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.RefreshTimeout)
 	defer cancel()
 	var obtained *Tokens
@@ -269,10 +264,10 @@ func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Conn
 		if !due(cur, t) {
 			return Change{}, nil // refreshed by another caller or process meanwhile
 		}
-		access, refresh, expires, err := m.cfg.Refresh(ctx, t.Refresh)
+		access, refresh, expires, err := m.cfg.Zoom.RefreshTokens(ctx, t.Refresh)
 		fresh := Tokens{Access: access, Refresh: refresh, AccessExpiresAt: expires}
 		if err != nil {
-			if m.cfg.RefreshTokenDead(err) {
+			if isRefreshTokenDead(err) {
 				refused = t.Refresh
 				return Change{}, errRefused
 			}
@@ -288,9 +283,9 @@ func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Conn
 	})
 	switch {
 	case err != nil && obtained != nil:
-		return m.storeRotated(ctx, s, id, zoomUserID, *obtained, err)
+		return m.storeRotated(ctx, id, zoomUserID, *obtained, err)
 	case errors.Is(err, errRefused):
-		updated, err = m.confirmRefusal(ctx, s, id, refused)
+		updated, err = m.confirmRefusal(ctx, id, refused)
 		if err != nil {
 			return "", storeError(err)
 		}
@@ -320,13 +315,13 @@ func (m *Manager) refresh(ctx context.Context, s Store, id string, due func(Conn
 // confirmRefusal reads the row once more, after the grace a failed write elsewhere may need to
 // land, and marks the connection for re-authorization only if it still holds the refresh token
 // Zoom refused. Otherwise another process stored newer tokens, and those are used.
-func (m *Manager) confirmRefusal(ctx context.Context, s Store, id, refused string) (Connection, error) {
+func (m *Manager) confirmRefusal(ctx context.Context, id, refused string) (Connection, error) {
 	select {
 	case <-time.After(m.cfg.RefusalGrace):
 	case <-ctx.Done():
 		return Connection{}, ctx.Err()
 	}
-	return s.Update(ctx, id, func(_ context.Context, cur Connection) (Change, error) {
+	return m.cfg.Store.Update(ctx, id, func(_ context.Context, cur Connection) (Change, error) {
 		if cur.Status == StatusReauthorizationRequired {
 			return Change{}, nil
 		}
@@ -347,7 +342,7 @@ func (m *Manager) confirmRefusal(ctx context.Context, s Store, id, refused strin
 // moment, such as a dropped database connection, then loses nothing); only if that fails too
 // does the caller get 503, and the write goes on in the background. An access token whose
 // refresh token is not stored is never handed out.
-func (m *Manager) storeRotated(ctx context.Context, s Store, id, zoomUserID string, t Tokens, cause error) (string, error) {
+func (m *Manager) storeRotated(ctx context.Context, id, zoomUserID string, t Tokens, cause error) (string, error) {
 	m.keepPending(id, zoomUserID, t)
 	for _, wait := range []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond} {
 		select {
@@ -357,7 +352,7 @@ func (m *Manager) storeRotated(ctx context.Context, s Store, id, zoomUserID stri
 		if ctx.Err() != nil {
 			break
 		}
-		if err := m.flushPending(ctx, s, id); err == nil {
+		if _, err := m.flushPending(ctx, id); err == nil {
 			m.cfg.Refreshed(OutcomeRefreshed)
 			m.cfg.Logger.Warn().Str("connection", id).Err(cause).Msg("refreshed tokens stored on a second try")
 			return t.Access, nil
@@ -365,7 +360,7 @@ func (m *Manager) storeRotated(ctx context.Context, s Store, id, zoomUserID stri
 	}
 	m.cfg.Refreshed(OutcomeNotStored)
 	m.cfg.Logger.Error().Str("connection", id).Err(cause).Msg("refreshed tokens could not be stored; keeping them in memory and retrying")
-	return "", fmt.Errorf("%w: refreshed tokens not stored yet: %v", ErrUnavailable, cause)
+	return "", fmt.Errorf("%w: refreshed tokens not stored yet: %w", ErrUnavailable, cause)
 }
 
 func (m *Manager) keepPending(id, zoomUserID string, t Tokens) {
@@ -374,27 +369,28 @@ func (m *Manager) keepPending(id, zoomUserID string, t Tokens) {
 	m.pending[id] = pendingTokens{tokens: t, zoomUserID: zoomUserID, obtained: m.cfg.Now()}
 }
 
-// flushPending writes tokens a failed write left in memory. Until it succeeds, the connection
-// answers ErrUnavailable: the database holds a refresh token Zoom has already killed.
-func (m *Manager) flushPending(ctx context.Context, s Store, id string) error {
+// flushPending writes tokens a failed write left in memory, and reports whether there were
+// any. Until it succeeds, the connection answers ErrUnavailable: the database holds a refresh
+// token Zoom has already killed.
+func (m *Manager) flushPending(ctx context.Context, id string) (bool, error) {
 	m.mu.Lock()
 	p, ok := m.pending[id]
 	m.mu.Unlock()
 	if !ok {
-		return nil
+		return false, nil
 	}
 	sealed, err := m.cfg.Vault.Seal(p.zoomUserID, p.tokens)
 	if err != nil {
-		return err
+		return false, err
 	}
-	_, err = s.Update(ctx, id, func(_ context.Context, cur Connection) (Change, error) {
+	_, err = m.cfg.Store.Update(ctx, id, func(_ context.Context, cur Connection) (Change, error) {
 		if cur.RefreshedAt.After(p.obtained) {
 			return Change{}, nil // newer tokens were stored since (a reconnect)
 		}
 		return Change{Tokens: &sealed, Refreshed: true}, nil
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("%w: refreshed tokens not stored yet: %v", ErrUnavailable, err)
+		return false, fmt.Errorf("%w: refreshed tokens not stored yet: %w", ErrUnavailable, err)
 	}
 	m.mu.Lock()
 	if m.pending[id].obtained.Equal(p.obtained) {
@@ -402,14 +398,15 @@ func (m *Manager) flushPending(ctx context.Context, s Store, id string) error {
 	}
 	m.mu.Unlock()
 	m.cfg.Logger.Info().Str("connection", id).Msg("stored the refreshed tokens that had waited in memory")
-	return nil
+	return true, nil
 }
 
-// Run keeps connections alive until ctx ends: every check it lists the meetings of connections
-// due for it (daily), refreshes, one at a time and spread over the check interval (at most one
-// every pace), the active connections not refreshed for idle (so their refresh tokens do not lapse), and retries writes of refreshed
-// tokens that failed. Each due connection is refreshed
-// once across every process sharing the database: whoever takes its lock second finds it fresh.
+// Run keeps connections alive until ctx ends. Every check it retries writes of refreshed
+// tokens that failed, lists the meetings of connections due for it (daily), and refreshes the
+// active connections not refreshed for idle, so their refresh tokens do not lapse: one at a
+// time, spread over the check interval and at most one every pace, since Zoom's rate limits
+// are per account. Each due connection is refreshed once across every process sharing the
+// database: whoever takes its lock second finds it fresh.
 func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 	ticker := time.NewTicker(check)
 	defer ticker.Stop()
@@ -419,10 +416,6 @@ func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 			return
 		case <-ticker.C:
 		}
-		s, ok := m.cfg.Store()
-		if !ok {
-			continue
-		}
 		m.mu.Lock()
 		var waiting []string
 		for id := range m.pending {
@@ -430,12 +423,12 @@ func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 		}
 		m.mu.Unlock()
 		for _, id := range waiting {
-			m.flushPending(ctx, s, id)
+			m.flushPending(ctx, id)
 		}
-		m.listDueMeetings(ctx, s, pace)
-		list, err := s.List(ctx, Filter{Status: StatusActive})
+		m.listDueMeetings(ctx, pace)
+		list, err := m.cfg.Store.List(ctx, Filter{Status: StatusActive})
 		if err != nil {
-			continue
+			continue // the database is down: the next check tries again
 		}
 		var due []Connection
 		for _, c := range list {
@@ -443,11 +436,9 @@ func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 				due = append(due, c)
 			}
 		}
-		// Spread the round over the check interval (at most pace apart) rather than refreshing
-		// every due connection at once: Zoom's rate limits are per account.
 		spacing := min(pace, check/time.Duration(max(len(due), 1)))
 		for _, c := range due {
-			_, err := m.refresh(ctx, s, c.ID, func(cur Connection, _ Tokens) bool {
+			_, err := m.refresh(ctx, c.ID, func(cur Connection, _ Tokens) bool {
 				return m.cfg.Now().Sub(cur.RefreshedAt) >= idle
 			})
 			if err != nil && !errors.Is(err, ErrReauthorizationRequired) {

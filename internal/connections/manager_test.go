@@ -16,7 +16,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
-	"github.com/zoomtoken/zoomtoken/internal/connections/connectionstest"
+	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
+	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
@@ -24,31 +26,18 @@ import (
 
 const redirect = "https://tokens.example.com/oauth/callback"
 
-// clock is a settable clock shared by the manager and the emulator.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	m     *connections.Manager
 	store connections.Store
 	emu   *zoomemu.Emulator
 	uc    *zoom.UserClient
-	clock *clock
+	clock *fakeclock.Clock
 	vault *connections.Vault
 }
 
 func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *fixture {
 	tb.Helper()
-	clk := &clock{now: time.Now()}
+	clk := fakeclock.New(time.Now())
 	emu := zoomemu.New(zoomemu.Config{
 		OAuthApp: &zoomemu.OAuthApp{ClientID: "oauth-client", ClientSecret: "oauth-secret", RedirectURI: redirect},
 		Users:    []zoomemu.User{{ID: "alice-id", Email: "alice@example.com", AccountID: "acct", PMI: 5551112222}},
@@ -58,20 +47,21 @@ func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *
 	tb.Cleanup(func() { emu.Close(); srv.Close() })
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: srv.URL,
 		APIBaseURL: srv.URL, Now: clk.Now}, redirect)
-	store := connectionstest.SQLite(tb, sqlstore.Options{Now: clk.Now})
+	store := sqlitetest.Open(tb, sqlstore.Options{Now: clk.Now})
 	var s connections.Store = store
 	if wrap != nil {
 		s = wrap(store)
 	}
-	_, ring := connectionstest.Key(tb)
+	_, ring := sealtest.Key(tb)
 	vault := connections.NewVault(ring)
-	m := connections.NewManager(connectionstest.WithZoom(connections.ManagerConfig{
-		Store:        func() (connections.Store, bool) { return s, true },
+	m := connections.NewManager(connections.ManagerConfig{
+		Store:        s,
 		Vault:        vault,
+		Zoom:         uc,
 		RefusalGrace: 50 * time.Millisecond,
 		Now:          clk.Now,
 		Logger:       zerolog.Nop(),
-	}, uc))
+	})
 	return &fixture{m: m, store: s, emu: emu, uc: uc, clock: clk, vault: vault}
 }
 
@@ -93,7 +83,7 @@ func (f *fixture) connect(tb testing.TB, ref string) connections.Connection {
 	}
 	c, _, err := f.m.Connect(context.Background(), connections.Connection{ZoomUserID: "alice-id", ZoomAccountID: "acct",
 		Email: "alice@example.com", Ref: ref, Scopes: g.Scopes},
-		connections.Tokens{Access: g.AccessToken, Refresh: g.RefreshToken, AccessExpiresAt: g.ExpiresAt})
+		connections.Tokens{Access: g.AccessToken, Refresh: g.RefreshToken, AccessExpiresAt: g.ExpiresAt}, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -288,7 +278,7 @@ func TestLookupByIDEmailAndRef(t *testing.T) {
 	if _, err := f.m.Lookup(context.Background(), "nobody@example.com", ""); !errors.Is(err, connections.ErrNotFound) {
 		t.Errorf("unknown user: %v", err)
 	}
-	down := connections.NewManager(connections.ManagerConfig{Store: func() (connections.Store, bool) { return nil, false }})
+	down := connections.NewManager(connections.ManagerConfig{Store: &connections.PendingStore{}})
 	if _, err := down.Lookup(context.Background(), "alice-id", ""); !errors.Is(err, connections.ErrUnavailable) {
 		t.Errorf("database down: %v", err)
 	}

@@ -11,11 +11,7 @@ const MeetingListingPeriod = 24 * time.Hour
 
 // Host returns the connection that hosts a meeting, or ErrNotFound.
 func (m *Manager) Host(ctx context.Context, meetingID int64) (Connection, error) {
-	s, err := m.Store()
-	if err != nil {
-		return Connection{}, err
-	}
-	c, err := s.MeetingHost(ctx, meetingID)
+	c, err := m.cfg.Store.MeetingHost(ctx, meetingID)
 	return c, storeError(err)
 }
 
@@ -23,13 +19,7 @@ func (m *Manager) Host(ctx context.Context, meetingID int64) (Connection, error)
 // the period's claim (or force is set, as at connect time). Re-listing never unmaps: a meeting
 // created since by webhook, or an instant one, stays.
 func (m *Manager) ListMeetings(ctx context.Context, id string, force bool) error {
-	if m.cfg.ListMeetings == nil {
-		return nil
-	}
-	s, err := m.Store()
-	if err != nil {
-		return err
-	}
+	s := m.cfg.Store
 	now := m.cfg.Now()
 	notSince := now.Add(-MeetingListingPeriod)
 	if force {
@@ -46,7 +36,7 @@ func (m *Manager) ListMeetings(ctx context.Context, id string, force bool) error
 	var ids []int64
 	_, err = m.Call(ctx, c, func(ctx context.Context, accessToken string) (string, error) {
 		var err error
-		ids, err = m.cfg.ListMeetings(ctx, accessToken)
+		ids, err = m.cfg.Zoom.ListMeetings(ctx, accessToken)
 		return "", err
 	})
 	if err != nil {
@@ -60,11 +50,8 @@ func (m *Manager) ListMeetings(ctx context.Context, id string, force bool) error
 }
 
 // listDueMeetings lists, paced, the meetings of every connection due for it.
-func (m *Manager) listDueMeetings(ctx context.Context, s Store, pace time.Duration) {
-	if m.cfg.ListMeetings == nil {
-		return
-	}
-	due, err := s.MeetingListingsDue(ctx, m.cfg.Now().Add(-MeetingListingPeriod))
+func (m *Manager) listDueMeetings(ctx context.Context, pace time.Duration) {
+	due, err := m.cfg.Store.MeetingListingsDue(ctx, m.cfg.Now().Add(-MeetingListingPeriod))
 	if err != nil {
 		return
 	}
@@ -83,46 +70,39 @@ func (m *Manager) listDueMeetings(ctx context.Context, s Store, pace time.Durati
 // MeetingHosted maps a meeting to the connection of its host (a meeting.created or
 // meeting.updated webhook). A host who is not connected leaves any mapping as it is.
 func (m *Manager) MeetingHosted(ctx context.Context, meetingID int64, hostZoomUserID string) error {
-	s, c, err := m.connectedUser(ctx, hostZoomUserID)
-	if err != nil || s == nil {
+	c, ok, err := m.connectedUser(ctx, hostZoomUserID)
+	if err != nil || !ok {
 		return err
 	}
-	return storeError(s.PutMeetings(ctx, c.ID, meetingID))
+	return storeError(m.cfg.Store.PutMeetings(ctx, c.ID, meetingID))
 }
 
-// connectedUser returns the store and the connection of a Zoom user; a nil store (and no error)
-// when the user is not connected.
-func (m *Manager) connectedUser(ctx context.Context, zoomUserID string) (Store, Connection, error) {
-	s, err := m.Store()
-	if err != nil {
-		return nil, Connection{}, err
-	}
-	c, err := s.FindByZoomUserID(ctx, zoomUserID)
+// connectedUser returns the connection of a Zoom user, and false (with no error) when the user
+// is not connected.
+func (m *Manager) connectedUser(ctx context.Context, zoomUserID string) (Connection, bool, error) {
+	c, err := m.cfg.Store.FindByZoomUserID(ctx, zoomUserID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, Connection{}, nil
+		return Connection{}, false, nil
 	}
 	if err != nil {
-		return nil, Connection{}, storeError(err)
+		return Connection{}, false, storeError(err)
 	}
-	return s, c, nil
+	return c, true, nil
 }
 
 // MeetingDeleted unmaps a meeting (a meeting.deleted webhook).
 func (m *Manager) MeetingDeleted(ctx context.Context, meetingID int64) error {
-	s, err := m.Store()
-	if err != nil {
-		return err
-	}
-	return storeError(s.DeleteMeeting(ctx, meetingID))
+	return storeError(m.cfg.Store.DeleteMeeting(ctx, meetingID))
 }
 
 // PMIChanged maps a connected user's new personal meeting id to them and unmaps the previous
 // one (0 when Zoom did not say it) if it was still theirs (a user.updated webhook).
 func (m *Manager) PMIChanged(ctx context.Context, zoomUserID string, pmi, previous int64) error {
-	s, c, err := m.connectedUser(ctx, zoomUserID)
-	if err != nil || s == nil {
+	c, ok, err := m.connectedUser(ctx, zoomUserID)
+	if err != nil || !ok {
 		return err
 	}
+	s := m.cfg.Store
 	if err := s.PutMeetings(ctx, c.ID, pmi); err != nil {
 		return storeError(err)
 	}
@@ -145,11 +125,11 @@ func (m *Manager) PMIChanged(ctx context.Context, zoomUserID string, pmi, previo
 // webhook): its tokens, which Zoom has revoked already, and its meetings. It records
 // connection.deleted. An unknown user is not an error.
 func (m *Manager) Deauthorized(ctx context.Context, zoomUserID string) error {
-	s, c, err := m.connectedUser(ctx, zoomUserID)
-	if err != nil || s == nil {
+	c, ok, err := m.connectedUser(ctx, zoomUserID)
+	if err != nil || !ok {
 		return err
 	}
-	if _, err := s.Delete(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := m.cfg.Store.Delete(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return storeError(err)
 	}
 	m.cfg.Logger.Info().Str("connection", c.ID).Msg("connection deleted: the user removed the app in Zoom")

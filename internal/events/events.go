@@ -40,8 +40,9 @@ const (
 
 // Config configures a Deliverer.
 type Config struct {
-	// Store returns the store once the database has answered.
-	Store func() (connections.Store, bool)
+	// Store holds the outbox; one whose database has not answered yet fails each claim, and
+	// the next tick tries again.
+	Store connections.Store
 	// URL is EVENTS_URL; empty drops events (they are recorded whether or not anyone listens).
 	URL string
 	// Signer signs each delivery with EVENTS_SIGNING_SECRET.
@@ -103,10 +104,7 @@ func (d *Deliverer) Run(ctx context.Context, every time.Duration) {
 // DeliverDue claims the events due now (at most one per connection, its oldest) and delivers
 // them, and returns how many it claimed.
 func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
-	s, ok := d.cfg.Store()
-	if !ok {
-		return 0, connections.ErrUnavailable
-	}
+	s := d.cfg.Store
 	now := d.cfg.Now()
 	due, err := s.ClaimEvents(ctx, now, lease, batch)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
+
 	"github.com/rs/zerolog"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -58,23 +60,15 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.got = append(rc.got, delivery{r.Header.Get("webhook-id"), string(body)})
 }
 
-type clock struct {
-	mu sync.Mutex
-	at time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.at }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.at = c.at.Add(d); c.mu.Unlock() }
-
 func TestEventsSurviveFailuresAndRestartsInOrder(t *testing.T) {
 	ctx := context.Background()
 	verifier, _ := standardwebhooks.NewWebhook(signingSecret)
 	rc := &receiver{failures: 3, attempts: map[string]int{}, verifier: verifier, t: t}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	clk := &clock{at: time.Now()}
+	clk := fakeclock.New(time.Now())
 	path := filepath.Join(t.TempDir(), "zt.db")
-	store, err := sqlite.Open(ctx, path, sqlstore.Options{Now: clk.now})
+	store, err := sqlite.Open(ctx, path, sqlstore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +85,8 @@ func TestEventsSurviveFailuresAndRestartsInOrder(t *testing.T) {
 
 	newDeliverer := func(s connections.Store) *events.Deliverer {
 		signer, _ := standardwebhooks.NewWebhook(signingSecret)
-		return events.New(events.Config{Store: func() (connections.Store, bool) { return s, true }, URL: srv.URL,
-			Signer: signer, Now: clk.now, Logger: zerolog.Nop()})
+		return events.New(events.Config{Store: s, URL: srv.URL,
+			Signer: signer, Now: clk.Now, Logger: zerolog.Nop()})
 	}
 	d := newDeliverer(store)
 	// Three failed attempts at the first event; the others wait behind it.
@@ -100,14 +94,14 @@ func TestEventsSurviveFailuresAndRestartsInOrder(t *testing.T) {
 		if n, err := d.DeliverDue(ctx); err != nil || n != 1 {
 			t.Fatalf("claimed %d (%v), want the first event only", n, err)
 		}
-		clk.add(2 * time.Hour) // past any backoff
+		clk.Add(2 * time.Hour) // past any backoff
 	}
 	if len(rc.got) != 0 {
 		t.Fatalf("delivered while the receiver fails: %v", rc.got)
 	}
 	// The process stops and starts again: the outbox is in the database.
 	store.Close()
-	store, err = sqlite.Open(ctx, path, sqlstore.Options{Now: clk.now})
+	store, err = sqlite.Open(ctx, path, sqlstore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +140,7 @@ func TestEventsAreDroppedWithoutAnURL(t *testing.T) {
 	sealed, _ := connections.NewVault(ring).Seal("u1", connections.Tokens{Access: "a", Refresh: "r"})
 	store.Save(ctx, connections.Connection{ID: connections.NewID(), ZoomUserID: "u1", Tokens: sealed})
 	var outcomes []string
-	d := events.New(events.Config{Store: func() (connections.Store, bool) { return store, true },
+	d := events.New(events.Config{Store: store,
 		Observe: func(o string) { outcomes = append(outcomes, o) }, Logger: zerolog.Nop()})
 	if n, _ := d.DeliverDue(ctx); n != 1 || !slices.Equal(outcomes, []string{events.Dropped}) {
 		t.Errorf("claimed %d, outcomes %v", n, outcomes)

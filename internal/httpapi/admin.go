@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -17,46 +16,9 @@ import (
 // maxAdminBody bounds an admin request body; a connect-link request is a few dozen bytes.
 const maxAdminBody = 16 << 10
 
-// requireAdmin answers 401 unless the request carries Authorization: Bearer T with T one of
-// ADMIN_TOKENS (compared in constant time, every token visited).
-func requireAdmin(tokens secretSet) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, ok := bearer(r)
-			if !ok || !tokens.match(token) {
-				writeAdminError(w, http.StatusUnauthorized, "unauthorized")
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) < 7 || !equalFoldASCII(h[:7], "Bearer ") {
-		return "", false
-	}
-	return h[7:], true
-}
-
+// writeAdminError answers an admin request the API refuses as it stands (401, 400, 404).
 func writeAdminError(w http.ResponseWriter, status int, reason string) {
 	writeJSON(w, status, map[string]string{"error": reason})
-}
-
-// writeAdminStoreError maps a Manager or store failure to the admin API's answers.
-func writeAdminStoreError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, connections.ErrNotFound):
-		writeAdminError(w, http.StatusNotFound, "no such connection")
-	case errors.Is(err, connections.ErrUnavailable):
-		requestLogger(w).Warn().Err(err).Msg("admin: connections database unavailable")
-		w.Header().Set("Retry-After", "5")
-		writeAdminError(w, http.StatusServiceUnavailable, "the connections database is unavailable")
-	default:
-		requestLogger(w).Error().Err(err).Msg("admin: internal error")
-		writeAdminError(w, http.StatusInternalServerError, "internal error")
-	}
 }
 
 // handleListConnections serves GET /admin/connections[?ref=R][&status=S].
@@ -68,14 +30,9 @@ func handleListConnections(m *connections.Manager) http.HandlerFunc {
 			writeAdminError(w, http.StatusBadRequest, "status must be active or reauthorization_required")
 			return
 		}
-		s, err := m.Store()
+		list, err := m.Connections(r.Context(), connections.Filter{Ref: q.Get("ref"), Status: status})
 		if err != nil {
-			writeAdminStoreError(w, r, err)
-			return
-		}
-		list, err := s.List(r.Context(), connections.Filter{Ref: q.Get("ref"), Status: status})
-		if err != nil {
-			writeAdminStoreError(w, r, connections.ErrUnavailable)
+			writeJSONFailure(w, r, err, adminBody)
 			return
 		}
 		fields := make([]connections.Fields, len(list))
@@ -89,17 +46,9 @@ func handleListConnections(m *connections.Manager) http.HandlerFunc {
 // handleGetConnection serves GET /admin/connections/{id}.
 func handleGetConnection(m *connections.Manager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, err := m.Store()
+		c, err := m.Connection(r.Context(), chi.URLParam(r, "id"))
 		if err != nil {
-			writeAdminStoreError(w, r, err)
-			return
-		}
-		c, err := s.Get(r.Context(), chi.URLParam(r, "id"))
-		if err != nil {
-			if !errors.Is(err, connections.ErrNotFound) {
-				err = connections.ErrUnavailable
-			}
-			writeAdminStoreError(w, r, err)
+			writeJSONFailure(w, r, err, adminBody)
 			return
 		}
 		writeJSON(w, http.StatusOK, c.Fields())
@@ -112,7 +61,7 @@ func handleDeleteConnection(m *connections.Manager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := m.Delete(r.Context(), chi.URLParam(r, "id"))
 		if err != nil {
-			writeAdminStoreError(w, r, err)
+			writeJSONFailure(w, r, err, adminBody)
 			return
 		}
 		requestLogger(w).Info().Str("connection", c.ID).Msg("connection deleted by the admin API")

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -64,15 +65,15 @@ func handleConnect(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 			writePage(w, http.StatusBadRequest, page)
 			return
 		}
-		if _, err := cd.Manager.Store(); err != nil {
-			writePage(w, http.StatusServiceUnavailable, pageUnavailable)
+		if err := cd.Manager.Ready(r.Context()); err != nil {
+			writePageFailure(w, r, err)
 			return
 		}
 		fs := flowState{State: randomToken(), Verifier: oauth2.GenerateVerifier(), Ref: ref, IssuedAt: flow.Now().Unix()}
 		plain, _ := json.Marshal(fs)
 		sealed, err := flow.Cookies.Seal(plain, cookieAD)
 		if err != nil {
-			writeInternalError(w, r, err)
+			writePageFailure(w, r, err)
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: base64.RawURLEncoding.EncodeToString(sealed),
@@ -147,16 +148,10 @@ func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 			writePage(w, http.StatusBadRequest, pageBadState)
 			return
 		}
-		store, err := cd.Manager.Store()
-		if err != nil {
-			writePage(w, http.StatusServiceUnavailable, pageUnavailable)
-			return
-		}
-		first, err := store.ConsumeState(ctx, fs.State, time.Unix(fs.IssuedAt, 0).Add(stateLifetime))
+		first, err := cd.Manager.UseState(ctx, fs.State, time.Unix(fs.IssuedAt, 0).Add(stateLifetime))
 		switch {
 		case err != nil:
-			log.Warn().Err(err).Msg("connect: the database is unavailable")
-			writePage(w, http.StatusServiceUnavailable, pageUnavailable)
+			writePageFailure(w, r, err)
 			return
 		case !first:
 			writePage(w, http.StatusBadRequest, pageBadState)
@@ -168,7 +163,7 @@ func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 		}
 		grant, err := cd.Zoom.Exchange(ctx, q.Get("code"), fs.Verifier)
 		if err != nil {
-			writeZoomPage(w, r, err)
+			writePageFailure(w, r, err)
 			return
 		}
 		if missing := missingScopes(grant.Scopes); len(missing) > 0 {
@@ -181,21 +176,15 @@ func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 		me, err := cd.Zoom.Me(ctx, zoom.UserToken{Value: grant.AccessToken, APIBase: grant.APIBase})
 		if err != nil {
 			cd.Zoom.Revoke(ctx, grant.RefreshToken) // best effort: tokens nobody will store
-			writeZoomPage(w, r, err)
+			writePageFailure(w, r, err)
 			return
 		}
 		c, created, err := cd.Manager.Connect(ctx, connections.Connection{ZoomUserID: me.ID, ZoomAccountID: me.AccountID,
 			Email: me.Email, Ref: fs.Ref, Scopes: grant.Scopes},
-			connections.Tokens{Access: grant.AccessToken, Refresh: grant.RefreshToken, AccessExpiresAt: grant.ExpiresAt})
+			connections.Tokens{Access: grant.AccessToken, Refresh: grant.RefreshToken, AccessExpiresAt: grant.ExpiresAt}, me.PMI)
 		if err != nil {
-			log.Error().Err(err).Msg("connect: storing the connection failed")
-			writePage(w, http.StatusServiceUnavailable, pageUnavailable)
+			writePageFailure(w, r, fmt.Errorf("connect: storing the connection: %w", err))
 			return
-		}
-		if me.PMI > 0 {
-			if err := store.PutMeetings(ctx, c.ID, me.PMI); err != nil {
-				log.Warn().Str("connection", c.ID).Err(err).Msg("connect: mapping the personal meeting id failed")
-			}
 		}
 		// The listing can take a while for a busy host: it runs after the answer. If the process
 		// stops first, the daily listing finds the connection never listed and does it.
@@ -221,19 +210,6 @@ func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 	}
 }
 
-// writeZoomPage answers a failed Zoom call during the connect flow: 503 when Zoom is down or
-// slow, 502 when it refused.
-func writeZoomPage(w http.ResponseWriter, r *http.Request, err error) {
-	var zerr *zoom.Error
-	errors.As(err, &zerr)
-	requestLogger(w).Warn().Err(err).Msg("connect: Zoom call failed")
-	if zerr != nil && zerr.Kind == zoom.KindUnavailable {
-		writePage(w, http.StatusServiceUnavailable, pageZoomDown)
-		return
-	}
-	writePage(w, http.StatusBadGateway, pageZoomRefused)
-}
-
 // page is one small self-contained HTML page: what happened and what to do next.
 type page struct {
 	Title, What, Next string
@@ -250,6 +226,8 @@ var (
 		"Open the connect link again in a few minutes."}
 	pageZoomDown = page{"Zoom did not answer", "Zoom was unavailable or too slow. Nothing was stored.",
 		"Open the connect link again in a few minutes."}
+	pageInternal = page{"Something went wrong", "The service failed to finish this step. Nothing was stored.",
+		"Open the connect link again; if it keeps failing, tell whoever sent it."}
 	pageZoomRefused = page{"Zoom refused the connection", "Zoom did not accept the sign-in. Nothing was stored.",
 		"Open the connect link again; if it keeps failing, tell whoever sent it (the app's setup needs attention)."}
 )

@@ -2,12 +2,10 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
-	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
@@ -35,14 +33,14 @@ func connectedToken(w http.ResponseWriter, r *http.Request, cd *Connected, user,
 	call func(ctx context.Context, t zoom.UserToken) (string, error)) {
 	c, err := cd.Manager.Lookup(r.Context(), user, ref)
 	if err != nil {
-		writeConnectionError(w, r, err)
+		writeTextFailure(w, r, err)
 		return
 	}
 	token, err := cd.Manager.Call(r.Context(), c, func(ctx context.Context, accessToken string) (string, error) {
 		return call(ctx, zoom.UserToken{Value: accessToken, Account: c.ZoomAccountID})
 	})
 	if err != nil {
-		writeConnectionError(w, r, err)
+		writeTextFailure(w, r, err)
 		return
 	}
 	requestLogger(w).Debug().Str("connection", c.ID).Msg("token vended from a connection")
@@ -71,37 +69,29 @@ func handleOBF(cd *Connected) http.HandlerFunc {
 	}
 }
 
+// handleZAKRoute serves GET /zak: with user= or ref=, the ZAK of that connected user;
+// without, the configured user's ZAK from the S2S app (s2s).
+func handleZAKRoute(s2s http.HandlerFunc, cd *Connected) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		user, ref, problem := connectionName(r)
+		switch {
+		case problem != "":
+			writeText(w, http.StatusBadRequest, problem)
+		case user == "" && ref == "":
+			s2s(w, r)
+		case cd == nil:
+			connectedOff(w, r)
+		default:
+			handleConnectedZAK(cd, user, ref)(w, r)
+		}
+	}
+}
+
 // handleConnectedZAK serves GET /zak?secret=S&(user=U|ref=R): the ZAK of a connected user.
 func handleConnectedZAK(cd *Connected, user, ref string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		connectedToken(w, r, cd, user, ref, func(ctx context.Context, t zoom.UserToken) (string, error) {
 			return cd.Zoom.ZAK(ctx, t, cd.ZAKTTL)
 		})
-	}
-}
-
-// writeConnectionError maps what the Manager says to the bot routes' status table; Zoom's own
-// failures go on to writeZoomError.
-func writeConnectionError(w http.ResponseWriter, r *http.Request, err error) {
-	if callerGone(w, r) {
-		return
-	}
-	switch {
-	case errors.Is(err, connections.ErrNotFound):
-		writeText(w, http.StatusNotFound, "no connected Zoom account matches that user or ref")
-	case errors.Is(err, connections.ErrReauthorizationRequired):
-		writeText(w, http.StatusNotFound, "this user's Zoom connection has ended: they must connect their Zoom account again")
-	case errors.Is(err, connections.ErrUnavailable):
-		requestLogger(w).Warn().Err(err).Msg("connections database unavailable")
-		w.Header().Set("Retry-After", "5")
-		writeText(w, http.StatusServiceUnavailable, "the connections database is unavailable; try again shortly")
-	case errors.Is(err, seal.ErrUnknownKey), errors.Is(err, seal.ErrCorrupt):
-		requestLogger(w).Error().Err(err).Msg("stored tokens cannot be decrypted")
-		writeText(w, http.StatusBadGateway, "this connection's stored tokens cannot be decrypted with TOKEN_ENCRYPTION_KEYS; the operator must look")
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		w.Header().Set("Retry-After", "1")
-		writeText(w, http.StatusServiceUnavailable, "timed out; try again shortly")
-	default:
-		writeZoomError(w, r, err)
 	}
 }

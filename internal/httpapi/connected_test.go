@@ -19,10 +19,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
-	"github.com/zoomtoken/zoomtoken/internal/connections/connectionstest"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
+	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
+	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
+	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
@@ -30,26 +33,13 @@ import (
 
 const adminToken = "admin-token-0123456789"
 
-// settableClock is the connect flow's clock, moved by tests.
-type settableClock struct {
-	mu sync.Mutex
-	at time.Time
-}
-
-func (c *settableClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.at }
-func (c *settableClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.at = c.at.Add(d)
-}
-
 // connectedFixture is the whole service with connected accounts on, against the emulator, on a
 // SQLite store; every answer is checked against the OpenAPI document.
 type connectedFixture struct {
 	srv   *testServer
 	emu   *zoomemu.Emulator
 	store connections.Store
-	clock *settableClock
+	clock *fakeclock.Clock
 	vault *connections.Vault
 }
 
@@ -72,27 +62,28 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 	upstream := httptest.NewServer(emu)
 	tb.Cleanup(func() { emu.Close(); upstream.Close() })
 
-	clk := &settableClock{at: time.Now()}
-	store := connectionstest.SQLite(tb, sqlstore.Options{})
-	key, ring := connectionstest.Key(tb)
+	clk := fakeclock.New(time.Now())
+	store := sqlitetest.Open(tb, sqlstore.Options{})
+	key, ring := sealtest.Key(tb)
 	vault := connections.NewVault(ring)
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
 		APIBaseURL: upstream.URL, Budget: 2 * time.Second}, front.URL+"/oauth/callback")
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	logger := zerolog.New(logs).Level(zerolog.DebugLevel)
 	m := metrics.New()
-	manager := connections.NewManager(connectionstest.WithZoom(connections.ManagerConfig{
-		Store:        func() (connections.Store, bool) { return store, true },
+	manager := connections.NewManager(connections.ManagerConfig{
+		Store:        store,
 		Vault:        vault,
+		Zoom:         uc,
 		RefusalGrace: 50 * time.Millisecond,
 		Refreshed:    m.ObserveRefresh,
 		Logger:       logger,
-	}, uc))
+	})
 	d := Deps{
 		Metrics:   m,
 		Connected: &Connected{Manager: manager, Zoom: uc},
-		ConnectFlow: &ConnectFlow{Links: connectlink.NewSigner(front.URL, [][]byte{key}, clk.now), Cookies: ring,
-			SuccessURL: successURL, Now: clk.now},
+		ConnectFlow: &ConnectFlow{Links: connectlink.NewSigner(front.URL, [][]byte{key}, clk.Now), Cookies: ring,
+			SuccessURL: successURL, Now: clk.Now},
 		CallbackSecrets: []string{botSecret},
 		AdminTokens:     []string{adminToken},
 	}
@@ -307,11 +298,11 @@ func TestConnectFlowRefusals(t *testing.T) {
 				t.Errorf("%s: %d", target, resp.StatusCode)
 			}
 		}
-		f.clock.add(connectlink.DefaultTTL + time.Second)
+		f.clock.Add(connectlink.DefaultTTL + time.Second)
 		if resp, page := f.get(t, f.browser(t), link); resp.StatusCode != 400 || !strings.Contains(page, "expired") {
 			t.Errorf("expired link: %d", resp.StatusCode)
 		}
-		f.clock.add(-connectlink.DefaultTTL - time.Second)
+		f.clock.Add(-connectlink.DefaultTTL - time.Second)
 		if got := f.emu.Calls(zoomemu.EndpointAuthorize); got != before {
 			t.Errorf("%d requests reached Zoom's authorize page", got-before)
 		}
@@ -331,8 +322,8 @@ func TestConnectFlowRefusals(t *testing.T) {
 		browser := f.browser(t)
 		callback := f.stepToCallback(t, browser, "alice-id")
 		before := f.exchanges()
-		f.clock.add(11 * time.Minute)
-		defer f.clock.add(-11 * time.Minute)
+		f.clock.Add(11 * time.Minute)
+		defer f.clock.Add(-11 * time.Minute)
 		if resp, _ := f.get(t, browser, callback); resp.StatusCode != 400 || f.exchanges() != before {
 			t.Errorf("%d, %d exchanges", resp.StatusCode, f.exchanges()-before)
 		}
@@ -563,7 +554,7 @@ func TestConnectedRoutesWithTheDatabaseDown(t *testing.T) {
 	key := bytes.Repeat([]byte{3}, seal.KeySize)
 	ring, _ := seal.NewKeyring(key)
 	links := connectlink.NewSigner("http://127.0.0.1", [][]byte{key}, time.Now)
-	manager := connections.NewManager(connections.ManagerConfig{Store: func() (connections.Store, bool) { return nil, false },
+	manager := connections.NewManager(connections.ManagerConfig{Store: &connections.PendingStore{},
 		Vault: connections.NewVault(ring), Logger: zerolog.Nop()})
 	srv := newTestServer(t, Deps{
 		Connected:       &Connected{Manager: manager, Zoom: zoom.NewUserClient(zoom.Config{OAuthBaseURL: "http://127.0.0.1:1"}, "")},

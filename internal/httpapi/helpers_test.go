@@ -15,38 +15,22 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/rs/zerolog"
+
+	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 )
-
-// logBuffer collects log output from concurrent handlers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // testServer is the real handler behind a loopback listener, with its logs captured at debug
 // level and every response checked against api/openapi.yaml.
 type testServer struct {
 	*httptest.Server
 	deps Deps
-	logs *logBuffer
+	logs *logtest.Buffer
 	spec routers.Router
 }
 
 func newTestServer(tb testing.TB, d Deps) *testServer {
 	tb.Helper()
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	d.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
 	srv := httptest.NewServer(NewHandler(d))
 	tb.Cleanup(srv.Close)

@@ -12,13 +12,14 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 )
 
 // observed serves routes behind observe alone, with its log lines and metrics kept.
-func observed(t *testing.T, routes func(chi.Router)) (*httptest.Server, *logBuffer, *metrics.Metrics) {
+func observed(t *testing.T, routes func(chi.Router)) (*httptest.Server, *logtest.Buffer, *metrics.Metrics) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	m := metrics.New()
 	r := chi.NewRouter()
 	r.Use(observe(zerolog.New(logs).Level(zerolog.DebugLevel), m))
@@ -29,7 +30,7 @@ func observed(t *testing.T, routes func(chi.Router)) (*httptest.Server, *logBuff
 }
 
 // logLines parses every JSON line logged so far, keyed by message.
-func logLines(t *testing.T, logs *logBuffer) map[string]map[string]any {
+func logLines(t *testing.T, logs *logtest.Buffer) map[string]map[string]any {
 	t.Helper()
 	lines := map[string]map[string]any{}
 	for _, raw := range strings.Split(strings.TrimSpace(logs.String()), "\n") {

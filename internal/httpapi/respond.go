@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/zoomtoken/zoomtoken/internal/signature"
@@ -34,6 +36,74 @@ func handleReadyz(draining *atomic.Bool) http.HandlerFunc {
 	}
 }
 
+// methodNotAllowed answers a bot route asked with another method than GET.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET")
+	w.Header().Set("Cache-Control", "no-store")
+	writeText(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here: use GET")
+}
+
+// The variables that turn the bot routes' features on, as a 404 names them.
+const (
+	s2sVariables       = "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS (or CALLBACK_SIGNING_SECRETS)"
+	connectedVariables = "ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS"
+)
+
+// connectedOff answers a connected-account route while connected accounts are off.
+func connectedOff(w http.ResponseWriter, r *http.Request) { featureOff(connectedVariables)(w, r) }
+
+// featureOff answers 404 naming the variables that turn a route on.
+func featureOff(variables string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusNotFound, "this endpoint is off: set "+variables+" to turn it on")
+	}
+}
+
+// noStore marks every answer of the bot routes as not cacheable: tokens are fresh or useless.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeToken answers 200 with the token as the whole body. An empty token is never a 200.
+func writeToken(w http.ResponseWriter, token string) {
+	if !plausibleToken(token) {
+		writeText(w, http.StatusBadGateway, "Zoom answered with something that is not a token")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(token)))
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, token)
+}
+
+// plausibleToken reports whether Zoom's answer looks like a token a bot can use: 16 to 8192
+// characters of a token alphabet (base64, base64url, JWT dots). A 200 carrying blanks, HTML or a
+// line break is Zoom misbehaving, not a token.
+func plausibleToken(token string) bool {
+	if len(token) < 16 || len(token) > 8192 {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/=", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeText answers with a short plain-text body, exactly the text (the contract names the
+// bodies, such as "unauthorized", byte for byte).
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	io.WriteString(w, text)
+}
+
 // writeFieldErrors writes the {"errors": [...]} body POST / answers every failure with.
 func writeFieldErrors(w http.ResponseWriter, status int, errs ...signature.FieldError) {
 	writeJSON(w, status, signature.ValidationError{Errors: errs})
@@ -54,10 +124,4 @@ func marshalNoHTMLEscape(v any) []byte {
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-}
-
-// writeInternalError answers 500 with no detail; the detail goes to the log with the request id.
-func writeInternalError(w http.ResponseWriter, r *http.Request, err error) {
-	requestLogger(w).Error().Err(err).Msg("internal error")
-	writeFieldErrors(w, http.StatusInternalServerError, signature.FieldError{Property: "server", Reason: "internal error"})
 }

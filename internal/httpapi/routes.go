@@ -35,8 +35,7 @@ func addRoutes(r chi.Router, d Deps) {
 			r.HandleFunc(path, methodNotAllowed) // every method but the GET registered below
 		}
 		guard := requireCaller(newSecretSet(d.CallbackSecrets), d.CallbackSigners, d.Metrics)
-		s2sOff := featureOff("ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS (or CALLBACK_SIGNING_SECRETS)")
-		connectedOff := featureOff("ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS")
+		s2sOff := featureOff(s2sVariables)
 
 		s2sZAK := s2sOff
 		switch {
@@ -49,8 +48,8 @@ func addRoutes(r chi.Router, d Deps) {
 			r.Get("/zak", s2sOff)
 			r.Get("/join-token", s2sOff)
 		} else {
-			r.With(guard).Get("/zak", handleZAKRoute(s2sZAK, d.Connected, connectedOff))
-			r.With(guard).Get("/join-token", handleJoinToken(d.Zoom, d.Connected, s2sOff))
+			r.With(guard).Get("/zak", handleZAKRoute(s2sZAK, d.Connected))
+			r.With(guard).Get("/join-token", handleJoinToken(d.Zoom, d.Connected))
 		}
 		if d.Connected == nil {
 			r.Get("/obf-token", connectedOff)

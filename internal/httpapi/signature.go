@@ -107,7 +107,7 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 				writeFieldErrors(w, http.StatusBadRequest, verr.Errors...)
 				return
 			}
-			writeInternalError(w, r, err)
+			writeJSONFailure(w, r, err, fieldErrorsBody)
 			return
 		}
 		buf.answer = answer

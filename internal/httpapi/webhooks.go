@@ -3,10 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
@@ -19,32 +18,6 @@ const maxWebhookBody = 1 << 20
 
 // webhookDeadline leaves a margin under the 3 seconds Zoom waits for an answer.
 const webhookDeadline = 2500 * time.Millisecond
-
-// zoomEvent is the envelope of a Zoom webhook, as far as zoomtoken reads it.
-type zoomEvent struct {
-	Event   string `json:"event"`
-	Payload struct {
-		PlainToken string `json:"plainToken"`
-		UserID     string `json:"user_id"`
-		Object     struct {
-			// ID is a meeting id (a number) in meeting events, a user id (a string) in
-			// user.updated.
-			ID     json.RawMessage `json:"id"`
-			HostID string          `json:"host_id"`
-			PMI    json.RawMessage `json:"pmi"`
-		} `json:"object"`
-		// OldObject holds the changed fields' values before, in user.updated.
-		OldObject struct {
-			PMI json.RawMessage `json:"pmi"`
-		} `json:"old_object"`
-	} `json:"payload"`
-}
-
-// positiveID reads a meeting id or PMI: a JSON integer, or a string of digits.
-func positiveID(raw json.RawMessage) (int64, bool) {
-	n, err := strconv.ParseInt(string(bytes.Trim(raw, `"`)), 10, 64)
-	return n, err == nil && n > 0
-}
 
 // handleZoomWebhook serves POST /webhooks/zoom: Zoom's event notifications. The signature over
 // the raw body is checked before anything else (the size limit comes first, so a huge body is
@@ -73,28 +46,27 @@ func handleZoomWebhook(tokens []string, m *connections.Manager, met *metrics.Met
 			writeText(w, http.StatusUnauthorized, "unauthorized")
 			return
 		}
-		var ev zoomEvent
-		if err := json.Unmarshal(body.Bytes(), &ev); err != nil {
+		ev, err := zoom.ParseWebhook(body.Bytes())
+		if err != nil {
 			countWebhook("", "malformed")
 			writeText(w, http.StatusBadRequest, "the body is not the JSON of a Zoom event")
 			return
 		}
 		if ev.Event == "endpoint.url_validation" {
-			if ev.Payload.PlainToken == "" {
+			if ev.PlainToken == "" {
 				countWebhook(ev.Event, "malformed")
 				writeText(w, http.StatusBadRequest, "payload.plainToken is missing")
 				return
 			}
 			countWebhook(ev.Event, "ok")
-			writeJSON(w, http.StatusOK, map[string]string{"plainToken": ev.Payload.PlainToken,
-				"encryptedToken": zoom.URLValidation(tokens[0], ev.Payload.PlainToken)})
+			writeJSON(w, http.StatusOK, map[string]string{"plainToken": ev.PlainToken,
+				"encryptedToken": zoom.URLValidation(tokens[0], ev.PlainToken)})
 			return
 		}
 		outcome, err := applyZoomEvent(r.Context(), m, ev)
 		if err != nil {
-			requestLogger(w).Error().Str("event", ev.Event).Err(err).Msg("webhook: storing its effect failed; Zoom will retry")
 			countWebhook(ev.Event, "failed")
-			writeText(w, http.StatusInternalServerError, "could not store the event's effect; retry")
+			writeTextFailure(w, r, fmt.Errorf("%w: %s: %w", errEffectNotStored, ev.Event, err))
 			return
 		}
 		countWebhook(eventLabel(ev.Event), outcome)
@@ -104,38 +76,33 @@ func handleZoomWebhook(tokens []string, m *connections.Manager, met *metrics.Met
 }
 
 // applyZoomEvent changes what an event changes, with a deadline well inside Zoom's 3 seconds.
-func applyZoomEvent(ctx context.Context, m *connections.Manager, ev zoomEvent) (string, error) {
+func applyZoomEvent(ctx context.Context, m *connections.Manager, ev zoom.WebhookEvent) (string, error) {
 	if m == nil {
 		return "ignored", nil // webhooks without connected accounts: acknowledged
 	}
 	ctx, cancel := context.WithTimeout(ctx, webhookDeadline)
 	defer cancel()
-	obj := ev.Payload.Object
-	meetingID, hasMeeting := positiveID(obj.ID)
 	switch ev.Event {
 	case "app_deauthorized":
-		if ev.Payload.UserID == "" {
+		if ev.UserID == "" {
 			return "ignored", nil
 		}
-		return "ok", m.Deauthorized(ctx, ev.Payload.UserID)
+		return "ok", m.Deauthorized(ctx, ev.UserID)
 	case "meeting.created", "meeting.updated":
-		if !hasMeeting || obj.HostID == "" {
+		if ev.MeetingID == 0 || ev.HostID == "" {
 			return "ignored", nil
 		}
-		return "ok", m.MeetingHosted(ctx, meetingID, obj.HostID)
+		return "ok", m.MeetingHosted(ctx, ev.MeetingID, ev.HostID)
 	case "meeting.deleted":
-		if !hasMeeting {
+		if ev.MeetingID == 0 {
 			return "ignored", nil
 		}
-		return "ok", m.MeetingDeleted(ctx, meetingID)
+		return "ok", m.MeetingDeleted(ctx, ev.MeetingID)
 	case "user.updated":
-		var userID string
-		pmi, hasPMI := positiveID(obj.PMI)
-		if !hasPMI || json.Unmarshal(obj.ID, &userID) != nil || userID == "" {
+		if ev.PMI == 0 || ev.ObjectUserID == "" {
 			return "ignored", nil // only the PMI matters here
 		}
-		previous, _ := positiveID(ev.Payload.OldObject.PMI)
-		return "ok", m.PMIChanged(ctx, userID, pmi, previous)
+		return "ok", m.PMIChanged(ctx, ev.ObjectUserID, ev.PMI, ev.PreviousPMI)
 	}
 	return "ignored", nil
 }

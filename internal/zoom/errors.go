@@ -38,7 +38,8 @@ func (k Kind) String() string {
 // Error is a failed call to Zoom. It carries what Zoom said, for logs, and never a token.
 type Error struct {
 	Kind Kind
-	// Op is the call: "access token", "zak" or "join token".
+	// Op is the call, such as "access token", "join token", "refresh" or "obf token" (the
+	// op constants of s2s.go and user.go).
 	Op string
 	// Status is the HTTP status Zoom answered, zero when no answer came.
 	Status int

@@ -3,6 +3,7 @@ package zoom
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func FuzzRestError(f *testing.F) {
 	f.Add(400, `{"code":4711,"message":"Invalid access token, does not contain scopes:[x]."}`, "", "")
 	f.Add(503, `<html>`, "QPS", "5")
 	f.Add(401, `{"code":"124"}`, "", "")
-	c := New(Config{Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
+	tr := newTransport(Config{Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
 	f.Fuzz(func(t *testing.T, status int, body, limitType, retry string) {
 		if status < 100 || status > 999 || status == 200 {
 			return
@@ -38,7 +39,7 @@ func FuzzRestError(f *testing.F) {
 		resp := &http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body))}
 		resp.Header.Set("X-RateLimit-Type", limitType)
 		resp.Header.Set("Retry-After", retry)
-		e := c.restError(opZAK, resp, []byte(body))
+		e := tr.restError(opZAK, resp, []byte(body))
 		if e.Kind < KindUnavailable || e.Kind > KindRefused {
 			t.Fatalf("unclassified: %+v", e)
 		}
@@ -47,6 +48,33 @@ func FuzzRestError(f *testing.F) {
 		}
 		if (status == 429 || status >= 500) != (e.Kind == KindUnavailable) {
 			t.Fatalf("status %d classified %v", status, e.Kind)
+		}
+	})
+}
+
+// ParseWebhook decodes a webhook's body once its signature passes: whatever it holds, nothing
+// panics, and only whole positive ids that stand in the body come out.
+func FuzzParseWebhook(f *testing.F) {
+	for _, seed := range []string{
+		`{"event":"meeting.created","payload":{"object":{"id":85746065432,"host_id":"h"}}}`,
+		`{"event":"meeting.deleted","payload":{"object":{"id":"85746065432"}}}`,
+		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":5551112222}}}`,
+		`{"event":"app_deauthorized","payload":{"user_id":"u1"}}`,
+		`{"event":"meeting.created","payload":{"object":{"id":1.5e3,"host_id":"h"}}}`,
+		`{"event":"user.updated","payload":{"object":{"id":7,"pmi":"-1"}}}`, `[]`, `{"payload":null}`,
+		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":5551112223},"old_object":{"id":"u1","pmi":"5551112222"}}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ev, err := ParseWebhook(body)
+		if err != nil {
+			return
+		}
+		for _, id := range []int64{ev.MeetingID, ev.PMI, ev.PreviousPMI} {
+			if id < 0 || id > 0 && !strings.Contains(string(body), strconv.FormatInt(id, 10)) {
+				t.Fatalf("id %d read from %s", id, body)
+			}
 		}
 	})
 }

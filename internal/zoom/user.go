@@ -54,11 +54,12 @@ type Me struct {
 
 // UserClient calls Zoom for the user-managed (General) OAuth app: it exchanges codes, refreshes
 // and revokes tokens, and asks Zoom for OBF tokens, ZAKs, join tokens and meeting listings with
-// a user's access token. It shares the S2S client's HTTP client, timeouts, retries, rate-limit
-// handling and typed errors. Refreshes are never retried: Zoom may have rotated the refresh token
-// even when its answer was lost, and presenting the old one again would kill the connection.
+// a user's access token. It shares the S2S client's transport (timeouts, retries, typed errors)
+// and keeps a rate gate per Zoom account. Refreshes are never retried: Zoom may have rotated the
+// refresh token even when its answer was lost, and presenting the old one again would kill the
+// connection.
 type UserClient struct {
-	c     *Client
+	tr    *transport
 	oauth oauth2.Config
 
 	mu    sync.Mutex
@@ -69,14 +70,14 @@ type UserClient struct {
 // (ClientID, ClientSecret; AccountID is not used). redirectURI is the app's registered redirect
 // URL.
 func NewUserClient(cfg Config, redirectURI string) *UserClient {
-	c := New(cfg)
-	return &UserClient{c: c, gates: map[string]*rateGate{}, oauth: oauth2.Config{
+	tr := newTransport(cfg)
+	return &UserClient{tr: tr, gates: map[string]*rateGate{}, oauth: oauth2.Config{
 		ClientID:     cfg.ClientID,
 		ClientSecret: cfg.ClientSecret,
 		RedirectURL:  redirectURI,
 		Endpoint: oauth2.Endpoint{
-			AuthURL:   c.cfg.OAuthBaseURL + "/oauth/authorize",
-			TokenURL:  c.cfg.OAuthBaseURL + "/oauth/token",
+			AuthURL:   tr.cfg.OAuthBaseURL + "/oauth/authorize",
+			TokenURL:  tr.cfg.OAuthBaseURL + "/oauth/token",
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
 	}}
@@ -89,7 +90,7 @@ func (u *UserClient) AuthCodeURL(state, verifier string) string {
 
 // Exchange trades an authorization code for a grant.
 func (u *UserClient) Exchange(ctx context.Context, code, verifier string) (Grant, error) {
-	ctx, cancel := context.WithTimeout(ctx, u.c.cfg.Budget)
+	ctx, cancel := context.WithTimeout(ctx, u.tr.cfg.Budget)
 	defer cancel()
 	return u.token(ctx, opExchange, code, func(ctx context.Context) (*oauth2.Token, error) {
 		return u.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
@@ -99,7 +100,7 @@ func (u *UserClient) Exchange(ctx context.Context, code, verifier string) (Grant
 // Refresh trades a refresh token for a new grant, in one attempt. Zoom rotates the refresh token:
 // the one given is dead once this succeeds.
 func (u *UserClient) Refresh(ctx context.Context, refreshToken string) (Grant, error) {
-	ctx, cancel := context.WithTimeout(ctx, u.c.cfg.Budget)
+	ctx, cancel := context.WithTimeout(ctx, u.tr.cfg.Budget)
 	defer cancel()
 	return u.token(ctx, opRefresh, refreshToken, func(ctx context.Context) (*oauth2.Token, error) {
 		// An expired token makes the source refresh at once.
@@ -107,42 +108,43 @@ func (u *UserClient) Refresh(ctx context.Context, refreshToken string) (Grant, e
 	})
 }
 
-// token runs one token request. presented is the code or refresh token sent, scrubbed from
-// Zoom's reason text (Zoom echoes a bad code back), so an error never carries it into a log.
-// RefreshTokens is Refresh for callers that keep only the tokens and the access token's expiry.
+// RefreshTokens is Refresh for callers that keep only the tokens and the access token's expiry
+// (the connections domain).
 func (u *UserClient) RefreshTokens(ctx context.Context, refreshToken string) (access, refresh string, expiresAt time.Time, err error) {
 	g, err := u.Refresh(ctx, refreshToken)
 	return g.AccessToken, g.RefreshToken, g.ExpiresAt, err
 }
 
+// token runs one token request. presented is the code or refresh token sent, scrubbed from
+// Zoom's reason text (Zoom echoes a bad code back), so an error never carries it into a log.
 func (u *UserClient) token(ctx context.Context, op, presented string, get func(context.Context) (*oauth2.Token, error)) (Grant, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, u.c.http)
-	start, began := u.c.cfg.Now(), time.Now()
-	actx, cancel := context.WithTimeout(ctx, u.c.cfg.AttemptTimeout)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, u.tr.http)
+	start, began := u.tr.cfg.Now(), time.Now()
+	actx, cancel := context.WithTimeout(ctx, u.tr.cfg.AttemptTimeout)
 	defer cancel()
 	tok, err := get(actx)
 	if err != nil {
-		zerr := u.c.tokenError(err)
+		zerr := u.tr.tokenError(err)
 		zerr.Op = op
 		if presented != "" {
 			zerr.Message = strings.ReplaceAll(zerr.Message, presented, "[redacted]")
 		}
-		u.c.observe(EndpointToken, zerr, time.Since(began))
+		u.tr.observe(EndpointToken, zerr, time.Since(began))
 		return Grant{}, zerr
 	}
-	u.c.observe(EndpointToken, nil, time.Since(began))
+	u.tr.observe(EndpointToken, nil, time.Since(began))
 	if tok.RefreshToken == "" {
 		return Grant{}, &Error{Kind: KindRefused, Op: op, Message: "answer has no refresh token"}
 	}
-	at := u.c.accessToken(tok, start)
+	at := u.tr.accessToken(tok, start)
 	return Grant{AccessToken: at.value, RefreshToken: tok.RefreshToken, ExpiresAt: at.expiresAt, Scopes: at.scopes, APIBase: at.apiBase}, nil
 }
 
 // Revoke revokes a user's access or refresh token (and with it the user's whole token set).
 func (u *UserClient) Revoke(ctx context.Context, token string) error {
-	ctx, cancel := context.WithTimeout(ctx, u.c.cfg.AttemptTimeout)
+	ctx, cancel := context.WithTimeout(ctx, u.tr.cfg.AttemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.c.cfg.OAuthBaseURL+"/oauth/revoke",
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.tr.cfg.OAuthBaseURL+"/oauth/revoke",
 		strings.NewReader(url.Values{"token": {token}}.Encode()))
 	if err != nil {
 		return &Error{Kind: KindRefused, Op: opRevoke, Message: "bad request URL", Err: err}
@@ -150,16 +152,16 @@ func (u *UserClient) Revoke(ctx context.Context, token string) error {
 	req.SetBasicAuth(url.QueryEscape(u.oauth.ClientID), url.QueryEscape(u.oauth.ClientSecret))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	began := time.Now()
-	resp, err := u.c.http.Do(req)
+	resp, err := u.tr.http.Do(req)
 	if err != nil {
 		zerr := &Error{Kind: KindUnavailable, Op: opRevoke, Message: transportProblem(err), Err: stripURL(err)}
-		u.c.observe(EndpointRevoke, zerr, time.Since(began))
+		u.tr.observe(EndpointRevoke, zerr, time.Since(began))
 		return zerr
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if resp.StatusCode == http.StatusOK {
-		u.c.observe(EndpointRevoke, nil, time.Since(began))
+		u.tr.observe(EndpointRevoke, nil, time.Since(began))
 		return nil
 	}
 	var answer struct {
@@ -172,7 +174,7 @@ func (u *UserClient) Revoke(ctx context.Context, token string) error {
 	if resp.StatusCode >= 500 {
 		zerr.Kind = KindUnavailable
 	}
-	u.c.observe(EndpointRevoke, zerr, time.Since(began))
+	u.tr.observe(EndpointRevoke, zerr, time.Since(began))
 	return zerr
 }
 
@@ -193,7 +195,7 @@ type UserToken struct {
 
 // at is the token with its REST base: its own, else the configured one, else Zoom's default.
 func (u *UserClient) at(t UserToken) accessToken {
-	base := cmpOr(t.APIBase, cmpOr(u.c.cfg.APIBaseURL, DefaultAPIBaseURL))
+	base := cmpOr(t.APIBase, cmpOr(u.tr.cfg.APIBaseURL, DefaultAPIBaseURL))
 	return accessToken{value: t.Value, apiBase: strings.TrimRight(base, "/"), gate: u.gate(t.Account)}
 }
 
@@ -203,7 +205,7 @@ func (u *UserClient) gate(account string) *rateGate {
 	defer u.mu.Unlock()
 	g, ok := u.gates[account]
 	if !ok {
-		g = newRateGate(u.c.cfg.RateLimit, time.Now)
+		g = newRateGate(u.tr.cfg.RateLimit, time.Now)
 		u.gates[account] = g
 	}
 	return g
@@ -212,7 +214,7 @@ func (u *UserClient) gate(account string) *rateGate {
 // Me returns who the token belongs to.
 func (u *UserClient) Me(ctx context.Context, t UserToken) (Me, error) {
 	var me Me
-	err := u.c.callAs(ctx, opUsersMe, u.at(t), "/v2/users/me", nil, func(body []byte) error {
+	err := u.tr.callAs(ctx, opUsersMe, u.at(t), "/v2/users/me", nil, func(body []byte) error {
 		if json.Unmarshal(body, &me) != nil || me.ID == "" {
 			return errors.New("no user id")
 		}
@@ -227,7 +229,7 @@ func (u *UserClient) OBF(ctx context.Context, t UserToken, meetingID int64) (str
 	if meetingID > 0 {
 		query.Set("meeting_id", strconv.FormatInt(meetingID, 10))
 	}
-	return u.c.tokenAs(ctx, opOBF, u.at(t), "/v2/users/me/token", query)
+	return u.tr.tokenAs(ctx, opOBF, u.at(t), "/v2/users/me/token", query)
 }
 
 // ZAK returns the ZAK of the token's user. A zero ttl leaves the lifetime to Zoom.
@@ -236,7 +238,7 @@ func (u *UserClient) ZAK(ctx context.Context, t UserToken, ttl time.Duration) (s
 	if ttl > 0 {
 		query.Set("ttl", strconv.FormatInt(int64(ttl/time.Second), 10))
 	}
-	return u.c.tokenAs(ctx, opUserZAK, u.at(t), "/v2/users/me/token", query)
+	return u.tr.tokenAs(ctx, opUserZAK, u.at(t), "/v2/users/me/token", query)
 }
 
 // JoinToken returns a join token for a meeting the token's user hosts.
@@ -245,7 +247,7 @@ func (u *UserClient) JoinToken(ctx context.Context, t UserToken, meetingID int64
 	if err != nil {
 		return "", err
 	}
-	return u.c.tokenAs(ctx, opJoinToken, u.at(t), path, query)
+	return u.tr.tokenAs(ctx, opJoinToken, u.at(t), path, query)
 }
 
 // maxListedMeetings bounds how many meetings one listing follows, so a huge or looping listing
@@ -267,7 +269,7 @@ func (u *UserClient) Meetings(ctx context.Context, t UserToken) ([]int64, error)
 				ID int64 `json:"id"`
 			} `json:"meetings"`
 		}
-		err := u.c.callAs(ctx, opListMeetings, u.at(t), "/v2/users/me/meetings", query, func(body []byte) error {
+		err := u.tr.callAs(ctx, opListMeetings, u.at(t), "/v2/users/me/meetings", query, func(body []byte) error {
 			return json.Unmarshal(body, &page)
 		})
 		if err != nil {
@@ -292,16 +294,25 @@ func (u *UserClient) ListMeetings(ctx context.Context, accessToken string) ([]in
 // (401, code 124: expired or revoked), which a refresh can cure.
 func IsInvalidAccessToken(err error) bool {
 	var zerr *Error
-	return errors.As(err, &zerr) && zerr.Status == http.StatusUnauthorized && zerr.Code == codeInvalidAccessToken
+	return errors.As(err, &zerr) && zerr.AccessTokenRejected()
 }
 
-// IsRefreshTokenDead reports whether the token endpoint refused a refresh token for good:
-// invalid_grant (used, revoked or expired), or 4711 (the app's scopes changed). invalid_client is
-// not: that is the app's configuration, not the connection.
+// IsRefreshTokenDead reports whether the token endpoint refused a refresh token for good.
 func IsRefreshTokenDead(err error) bool {
 	var zerr *Error
-	if !errors.As(err, &zerr) || zerr.Op != opRefresh {
-		return false
-	}
-	return zerr.OAuthError == "invalid_grant" || zerr.OAuthError == "4711" || zerr.Code == codeMissingScope
+	return errors.As(err, &zerr) && zerr.RefreshTokenDead()
+}
+
+// AccessTokenRejected reports whether Zoom refused the call because its access token is invalid
+// (401, code 124: expired or revoked), which a refresh can cure. The connections domain asks it
+// of an error through errors.As.
+func (e *Error) AccessTokenRejected() bool {
+	return e.Status == http.StatusUnauthorized && e.Code == codeInvalidAccessToken
+}
+
+// RefreshTokenDead reports whether the token endpoint refused a refresh token for good:
+// invalid_grant (used, revoked or expired), or 4711 (the app's scopes changed). invalid_client is
+// not: that is the app's configuration, not the connection.
+func (e *Error) RefreshTokenDead() bool {
+	return e.Op == opRefresh && (e.OAuthError == "invalid_grant" || e.OAuthError == "4711" || e.Code == codeMissingScope)
 }

@@ -1,9 +1,11 @@
 package zoom
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strconv"
 	"time"
 )
@@ -47,4 +49,70 @@ func URLValidation(secretToken, plainToken string) string {
 	mac := hmac.New(sha256.New, []byte(secretToken))
 	mac.Write([]byte(plainToken))
 	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// WebhookEvent is a Zoom event notification, as far as zoomtoken reads it. Fields an event
+// does not carry are zero; ids are zero unless they were whole positive numbers.
+type WebhookEvent struct {
+	// Event is the event's name, such as meeting.created.
+	Event string
+	// PlainToken is endpoint.url_validation's challenge.
+	PlainToken string
+	// UserID is app_deauthorized's payload.user_id: who removed the app.
+	UserID string
+	// MeetingID and HostID are a meeting event's payload.object.id and host_id.
+	MeetingID int64
+	HostID    string
+	// ObjectUserID, PMI and PreviousPMI are user.updated's payload.object.id, its new pmi,
+	// and the pmi before the change (payload.old_object.pmi).
+	ObjectUserID     string
+	PMI, PreviousPMI int64
+}
+
+// webhookEnvelope is the JSON of an event, leniently typed: Zoom sends ids as numbers in some
+// events and strings in others.
+type webhookEnvelope struct {
+	Event   string `json:"event"`
+	Payload struct {
+		PlainToken string `json:"plainToken"`
+		UserID     string `json:"user_id"`
+		Object     struct {
+			// ID is a meeting id (a number) in meeting events, a user id (a string) in
+			// user.updated.
+			ID     json.RawMessage `json:"id"`
+			HostID string          `json:"host_id"`
+			PMI    json.RawMessage `json:"pmi"`
+		} `json:"object"`
+		// OldObject holds the changed fields' values before, in user.updated.
+		OldObject struct {
+			PMI json.RawMessage `json:"pmi"`
+		} `json:"old_object"`
+	} `json:"payload"`
+}
+
+// ParseWebhook reads a verified webhook's body. Only a body that is not a JSON object is an
+// error; unknown events and fields are left for the caller to ignore.
+func ParseWebhook(body []byte) (WebhookEvent, error) {
+	var env webhookEnvelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return WebhookEvent{}, err
+	}
+	p := env.Payload
+	ev := WebhookEvent{Event: env.Event, PlainToken: p.PlainToken, UserID: p.UserID, HostID: p.Object.HostID}
+	ev.PMI = positiveID(p.Object.PMI)
+	ev.PreviousPMI = positiveID(p.OldObject.PMI)
+	if json.Unmarshal(p.Object.ID, &ev.ObjectUserID) != nil {
+		ev.ObjectUserID = ""
+	}
+	ev.MeetingID = positiveID(p.Object.ID)
+	return ev, nil
+}
+
+// positiveID reads a meeting id or PMI: a JSON integer, or a string of digits; zero otherwise.
+func positiveID(raw json.RawMessage) int64 {
+	n, err := strconv.ParseInt(string(bytes.Trim(raw, `"`)), 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
 }

@@ -7,27 +7,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
 )
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func start(tb testing.TB, cfg Config) (*Emulator, *httptest.Server) {
 	tb.Helper()
@@ -132,7 +116,7 @@ func TestTokenEndpointChecks(t *testing.T) {
 }
 
 func TestTokensExpireAndRevoke(t *testing.T) {
-	clk := &testClock{t: time.Unix(1_800_000_000, 0)}
+	clk := fakeclock.New(time.Unix(1_800_000_000, 0))
 	e, srv := start(t, Config{Now: clk.Now, TokenLifetime: time.Minute})
 	tok := newAccessToken(t, srv.URL)
 	if a := get(t, srv.URL, "/v2/users/u1/token?type=zak", tok); a.status != 200 || a.body["token"] == "" {
@@ -185,7 +169,7 @@ func TestRESTAnswers(t *testing.T) {
 }
 
 func TestPerSecondRateLimit(t *testing.T) {
-	clk := &testClock{t: time.Unix(1_800_000_000, 0)}
+	clk := fakeclock.New(time.Unix(1_800_000_000, 0))
 	_, srv := start(t, Config{Now: clk.Now, RateLimitPerSecond: 2})
 	tok := newAccessToken(t, srv.URL)
 	for i := range 2 {

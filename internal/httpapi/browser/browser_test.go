@@ -21,10 +21,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
-	"github.com/zoomtoken/zoomtoken/internal/connections/connectionstest"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
+	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
@@ -277,13 +278,13 @@ func TestConnectAccountInABrowser(t *testing.T) {
 	})
 	upstream := httptest.NewServer(emu)
 	t.Cleanup(func() { emu.Close(); upstream.Close() })
-	store := connectionstest.SQLite(t, sqlstore.Options{})
-	key, ring := connectionstest.Key(t)
+	store := sqlitetest.Open(t, sqlstore.Options{})
+	key, ring := sealtest.Key(t)
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
 		APIBaseURL: upstream.URL}, front.URL+"/oauth/callback")
-	manager := connections.NewManager(connectionstest.WithZoom(connections.ManagerConfig{
-		Store: func() (connections.Store, bool) { return store, true }, Vault: connections.NewVault(ring), Logger: zerolog.Nop(),
-	}, uc))
+	manager := connections.NewManager(connections.ManagerConfig{
+		Store: store, Vault: connections.NewVault(ring), Zoom: uc, Logger: zerolog.Nop(),
+	})
 	links := connectlink.NewSigner(front.URL, [][]byte{key}, time.Now)
 	h := httpapi.NewHandler(httpapi.Deps{
 		Logger:      zerolog.New(io.Discard),

@@ -1,12 +1,9 @@
-// Package zoom is the Server-to-Server OAuth client behind the bot endpoints: it caches an access
-// token and asks Zoom for ZAKs and meeting join tokens, with retries, timeouts and typed errors.
 package zoom
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -17,7 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 // Defaults for Config's zero values.
@@ -35,45 +31,6 @@ const defaultTokenLifetime = time.Hour
 
 // maxAnswer caps how much of an answer is read; Zoom's are a few hundred bytes.
 const maxAnswer = 64 << 10
-
-// Operation names, as errors carry them.
-const (
-	opAccessToken = "access token"
-	opZAK         = "zak"
-	opJoinToken   = "join token"
-)
-
-// JoinTokenKind is the kind of meeting join token.
-type JoinTokenKind string
-
-// The join token kinds Zoom issues.
-const (
-	LocalRecording JoinTokenKind = "local_recording"
-	LiveStreaming  JoinTokenKind = "live_streaming"
-	LocalArchiving JoinTokenKind = "local_archiving"
-)
-
-// ScopeZAK is the scope an S2S app needs for ZAK.
-const ScopeZAK = "user:read:token:admin"
-
-// Scope returns the scope an S2S app needs for join tokens of this kind.
-func (k JoinTokenKind) Scope() string {
-	return "meeting:read:" + string(k) + "_token:admin"
-}
-
-// JoinTokenKinds lists every kind, the default (LocalRecording) first.
-func JoinTokenKinds() []JoinTokenKind {
-	return []JoinTokenKind{LocalRecording, LiveStreaming, LocalArchiving}
-}
-
-// ParseJoinTokenKind returns the kind named s.
-func ParseJoinTokenKind(s string) (JoinTokenKind, bool) {
-	switch k := JoinTokenKind(s); k {
-	case LocalRecording, LiveStreaming, LocalArchiving:
-		return k, true
-	}
-	return "", false
-}
 
 // Config configures a Client.
 type Config struct {
@@ -129,17 +86,15 @@ type Hooks struct {
 	Retrying func(err *Error, attempt int, wait time.Duration)
 }
 
-// Client talks to Zoom for one S2S OAuth app. It is safe for concurrent use.
-type Client struct {
-	cfg    Config
-	http   *http.Client
-	oauth  clientcredentials.Config
-	tokens *tokenCache
-	gate   *rateGate
+// transport is what both clients share: the HTTP client, the call budget and attempt timeout,
+// retries with backoff, the reading of Zoom's answers and errors, and the hooks.
+type transport struct {
+	cfg  Config
+	http *http.Client
 }
 
-// New returns a client for cfg.
-func New(cfg Config) *Client {
+// newTransport fills in cfg's defaults and builds the HTTP client if cfg has none.
+func newTransport(cfg Config) *transport {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -158,21 +113,7 @@ func New(cfg Config) *Client {
 	if httpClient == nil {
 		httpClient = NewHTTPClient(cfg.AttemptTimeout)
 	}
-	c := &Client{
-		cfg:  cfg,
-		http: httpClient,
-		oauth: clientcredentials.Config{
-			ClientID:     cfg.ClientID,
-			ClientSecret: cfg.ClientSecret,
-			TokenURL:     cfg.OAuthBaseURL + "/oauth/token",
-			// clientcredentials lets grant_type be overridden; Zoom wants account_credentials.
-			EndpointParams: url.Values{"grant_type": {"account_credentials"}, "account_id": {cfg.AccountID}},
-			AuthStyle:      oauth2.AuthStyleInHeader,
-		},
-	}
-	c.tokens = &tokenCache{fetch: c.fetchToken, now: cfg.Now, timeout: cfg.Budget}
-	c.gate = newRateGate(cfg.RateLimit, time.Now) // waits are real time, whatever clock expiry uses
-	return c
+	return &transport{cfg: cfg, http: httpClient}
 }
 
 // NewHTTPClient returns the dedicated client Zoom calls use: bounded dials, handshakes and
@@ -193,61 +134,12 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 	}
 }
 
-// ZAK returns a ZAK for user (a Zoom user id or email). A zero ttl leaves the lifetime to Zoom.
-func (c *Client) ZAK(ctx context.Context, user string, ttl time.Duration) (string, error) {
-	query := url.Values{"type": {"zak"}}
-	if ttl > 0 {
-		query.Set("ttl", strconv.FormatInt(int64(ttl/time.Second), 10))
-	}
-	return c.call(ctx, opZAK, "/v2/users/"+url.PathEscape(user)+"/token", query)
-}
-
-// JoinToken returns a fresh single-use join token of the given kind for a meeting.
-func (c *Client) JoinToken(ctx context.Context, meetingID int64, kind JoinTokenKind, bypassWaitingRoom bool) (string, error) {
-	path, query, err := joinTokenRequest(meetingID, kind, bypassWaitingRoom)
-	if err != nil {
-		return "", err
-	}
-	return c.call(ctx, opJoinToken, path, query)
-}
-
-func joinTokenRequest(meetingID int64, kind JoinTokenKind, bypassWaitingRoom bool) (string, url.Values, error) {
-	if _, ok := ParseJoinTokenKind(string(kind)); !ok {
-		return "", nil, fmt.Errorf("zoom: unknown join token kind %q", kind)
-	}
-	query := url.Values{}
-	if bypassWaitingRoom {
-		query.Set("bypass_waiting_room", "true")
-	}
-	return "/v2/meetings/" + strconv.FormatInt(meetingID, 10) + "/jointoken/" + string(kind), query, nil
-}
-
-// call GETs a Zoom endpoint that answers {"token": "..."} with the S2S access token, and
-// returns the token. After a 401 (code 124) it fetches a new access token and tries once more;
-// tokenAs retries the rest.
-func (c *Client) call(ctx context.Context, op, path string, query url.Values) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Budget)
-	defer cancel()
-	for refreshed := false; ; refreshed = true {
-		at, err := c.tokens.get(ctx)
-		if err != nil {
-			return "", err
-		}
-		token, err := c.tokenAs(ctx, op, at, path, query)
-		if IsInvalidAccessToken(err) && !refreshed {
-			c.tokens.invalidate(at.value)
-			continue
-		}
-		return token, err
-	}
-}
-
 // tokenAs GETs an endpoint that answers {"token": "..."} with the given access token.
-func (c *Client) tokenAs(ctx context.Context, op string, at accessToken, path string, query url.Values) (string, error) {
+func (tr *transport) tokenAs(ctx context.Context, op string, at accessToken, path string, query url.Values) (string, error) {
 	var answer struct {
 		Token string `json:"token"`
 	}
-	err := c.callAs(ctx, op, at, path, query, func(body []byte) error {
+	err := tr.callAs(ctx, op, at, path, query, func(body []byte) error {
 		if err := json.Unmarshal(body, &answer); err != nil {
 			return err
 		}
@@ -264,13 +156,10 @@ var errEmptyToken = errors.New("answer has an empty token")
 // callAs GETs a Zoom endpoint with an access token and hands the 200 body to decode. It retries
 // within the budget with backoff after 5xx answers, network errors and per-second rate limits;
 // daily limits and refusals (a 401 included) are final and returned as *Error.
-func (c *Client) callAs(ctx context.Context, op string, at accessToken, path string, query url.Values, decode func([]byte) error) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Budget)
+func (tr *transport) callAs(ctx context.Context, op string, at accessToken, path string, query url.Values, decode func([]byte) error) error {
+	ctx, cancel := context.WithTimeout(ctx, tr.cfg.Budget)
 	defer cancel()
 	gate := at.gate
-	if gate == nil {
-		gate = c.gate
-	}
 	for attempt := 1; ; attempt++ {
 		probe, tooLong := gate.pass(ctx)
 		if tooLong > 0 {
@@ -279,7 +168,7 @@ func (c *Client) callAs(ctx context.Context, op string, at accessToken, path str
 				RetryAfter: tooLong, Message: "Zoom's per-second rate limit for this account is reached"}
 		}
 		began := time.Now()
-		body, zerr := c.get(ctx, op, at, path, query)
+		body, zerr := tr.get(ctx, op, at, path, query)
 		if zerr == nil {
 			if err := decode(body.data); err != nil {
 				zerr = &Error{Kind: KindRefused, Op: op, Status: http.StatusOK, TrackingID: body.trackingID,
@@ -296,14 +185,14 @@ func (c *Client) callAs(ctx context.Context, op string, at accessToken, path str
 		if probe {
 			gate.report()
 		}
-		c.observe(endpointOf(op), zerr, time.Since(began))
+		tr.observe(endpointOf(op), zerr, time.Since(began))
 		switch {
 		case zerr == nil:
 			return nil
-		case perSecond && attempt < c.cfg.MaxAttempts && fits(ctx, zerr.RetryAfter):
-			c.retrying(zerr, attempt, zerr.RetryAfter)
+		case perSecond && attempt < tr.cfg.MaxAttempts && fits(ctx, zerr.RetryAfter):
+			tr.retrying(zerr, attempt, zerr.RetryAfter)
 			continue // the gate makes the wait, shared with every other call of the account
-		case !c.retryAfter(ctx, zerr, attempt):
+		case !tr.retryAfter(ctx, zerr, attempt):
 			return zerr
 		}
 	}
@@ -327,8 +216,8 @@ type answer struct {
 }
 
 // get makes one GET with the access token and returns the 200 body, or the error Zoom answered.
-func (c *Client) get(ctx context.Context, op string, at accessToken, path string, query url.Values) (answer, *Error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+func (tr *transport) get(ctx context.Context, op string, at accessToken, path string, query url.Values) (answer, *Error) {
+	actx, cancel := context.WithTimeout(ctx, tr.cfg.AttemptTimeout)
 	defer cancel()
 	target := at.apiBase + path
 	if len(query) > 0 {
@@ -340,17 +229,13 @@ func (c *Client) get(ctx context.Context, op string, at accessToken, path string
 	}
 	req.Header.Set("Authorization", "Bearer "+at.value)
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	resp, err := tr.http.Do(req)
 	if err != nil {
 		return answer{}, &Error{Kind: KindUnavailable, Op: op, Message: transportProblem(err), Err: stripURL(err)}
 	}
 	defer resp.Body.Close()
-	c.observeRateLimit(resp.Header)
-	if at.gate != nil {
-		at.gate.learn(resp.Header)
-	} else {
-		c.gate.learn(resp.Header)
-	}
+	tr.observeRateLimit(resp.Header)
+	at.gate.learn(resp.Header)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	trackingID := resp.Header.Get("x-zm-trackingid")
 	if err != nil {
@@ -360,7 +245,7 @@ func (c *Client) get(ctx context.Context, op string, at accessToken, path string
 	if resp.StatusCode == http.StatusOK {
 		return answer{data: body, trackingID: trackingID}, nil
 	}
-	return answer{}, c.restError(op, resp, body)
+	return answer{}, tr.restError(op, resp, body)
 }
 
 // endpointOf maps an operation to the endpoint name Hooks receive.
@@ -380,8 +265,8 @@ func endpointOf(op string) string {
 	return EndpointToken
 }
 
-func (c *Client) observe(endpoint string, err *Error, took time.Duration) {
-	if c.cfg.Hooks.Request == nil {
+func (tr *transport) observe(endpoint string, err *Error, took time.Duration) {
+	if tr.cfg.Hooks.Request == nil {
 		return
 	}
 	outcome := "ok"
@@ -392,50 +277,38 @@ func (c *Client) observe(endpoint string, err *Error, took time.Duration) {
 	case err != nil:
 		outcome = err.Kind.String()
 	}
-	c.cfg.Hooks.Request(endpoint, outcome, took)
+	tr.cfg.Hooks.Request(endpoint, outcome, took)
 }
 
 // retryAfter waits before the next attempt of a call whose attempt failed with err, and reports
 // whether there is one: not when err is final, the attempts are spent or ctx ends first.
-func (c *Client) retryAfter(ctx context.Context, err *Error, attempt int) bool {
-	if !retryable(err) || attempt >= c.cfg.MaxAttempts {
+func (tr *transport) retryAfter(ctx context.Context, err *Error, attempt int) bool {
+	if !retryable(err) || attempt >= tr.cfg.MaxAttempts {
 		return false
 	}
-	wait := c.delay(attempt, err)
-	c.retrying(err, attempt, wait)
+	wait := tr.delay(attempt, err)
+	tr.retrying(err, attempt, wait)
 	return sleep(ctx, wait)
 }
 
-func (c *Client) retrying(err *Error, attempt int, wait time.Duration) {
-	if c.cfg.Hooks.Retrying != nil {
-		c.cfg.Hooks.Retrying(err, attempt, wait)
+func (tr *transport) retrying(err *Error, attempt int, wait time.Duration) {
+	if tr.cfg.Hooks.Retrying != nil {
+		tr.cfg.Hooks.Retrying(err, attempt, wait)
 	}
 }
 
-func (c *Client) observeRateLimit(h http.Header) {
+func (tr *transport) observeRateLimit(h http.Header) {
 	category, remaining := h.Get("X-RateLimit-Category"), h.Get("X-RateLimit-Remaining")
-	if c.cfg.Hooks.RateLimitRemaining == nil || category == "" || remaining == "" {
+	if tr.cfg.Hooks.RateLimitRemaining == nil || category == "" || remaining == "" {
 		return
 	}
 	if n, err := strconv.Atoi(remaining); err == nil {
-		c.cfg.Hooks.RateLimitRemaining(category, n)
+		tr.cfg.Hooks.RateLimitRemaining(category, n)
 	}
-}
-
-// TokenExpiry returns when the cached access token expires, or the zero time when none is cached.
-func (c *Client) TokenExpiry() time.Time { return c.tokens.cached().expiresAt }
-
-// GrantedScopes returns the scopes of the access token, fetching one if none is cached.
-func (c *Client) GrantedScopes(ctx context.Context) ([]string, error) {
-	at, err := c.tokens.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return at.scopes, nil
 }
 
 // restError classifies a non-200 REST answer.
-func (c *Client) restError(op string, resp *http.Response, body []byte) *Error {
+func (tr *transport) restError(op string, resp *http.Response, body []byte) *Error {
 	var answer struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
@@ -450,9 +323,9 @@ func (c *Client) restError(op string, resp *http.Response, body []byte) *Error {
 		if e.RateLimitType == "" && strings.Contains(strings.ToLower(answer.Message), "daily") {
 			e.RateLimitType = rateLimitDaily
 		}
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.cfg.Now())
+		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), tr.cfg.Now())
 		if e.RetryAfter == 0 && e.RateLimitType == rateLimitDaily {
-			e.RetryAfter = untilUTCMidnight(c.cfg.Now())
+			e.RetryAfter = untilUTCMidnight(tr.cfg.Now())
 		}
 	case resp.StatusCode >= 500:
 		e.Kind = KindUnavailable
@@ -485,7 +358,7 @@ func retryable(e *Error) bool {
 
 // delay is how long to wait before the next attempt: Zoom's Retry-After when it gave one,
 // otherwise exponential backoff (100 ms, 200 ms, 400 ms, ...) with full jitter, capped at 2 s.
-func (c *Client) delay(attempt int, e *Error) time.Duration {
+func (tr *transport) delay(attempt int, e *Error) time.Duration {
 	if e.RetryAfter > 0 {
 		return e.RetryAfter
 	}
@@ -543,38 +416,12 @@ func untilUTCMidnight(now time.Time) time.Duration {
 	return day.Add(24 * time.Hour).Sub(now)
 }
 
-// fetchToken asks the token endpoint for a new access token, retrying 5xx answers and network
-// errors with backoff inside ctx.
-func (c *Client) fetchToken(ctx context.Context) (accessToken, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.http)
-	for attempt := 1; ; attempt++ {
-		start := c.cfg.Now()
-		began := time.Now()
-		actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
-		tok, err := c.oauth.Token(actx)
-		cancel()
-		if err == nil {
-			at := c.accessToken(tok, start)
-			c.observe(EndpointToken, nil, time.Since(began))
-			if c.cfg.Hooks.TokenFetched != nil {
-				c.cfg.Hooks.TokenFetched(at.expiresAt)
-			}
-			return at, nil
-		}
-		zerr := c.tokenError(err)
-		c.observe(EndpointToken, zerr, time.Since(began))
-		if !c.retryAfter(ctx, zerr, attempt) {
-			return accessToken{}, zerr
-		}
-	}
-}
-
-func (c *Client) accessToken(tok *oauth2.Token, issued time.Time) accessToken {
+func (tr *transport) accessToken(tok *oauth2.Token, issued time.Time) accessToken {
 	lifetime := time.Duration(tok.ExpiresIn) * time.Second
 	if lifetime <= 0 {
 		lifetime = defaultTokenLifetime
 	}
-	apiBase := c.cfg.APIBaseURL
+	apiBase := tr.cfg.APIBaseURL
 	if apiBase == "" {
 		apiBase = DefaultAPIBaseURL
 		if u, ok := tok.Extra("api_url").(string); ok && validBaseURL(u) {
@@ -594,7 +441,7 @@ func validBaseURL(s string) bool {
 
 // tokenError classifies a failed token request. The oauth2 package's own error text can quote
 // the answer's body, so only the fields are kept.
-func (c *Client) tokenError(err error) *Error {
+func (tr *transport) tokenError(err error) *Error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		e := &Error{Op: opAccessToken, OAuthError: re.ErrorCode}
@@ -612,7 +459,7 @@ func (c *Client) tokenError(err error) *Error {
 			e.Kind = KindUnavailable
 			if re.Response != nil {
 				e.RateLimitType = re.Response.Header.Get("X-RateLimit-Type")
-				e.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"), c.cfg.Now())
+				e.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"), tr.cfg.Now())
 			}
 		case e.Status >= 500:
 			e.Kind = KindUnavailable

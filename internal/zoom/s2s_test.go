@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
+
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
@@ -24,31 +26,16 @@ const (
 	testMeeting = int64(85746065432)
 )
 
-// clock is a settable clock shared by the client and the emulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
+// newClock is the clock shared by the client and the emulator.
+func newClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 }
 
 type fixture struct {
 	emu    *zoomemu.Emulator
 	srv    *httptest.Server
 	client *Client
-	clock  *clock
+	clock  *fakeclock.Clock
 }
 
 type option func(*zoomemu.Config, *Config)

@@ -1,0 +1,191 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/seal"
+	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+)
+
+// This file is the one place an error becomes an answer. classify reads an error once into a
+// failure (status, reason in our words, Retry-After, how it is logged), and three renderers write
+// it: writeTextFailure for the bot routes and webhooks, writeJSONFailure for the admin API and
+// the signature routes, writePageFailure for the connect flow's pages. An error nobody expected
+// is a 500 whose detail goes to the log with the request id, never to the caller.
+
+// failure is what an error means for the caller.
+type failure struct {
+	status int
+	// reason is what the caller reads: our words, never Zoom's message (which can name a
+	// person) nor anything secret.
+	reason string
+	// retryAfter, in seconds, is sent as Retry-After when not zero.
+	retryAfter int64
+	// level is how the error is logged; zerolog.NoLevel logs nothing.
+	level zerolog.Level
+	// logged is the log line's message.
+	logged string
+	// page is what a person sees in the connect flow, and pageStatus its status when it is
+	// not status (Zoom failing during the flow is a 502 or 503 page, whatever the bot routes
+	// would say).
+	page       page
+	pageStatus int
+}
+
+// errEffectNotStored wraps a webhook's storage failure: Zoom retries a 500, so the event is not
+// lost.
+var errEffectNotStored = errors.New("could not store the event's effect; retry")
+
+// errNoJoinTokenSource says no connected host owns a meeting and no S2S app can make its join
+// token instead.
+var errNoJoinTokenSource = errors.New("no connected host owns this meeting, and no Server-to-Server app is configured")
+
+// classify reads an error into the failure it is. The order matters where an error matches
+// several: a Zoom error wrapping a deadline is Zoom's failure, not ours.
+func classify(err error) failure {
+	var zerr *zoom.Error
+	switch {
+	case errors.Is(err, errEffectNotStored):
+		return failure{status: http.StatusInternalServerError, reason: errEffectNotStored.Error(), level: zerolog.ErrorLevel,
+			logged: "webhook: storing its effect failed; Zoom will retry"}
+	case errors.Is(err, errNoJoinTokenSource):
+		return failure{status: http.StatusNotFound, reason: errNoJoinTokenSource.Error(), level: zerolog.NoLevel}
+	case errors.Is(err, connections.ErrNotFound):
+		return failure{status: http.StatusNotFound, reason: "no connected Zoom account matches", level: zerolog.NoLevel}
+	case errors.Is(err, connections.ErrReauthorizationRequired):
+		return failure{status: http.StatusNotFound, level: zerolog.NoLevel,
+			reason: "this user's Zoom connection has ended: they must connect their Zoom account again"}
+	case errors.Is(err, connections.ErrUnavailable):
+		return failure{status: http.StatusServiceUnavailable, retryAfter: 5, level: zerolog.WarnLevel,
+			reason: "the connections database is unavailable; try again shortly", logged: "connections database unavailable",
+			page: pageUnavailable}
+	case errors.Is(err, seal.ErrUnknownKey), errors.Is(err, seal.ErrCorrupt):
+		return failure{status: http.StatusBadGateway, level: zerolog.ErrorLevel, logged: "stored tokens cannot be decrypted",
+			reason: "this connection's stored tokens cannot be decrypted with TOKEN_ENCRYPTION_KEYS; the operator must look"}
+	case errors.As(err, &zerr):
+		return classifyZoom(zerr)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return failure{status: http.StatusServiceUnavailable, retryAfter: 1, reason: "timed out; try again shortly",
+			level: zerolog.WarnLevel, logged: "timed out"}
+	}
+	return failure{status: http.StatusInternalServerError, reason: "internal error", level: zerolog.ErrorLevel,
+		logged: "internal error"}
+}
+
+// classifyZoom maps a failed Zoom call to the bot routes' statuses: 404 when Zoom cannot make
+// the token, 502 when it refused us (an operator must act), 503 when it is down or limiting us.
+func classifyZoom(zerr *zoom.Error) failure {
+	switch zerr.Kind {
+	case zoom.KindNotFound:
+		return failure{status: http.StatusNotFound, reason: notFoundReason(zerr), level: zerolog.WarnLevel,
+			page: pageZoomRefused, pageStatus: http.StatusBadGateway}
+	case zoom.KindUnavailable:
+		f := failure{status: http.StatusServiceUnavailable, reason: "Zoom is unavailable; try again shortly",
+			retryAfter: max(int64(math.Ceil(zerr.RetryAfter.Seconds())), 1), level: zerolog.WarnLevel, page: pageZoomDown}
+		if zerr.Status == http.StatusTooManyRequests {
+			f.reason = "Zoom's rate limit is reached; try again after Retry-After seconds"
+		}
+		return f
+	}
+	return failure{status: http.StatusBadGateway, level: zerolog.ErrorLevel, page: pageZoomRefused,
+		reason: "Zoom refused the request; the service's Zoom app needs attention (see its log)"}
+}
+
+// notFoundReason says, in our words, why Zoom cannot make a token: Zoom's own message can name
+// a person (the user's email), so it goes to the log only.
+func notFoundReason(zerr *zoom.Error) string {
+	switch zerr.Code {
+	case 1001:
+		return "Zoom does not know this user"
+	case 3001, 300:
+		return "Zoom does not know this meeting"
+	case 3000:
+		return "Zoom does not allow this token for this meeting (a meeting setting, or the user does not host it)"
+	case 3161:
+		return "this user is not allowed to host meetings"
+	}
+	return "Zoom cannot make this token (the log says why)"
+}
+
+// statusClientClosedRequest is what the access log and metrics record for a request whose caller
+// hung up before the answer (nginx's 499); nobody reads it.
+const statusClientClosedRequest = 499
+
+// fail classifies err, logs it once, and sets Retry-After; it returns false when the caller hung
+// up, which is recorded as 499 and answered with nothing: a bot that disconnects mid-call is not
+// Zoom failing, and is not logged as such.
+func fail(w http.ResponseWriter, r *http.Request, err error) (failure, bool) {
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		requestLogger(w).Debug().Msg("the caller hung up before the answer")
+		w.WriteHeader(statusClientClosedRequest)
+		return failure{}, false
+	}
+	f := classify(err)
+	if f.level != zerolog.NoLevel {
+		logFailure(requestLogger(w).WithLevel(f.level), err, f)
+	}
+	if f.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(f.retryAfter, 10))
+	}
+	return f, true
+}
+
+// logFailure writes the failure's log line: with what Zoom said, when Zoom said it.
+func logFailure(event *zerolog.Event, err error, f failure) {
+	var zerr *zoom.Error
+	if errors.As(err, &zerr) {
+		event.Str("zoom_op", zerr.Op).Str("zoom_kind", zerr.Kind.String()).Int("zoom_status", zerr.Status).
+			Int("zoom_code", zerr.Code).Str("zoom_error", zerr.OAuthError).Str("zoom_message", zerr.Message).
+			Str("zoom_tracking_id", zerr.TrackingID).Str("zoom_rate_limit_type", zerr.RateLimitType).
+			Dur("zoom_retry_after", zerr.RetryAfter).AnErr("cause", zerr.Err).Msg("zoom call failed")
+		return
+	}
+	event.Err(err).Msg(f.logged)
+}
+
+// writeTextFailure answers a bot route or a webhook with the failure's reason as plain text.
+func writeTextFailure(w http.ResponseWriter, r *http.Request, err error) {
+	if f, ok := fail(w, r, err); ok {
+		writeText(w, f.status, f.reason)
+	}
+}
+
+// writeJSONFailure answers the admin API ({"error": reason}) or a signature route ({"errors":
+// [{"property": "server", "reason": reason}]}), as shape builds the body.
+func writeJSONFailure(w http.ResponseWriter, r *http.Request, err error, shape func(reason string) any) {
+	if f, ok := fail(w, r, err); ok {
+		writeJSON(w, f.status, shape(f.reason))
+	}
+}
+
+// adminBody is the admin API's error body.
+func adminBody(reason string) any { return map[string]string{"error": reason} }
+
+// fieldErrorsBody is the signature routes' error body for a failure of the server's own.
+func fieldErrorsBody(reason string) any {
+	return signature.ValidationError{Errors: []signature.FieldError{{Property: "server", Reason: reason}}}
+}
+
+// writePageFailure answers a step of the connect flow with a page a person understands.
+func writePageFailure(w http.ResponseWriter, r *http.Request, err error) {
+	f, ok := fail(w, r, err)
+	if !ok {
+		return
+	}
+	status, p := f.status, f.page
+	if f.pageStatus != 0 {
+		status = f.pageStatus
+	}
+	if p == (page{}) {
+		p = pageInternal
+	}
+	writePage(w, status, p)
+}
