@@ -111,3 +111,26 @@ func BenchmarkBotRoutes(b *testing.B) {
 	})
 	b.Run("join-token/through the handler", through("/join-token?meeting_id="+botMeeting+"&secret="+botSecret))
 }
+
+// BenchmarkOBFToken is GET /obf-token of a connection with a warm access token, on SQLite,
+// against the emulator over loopback: what the service adds to Zoom's own answer.
+func BenchmarkOBFToken(b *testing.B) {
+	f := newConnectedFixture(b, nil, "")
+	if resp, _ := f.connect(b, "alice-id", "bench"); resp.StatusCode != http.StatusOK {
+		b.Fatalf("connect: %d", resp.StatusCode)
+	}
+	url := f.srv.URL + "/obf-token?secret=" + botSecret + "&ref=bench"
+	client := f.srv.Client()
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := client.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}

@@ -55,6 +55,36 @@ type Store struct {
 	now     func() time.Time
 	hold    time.Duration
 	writes  sync.Mutex // taken by writers when the dialect serializes writes
+	// stmts holds the lookups every vended token makes, each prepared once (query → *sql.Stmt):
+	// SQLite's driver otherwise parses the SQL again on every call, about a quarter of the CPU
+	// a token from a connection costs.
+	stmts sync.Map
+}
+
+// lookup reads one connection with a prepared statement of query.
+func (s *Store) lookup(ctx context.Context, query string, args ...any) (connections.Connection, error) {
+	stmt, err := s.prepared(ctx, query)
+	if err != nil {
+		return connections.Connection{}, err
+	}
+	return scanConnection(stmt.QueryRowContext(ctx, args...))
+}
+
+// prepared returns query's statement, preparing it on first use. database/sql prepares it again
+// on each pooled connection as needed, so it outlives a dropped database connection.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if stmt, ok := s.stmts.Load(query); ok {
+		return stmt.(*sql.Stmt), nil
+	}
+	stmt, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if other, raced := s.stmts.LoadOrStore(query, stmt); raced {
+		stmt.Close()
+		return other.(*sql.Stmt), nil
+	}
+	return stmt, nil
 }
 
 // writing takes this process's write turn, when the dialect wants one, and returns its release.
@@ -98,8 +128,14 @@ func New(db *sql.DB, d Dialect, opts Options) *Store {
 // DB returns the database handle, for the backend's own checks.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the prepared statements and the database.
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, stmt any) bool {
+		stmt.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -217,12 +253,12 @@ func get(ctx context.Context, q queryer, id string) (connections.Connection, err
 
 // Get implements connections.Store.
 func (s *Store) Get(ctx context.Context, id string) (connections.Connection, error) {
-	return get(ctx, s.db, id)
+	return s.lookup(ctx, `SELECT `+columns+` FROM connections WHERE id = $1`, id)
 }
 
 // FindByZoomUserID implements connections.Store.
 func (s *Store) FindByZoomUserID(ctx context.Context, zoomUserID string) (connections.Connection, error) {
-	return scanConnection(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM connections WHERE zoom_user_id = $1`, zoomUserID))
+	return s.lookup(ctx, `SELECT `+columns+` FROM connections WHERE zoom_user_id = $1`, zoomUserID)
 }
 
 // preferActive orders several matches so the active connection updated last comes first.
@@ -230,14 +266,12 @@ const preferActive = ` ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END, upd
 
 // FindByEmail implements connections.Store.
 func (s *Store) FindByEmail(ctx context.Context, email string) (connections.Connection, error) {
-	return scanConnection(s.db.QueryRowContext(ctx,
-		`SELECT `+columns+` FROM connections WHERE lower(email) = lower($1)`+preferActive, email))
+	return s.lookup(ctx, `SELECT `+columns+` FROM connections WHERE lower(email) = lower($1)`+preferActive, email)
 }
 
 // FindByRef implements connections.Store.
 func (s *Store) FindByRef(ctx context.Context, ref string) (connections.Connection, error) {
-	return scanConnection(s.db.QueryRowContext(ctx,
-		`SELECT `+columns+` FROM connections WHERE ref = $1`+preferActive, ref))
+	return s.lookup(ctx, `SELECT `+columns+` FROM connections WHERE ref = $1`+preferActive, ref)
 }
 
 // List implements connections.Store.
@@ -375,8 +409,8 @@ func (s *Store) DeleteMeeting(ctx context.Context, meetingID int64) error {
 
 // MeetingHost implements connections.Store.
 func (s *Store) MeetingHost(ctx context.Context, meetingID int64) (connections.Connection, error) {
-	return scanConnection(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM connections
-		WHERE id = (SELECT connection_id FROM meetings WHERE meeting_id = $1)`, meetingID))
+	return s.lookup(ctx, `SELECT `+columns+` FROM connections
+		WHERE id = (SELECT connection_id FROM meetings WHERE meeting_id = $1)`, meetingID)
 }
 
 // Meetings implements connections.Store.
