@@ -11,9 +11,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
+	"github.com/zoomtoken/zoomtoken/internal/pipenet"
 
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -33,7 +35,7 @@ func newClock() *fakeclock.Clock {
 
 type fixture struct {
 	emu    *zoomemu.Emulator
-	srv    *httptest.Server
+	url    string // where the emulator answers
 	client *Client
 	clock  *fakeclock.Clock
 }
@@ -42,6 +44,27 @@ type option func(*zoomemu.Config, *Config)
 
 // newFixture starts the emulator on loopback and a client pointed at it.
 func newFixture(tb testing.TB, opts ...option) *fixture {
+	tb.Helper()
+	return startFixture(tb, func(h http.Handler) (string, *http.Client) {
+		srv := httptest.NewServer(h)
+		tb.Cleanup(srv.Close)
+		return srv.URL, nil
+	}, opts...)
+}
+
+// newBubbleFixture is newFixture on an in-memory network, for a test inside synctest.Test: its
+// backoffs, rate-limit waits and timeouts then take no real time, and are exact.
+func newBubbleFixture(tb testing.TB, opts ...option) *fixture {
+	tb.Helper()
+	return startFixture(tb, func(h http.Handler) (string, *http.Client) {
+		url, transport := pipenet.Serve(tb, h)
+		return url, &http.Client{Transport: transport}
+	}, opts...)
+}
+
+// startFixture serves the emulator with serve, which returns its URL and, when it needs one,
+// the HTTP client that reaches it.
+func startFixture(tb testing.TB, serve func(http.Handler) (string, *http.Client), opts ...option) *fixture {
 	tb.Helper()
 	clk := newClock()
 	ecfg := zoomemu.Config{
@@ -56,15 +79,19 @@ func newFixture(tb testing.TB, opts ...option) *fixture {
 		o(&ecfg, &ccfg)
 	}
 	emu := zoomemu.New(ecfg)
-	srv := httptest.NewServer(emu)
-	tb.Cleanup(func() { emu.Close(); srv.Close() })
+	url, client := serve(emu)
+	tb.Cleanup(emu.Close)
+	if client != nil {
+		client.Timeout = ccfg.AttemptTimeout
+		ccfg.HTTPClient = client
+	}
 	if ccfg.OAuthBaseURL == "" {
-		ccfg.OAuthBaseURL = srv.URL
+		ccfg.OAuthBaseURL = url
 	}
 	if ccfg.APIBaseURL == "" {
-		ccfg.APIBaseURL = srv.URL
+		ccfg.APIBaseURL = url
 	}
-	return &fixture{emu: emu, srv: srv, client: New(ccfg), clock: clk}
+	return &fixture{emu: emu, url: url, client: New(ccfg), clock: clk}
 }
 
 func wantKind(tb testing.TB, err error, want Kind) *Error {
@@ -291,45 +318,51 @@ func TestPersistent401IsRefusedAfterOneRetry(t *testing.T) {
 }
 
 func TestPerSecondRateLimitWaitsAndSucceeds(t *testing.T) {
-	f := newFixture(t)
-	f.emu.Script(zoomemu.EndpointJoinToken, zoomemu.RateLimitedPerSecond("1"))
-	start := time.Now()
-	if _, err := f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false); err != nil {
-		t.Fatal(err)
-	}
-	if waited := time.Since(start); waited < time.Second {
-		t.Errorf("retried after %v, before the advertised Retry-After of 1s", waited)
-	}
-	if got := f.emu.Calls(zoomemu.EndpointJoinToken); got != 2 {
-		t.Errorf("join token requests: got %d, want 2", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleFixture(t)
+		f.emu.Script(zoomemu.EndpointJoinToken, zoomemu.RateLimitedPerSecond("1"))
+		start := time.Now()
+		if _, err := f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited < time.Second {
+			t.Errorf("retried after %v, before the advertised Retry-After of 1s", waited)
+		}
+		if got := f.emu.Calls(zoomemu.EndpointJoinToken); got != 2 {
+			t.Errorf("join token requests: got %d, want 2", got)
+		}
+	})
 }
 
 func TestPerSecondRateLimitBeyondBudgetFailsAtOnce(t *testing.T) {
-	f := newFixture(t)
-	f.emu.Script(zoomemu.EndpointZAK, zoomemu.RateLimitedPerSecond("30"))
-	_, err := f.client.ZAK(context.Background(), testUser, 0)
-	zerr := wantKind(t, err, KindUnavailable)
-	if zerr.RetryAfter != 30*time.Second || zerr.RateLimitType != "QPS" {
-		t.Errorf("got %+v", zerr)
-	}
-	if got := f.emu.Calls(zoomemu.EndpointZAK); got != 1 {
-		t.Errorf("zak requests: got %d, want 1", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleFixture(t)
+		f.emu.Script(zoomemu.EndpointZAK, zoomemu.RateLimitedPerSecond("30"))
+		_, err := f.client.ZAK(context.Background(), testUser, 0)
+		zerr := wantKind(t, err, KindUnavailable)
+		if zerr.RetryAfter != 30*time.Second || zerr.RateLimitType != "QPS" {
+			t.Errorf("got %+v", zerr)
+		}
+		if got := f.emu.Calls(zoomemu.EndpointZAK); got != 1 {
+			t.Errorf("zak requests: got %d, want 1", got)
+		}
+	})
 }
 
 func TestDailyRateLimitIsFinal(t *testing.T) {
-	f := newFixture(t)
-	resetAt := f.clock.Now().Add(3 * time.Hour).Format(time.RFC3339)
-	f.emu.Script(zoomemu.EndpointJoinToken, zoomemu.RateLimitedDaily(resetAt))
-	_, err := f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false)
-	zerr := wantKind(t, err, KindUnavailable)
-	if zerr.RateLimitType != "Daily-limit" || zerr.RetryAfter != 3*time.Hour {
-		t.Errorf("got type %q retry after %v, want Daily-limit and 3h", zerr.RateLimitType, zerr.RetryAfter)
-	}
-	if got := f.emu.Calls(zoomemu.EndpointJoinToken); got != 1 {
-		t.Errorf("join token requests: got %d, want 1 (no retry)", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleFixture(t)
+		resetAt := f.clock.Now().Add(3 * time.Hour).Format(time.RFC3339)
+		f.emu.Script(zoomemu.EndpointJoinToken, zoomemu.RateLimitedDaily(resetAt))
+		_, err := f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false)
+		zerr := wantKind(t, err, KindUnavailable)
+		if zerr.RateLimitType != "Daily-limit" || zerr.RetryAfter != 3*time.Hour {
+			t.Errorf("got type %q retry after %v, want Daily-limit and 3h", zerr.RateLimitType, zerr.RetryAfter)
+		}
+		if got := f.emu.Calls(zoomemu.EndpointJoinToken); got != 1 {
+			t.Errorf("join token requests: got %d, want 1 (no retry)", got)
+		}
+	})
 }
 
 func TestEmulatorRateLimitIsHonoured(t *testing.T) {
@@ -348,14 +381,16 @@ func TestEmulatorRateLimitIsHonoured(t *testing.T) {
 }
 
 func TestServerErrorsAreRetried(t *testing.T) {
-	f := newFixture(t)
-	f.emu.Script(zoomemu.EndpointZAK, zoomemu.ServerError(), zoomemu.ServerError())
-	if _, err := f.client.ZAK(context.Background(), testUser, 0); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.emu.Calls(zoomemu.EndpointZAK); got != 3 {
-		t.Errorf("zak requests: got %d, want 3", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleFixture(t)
+		f.emu.Script(zoomemu.EndpointZAK, zoomemu.ServerError(), zoomemu.ServerError())
+		if _, err := f.client.ZAK(context.Background(), testUser, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.emu.Calls(zoomemu.EndpointZAK); got != 3 {
+			t.Errorf("zak requests: got %d, want 3", got)
+		}
+	})
 }
 
 func TestConnectionResetIsRetried(t *testing.T) {
@@ -370,41 +405,44 @@ func TestConnectionResetIsRetried(t *testing.T) {
 }
 
 func TestPersistentServerErrorsAreUnavailable(t *testing.T) {
-	f := newFixture(t)
-	for range 10 {
-		f.emu.Script(zoomemu.EndpointZAK, zoomemu.ServerError())
-	}
-	_, err := f.client.ZAK(context.Background(), testUser, 0)
-	zerr := wantKind(t, err, KindUnavailable)
-	if zerr.Status != 500 {
-		t.Errorf("status: got %d", zerr.Status)
-	}
-	if got := f.emu.Calls(zoomemu.EndpointZAK); got != DefaultMaxAttempts {
-		t.Errorf("zak requests: got %d, want %d", got, DefaultMaxAttempts)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleFixture(t)
+		for range 10 {
+			f.emu.Script(zoomemu.EndpointZAK, zoomemu.ServerError())
+		}
+		_, err := f.client.ZAK(context.Background(), testUser, 0)
+		zerr := wantKind(t, err, KindUnavailable)
+		if zerr.Status != 500 {
+			t.Errorf("status: got %d", zerr.Status)
+		}
+		if got := f.emu.Calls(zoomemu.EndpointZAK); got != DefaultMaxAttempts {
+			t.Errorf("zak requests: got %d, want %d", got, DefaultMaxAttempts)
+		}
+	})
 }
 
 func TestHangFailsWithinTheBudget(t *testing.T) {
-	f := newFixture(t, func(e *zoomemu.Config, c *Config) {
-		c.Budget = 600 * time.Millisecond
-		c.AttemptTimeout = 200 * time.Millisecond
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleFixture(t, func(e *zoomemu.Config, c *Config) {
+			c.Budget = 600 * time.Millisecond
+			c.AttemptTimeout = 200 * time.Millisecond
+		})
+		for range 10 {
+			f.emu.Script(zoomemu.EndpointZAK, zoomemu.Hang())
+		}
+		start := time.Now()
+		_, err := f.client.ZAK(context.Background(), testUser, 0)
+		zerr := wantKind(t, err, KindUnavailable)
+		if zerr.Message != "timed out" {
+			t.Errorf("message: got %q", zerr.Message)
+		}
+		if took := time.Since(start); took > 600*time.Millisecond {
+			t.Errorf("took %v, budget 600ms", took)
+		}
+		if got := f.emu.Calls(zoomemu.EndpointZAK); got < 2 {
+			t.Errorf("zak requests: got %d, want the hung attempt retried", got)
+		}
 	})
-	for range 10 {
-		f.emu.Script(zoomemu.EndpointZAK, zoomemu.Hang())
-	}
-	start := time.Now()
-	_, err := f.client.ZAK(context.Background(), testUser, 0)
-	zerr := wantKind(t, err, KindUnavailable)
-	if zerr.Message != "timed out" {
-		t.Errorf("message: got %q", zerr.Message)
-	}
-	// The budget is the contract; a second of slack keeps a loaded machine from failing this.
-	if took := time.Since(start); took > 600*time.Millisecond+time.Second {
-		t.Errorf("took %v, budget 600ms", took)
-	}
-	if got := f.emu.Calls(zoomemu.EndpointZAK); got < 2 {
-		t.Errorf("zak requests: got %d, want the hung attempt retried", got)
-	}
 }
 
 func TestMissingScopeIsRefusedWithoutRetry(t *testing.T) {
@@ -479,33 +517,35 @@ func TestMalformedAnswers(t *testing.T) {
 }
 
 func TestCancelledCallerDoesNotCancelSharedRefresh(t *testing.T) {
-	f := newFixture(t)
-	f.emu.SetLatency(300 * time.Millisecond)
-	impatient, cancel := context.WithCancel(context.Background())
-	impatientDone := make(chan error, 1)
-	go func() {
-		_, err := f.client.ZAK(impatient, testUser, 0)
-		impatientDone <- err
-	}()
-	// Let the impatient caller start the shared token fetch, then join it and give up.
-	for f.emu.Calls(zoomemu.EndpointToken) == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	patientDone := make(chan error, 1)
-	go func() {
-		_, err := f.client.ZAK(context.Background(), testUser, 0)
-		patientDone <- err
-	}()
-	cancel()
-	if err := <-impatientDone; KindOf(err) != KindUnavailable || !errors.Is(err, context.Canceled) {
-		t.Errorf("impatient caller: got %v, want unavailable after cancel", err)
-	}
-	if err := <-patientDone; err != nil {
-		t.Errorf("patient caller: got %v, want a ZAK", err)
-	}
-	if got := f.emu.Calls(zoomemu.EndpointToken); got != 1 {
-		t.Errorf("token requests: got %d, want 1", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleFixture(t)
+		f.emu.SetLatency(300 * time.Millisecond)
+		impatient, cancel := context.WithCancel(context.Background())
+		impatientDone := make(chan error, 1)
+		go func() {
+			_, err := f.client.ZAK(impatient, testUser, 0)
+			impatientDone <- err
+		}()
+		// The impatient caller starts the shared token fetch, the patient one joins it, and then
+		// the impatient one gives up.
+		synctest.Wait()
+		patientDone := make(chan error, 1)
+		go func() {
+			_, err := f.client.ZAK(context.Background(), testUser, 0)
+			patientDone <- err
+		}()
+		synctest.Wait()
+		cancel()
+		if err := <-impatientDone; KindOf(err) != KindUnavailable || !errors.Is(err, context.Canceled) {
+			t.Errorf("impatient caller: got %v, want unavailable after cancel", err)
+		}
+		if err := <-patientDone; err != nil {
+			t.Errorf("patient caller: got %v, want a ZAK", err)
+		}
+		if got := f.emu.Calls(zoomemu.EndpointToken); got != 1 {
+			t.Errorf("token requests: got %d, want 1", got)
+		}
+	})
 }
 
 func TestAPIURLFromTokenOnlyWhenBaseUnset(t *testing.T) {
@@ -521,7 +561,7 @@ func TestAPIURLFromTokenOnlyWhenBaseUnset(t *testing.T) {
 		apiHits.Store(0)
 		f := newFixture(t, func(e *zoomemu.Config, c *Config) { e.APIURL = api.URL })
 		// The fixture pointed APIBaseURL at the emulator; clear it so api_url decides.
-		f.client = New(Config{AccountID: testAccount, ClientID: testClient, ClientSecret: testSecret, OAuthBaseURL: f.srv.URL})
+		f.client = New(Config{AccountID: testAccount, ClientID: testClient, ClientSecret: testSecret, OAuthBaseURL: f.url})
 		emuRef = f.emu
 		if _, err := f.client.ZAK(context.Background(), testUser, 0); err != nil {
 			t.Fatal(err)
@@ -617,45 +657,47 @@ func TestScopesMatchZoom(t *testing.T) {
 // debug): each failed attempt that is tried again is reported with its number and wait, and the
 // final failure, which the caller reports, never is.
 func TestRetryingReportsEveryAttemptButTheLast(t *testing.T) {
-	type retry struct {
-		status, attempt int
-		waited          bool
-	}
-	var mu sync.Mutex
-	var retries []retry
-	f := newFixture(t, func(_ *zoomemu.Config, c *Config) {
-		c.Hooks.Retrying = func(err *Error, attempt int, wait time.Duration) {
+	synctest.Test(t, func(t *testing.T) {
+		type retry struct {
+			status, attempt int
+			waited          bool
+		}
+		var mu sync.Mutex
+		var retries []retry
+		f := newBubbleFixture(t, func(_ *zoomemu.Config, c *Config) {
+			c.Hooks.Retrying = func(err *Error, attempt int, wait time.Duration) {
+				mu.Lock()
+				defer mu.Unlock()
+				retries = append(retries, retry{err.Status, attempt, wait > 0})
+			}
+		})
+		for range 10 {
+			f.emu.Script(zoomemu.EndpointZAK, zoomemu.ServerError())
+		}
+		_, err := f.client.ZAK(context.Background(), testUser, 0)
+		wantKind(t, err, KindUnavailable)
+		reported := func() []retry {
 			mu.Lock()
 			defer mu.Unlock()
-			retries = append(retries, retry{err.Status, attempt, wait > 0})
+			return slices.Clone(retries)
+		}
+		var want []retry
+		for attempt := 1; attempt < DefaultMaxAttempts; attempt++ {
+			want = append(want, retry{500, attempt, true})
+		}
+		if got := reported(); !slices.Equal(got, want) {
+			t.Errorf("retries reported: got %v, want %v", got, want)
+		}
+
+		mu.Lock()
+		retries = nil
+		mu.Unlock()
+		f.emu.Script(zoomemu.EndpointJoinToken, zoomemu.RateLimitedPerSecond("1"))
+		if _, err := f.client.JoinToken(context.Background(), testMeeting, LiveStreaming, false); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := reported(), []retry{{429, 1, true}}; !slices.Equal(got, want) {
+			t.Errorf("a per-second limit then success: got %v, want %v", got, want)
 		}
 	})
-	for range 10 {
-		f.emu.Script(zoomemu.EndpointZAK, zoomemu.ServerError())
-	}
-	_, err := f.client.ZAK(context.Background(), testUser, 0)
-	wantKind(t, err, KindUnavailable)
-	reported := func() []retry {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(retries)
-	}
-	var want []retry
-	for attempt := 1; attempt < DefaultMaxAttempts; attempt++ {
-		want = append(want, retry{500, attempt, true})
-	}
-	if got := reported(); !slices.Equal(got, want) {
-		t.Errorf("retries reported: got %v, want %v", got, want)
-	}
-
-	mu.Lock()
-	retries = nil
-	mu.Unlock()
-	f.emu.Script(zoomemu.EndpointJoinToken, zoomemu.RateLimitedPerSecond("1"))
-	if _, err := f.client.JoinToken(context.Background(), testMeeting, LiveStreaming, false); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := reported(), []retry{{429, 1, true}}; !slices.Equal(got, want) {
-		t.Errorf("a per-second limit then success: got %v, want %v", got, want)
-	}
 }
