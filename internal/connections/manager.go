@@ -171,20 +171,22 @@ func (m *Manager) Delete(ctx context.Context, id string) (Connection, error) {
 
 // Call runs call with a fresh access token of c, the connection as just read (Lookup, Host):
 // while its access token is fresh the database is not read again. When Zoom rejects the token
-// (expired early, revoked), it refreshes and runs call once more.
+// (expired early, revoked), it refreshes and runs call again; a second rejection gets one more
+// refresh, since the token the first one found may have been stored by another caller's refresh
+// before the same revocation.
 func (m *Manager) Call(ctx context.Context, c Connection, call func(ctx context.Context, accessToken string) (string, error)) (string, error) {
 	token, err := m.accessToken(ctx, c, "")
 	if err != nil {
 		return "", err
 	}
 	result, err := call(ctx, token)
-	if err == nil || !isAccessTokenRejected(err) {
-		return result, err
+	for retries := 0; retries < 2 && err != nil && isAccessTokenRejected(err); retries++ {
+		if token, err = m.accessToken(ctx, c, token); err != nil {
+			return "", err
+		}
+		result, err = call(ctx, token)
 	}
-	if token, err = m.accessToken(ctx, c, token); err != nil {
-		return "", err
-	}
-	return call(ctx, token)
+	return result, err
 }
 
 // accessToken returns a usable access token of c: its stored one while that is fresh and is
@@ -213,8 +215,9 @@ func (m *Manager) accessToken(ctx context.Context, c Connection, rejected string
 	}
 	// One refresh per connection in this process; it runs apart from the caller's context, so
 	// a caller that gives up does not fail the others waiting on it (nor a refresh Zoom has
-	// already performed).
-	ch := m.flight.DoChan(c.ID, func() (any, error) {
+	// already performed). Callers share a flight only when they reject the same token: one that
+	// was refused a token another flight is about to hand out must not be handed it back.
+	ch := m.flight.DoChan(c.ID+"\x00"+rejected, func() (any, error) {
 		return m.refresh(context.WithoutCancel(ctx), c.ID, func(cur Connection, t Tokens) bool {
 			return t.Access == rejected || !m.fresh(cur)
 		})

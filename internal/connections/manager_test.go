@@ -283,3 +283,61 @@ func TestLookupByIDEmailAndRef(t *testing.T) {
 		t.Errorf("database down: %v", err)
 	}
 }
+
+// heldUpdates holds every Update at its start until release is closed, once armed.
+type heldUpdates struct {
+	connections.Store
+	armed   atomic.Bool
+	waiting chan struct{}
+	release chan struct{}
+}
+
+func (s *heldUpdates) Update(ctx context.Context, id string, fn connections.UpdateFunc) (connections.Connection, error) {
+	if s.armed.Load() {
+		s.waiting <- struct{}{}
+		<-s.release
+	}
+	return s.Store.Update(ctx, id, fn)
+}
+
+// A caller whose token Zoom rejected is never handed that token back by a refresh another caller
+// started for an older token: here one caller holds a stale read of the row (whose token another
+// refresh has already replaced) while the newer token is revoked too.
+func TestARejectedTokenIsNeverHandedBack(t *testing.T) {
+	hold := &heldUpdates{waiting: make(chan struct{}, 4), release: make(chan struct{})}
+	f := newFixture(t, func(s connections.Store) connections.Store { hold.Store = s; return hold })
+	stale := f.connect(t, "")
+	f.emu.ExpireUserTokens("alice-id")
+	if _, err := f.obf(context.Background(), stale); err != nil { // refreshes: the row holds a new token
+		t.Fatal(err)
+	}
+	current, err := f.m.Connection(context.Background(), stale.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.emu.ExpireUserTokens("alice-id") // the new token is revoked too
+	hold.armed.Store(true)
+	staleDone := make(chan error, 1)
+	go func() { _, err := f.obf(context.Background(), stale); staleDone <- err }()
+	<-hold.waiting // the stale caller's refresh waits for the row
+	currentDone := make(chan error, 1)
+	go func() { _, err := f.obf(context.Background(), current); currentDone <- err }()
+	select {
+	case <-hold.waiting: // the current caller's refresh is its own
+	case <-time.After(5 * time.Second):
+		hold.armed.Store(false)
+		close(hold.release)
+		t.Fatal("the caller whose token was rejected waits on the stale caller's refresh, which will hand it that token back")
+	}
+	hold.armed.Store(false)
+	close(hold.release)
+	if err := <-staleDone; err != nil {
+		t.Errorf("stale caller: %v", err)
+	}
+	if err := <-currentDone; err != nil {
+		t.Errorf("current caller: %v", err)
+	}
+	if got := f.emu.StaleRefreshes(); got != 0 {
+		t.Errorf("%d stale refreshes", got)
+	}
+}

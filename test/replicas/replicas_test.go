@@ -275,7 +275,7 @@ func TestStormOnManyUsersRefreshesEachOnce(t *testing.T) {
 }
 
 func TestKeepAliveOnThreeReplicas(t *testing.T) {
-	const period, run = 3 * time.Second, 30 * time.Second
+	const period, run = 1500 * time.Millisecond, 15 * time.Second
 	c := newCluster(t, 3, 20, "CONNECTION_KEEPALIVE="+period.String())
 	time.Sleep(run)
 	for _, u := range c.users {
@@ -435,6 +435,15 @@ func TestDatabaseConnectionsKilledUnderLoad(t *testing.T) {
 	// token once (a stale refresh Zoom refuses), and then, after the grace, finds the new one.
 	// That costs a refused call, never the connection, which the check above proves.
 	t.Logf("stale refreshes during the outage: %d", c.emu.StaleRefreshes())
+	if t.Failed() {
+		for _, r := range c.replicas {
+			for _, line := range strings.Split(r.out.String(), "\n") {
+				if strings.Contains(line, `"level":"error"`) || strings.Contains(line, `"level":"warn"`) {
+					t.Log(line)
+				}
+			}
+		}
+	}
 }
 
 // TestDumpHoldsNoToken reads the database as pg_dump writes it and looks for every token the
