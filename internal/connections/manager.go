@@ -189,9 +189,9 @@ func (m *Manager) Call(ctx context.Context, c Connection, call func(ctx context.
 	return result, err
 }
 
-// accessToken returns a usable access token of c: its stored one while that is fresh and is
-// not the rejected one, otherwise a refreshed one (the refresh reads the row again, under its
-// lock).
+// accessToken returns a usable access token of c: on a first try its stored one while that is
+// fresh, otherwise (and on a retry after Zoom rejected a token) the one stored under the row's
+// lock, refreshed first when it is due or is the rejected one.
 func (m *Manager) accessToken(ctx context.Context, c Connection, rejected string) (string, error) {
 	flushed, err := m.flushPending(ctx, c.ID)
 	if err != nil {
@@ -210,9 +210,11 @@ func (m *Manager) accessToken(ctx context.Context, c Connection, rejected string
 	if err != nil {
 		return "", err
 	}
-	if t.Access != rejected && m.fresh(c) {
+	if rejected == "" && m.fresh(c) {
 		return t.Access, nil
 	}
+	// A retry never trusts c: the token Zoom rejected may have come from a newer row than c.
+	// The refresh reads the row under its lock and refreshes only if that is still due.
 	// One refresh per connection in this process; it runs apart from the caller's context, so
 	// a caller that gives up does not fail the others waiting on it (nor a refresh Zoom has
 	// already performed). Callers share a flight only when they reject the same token: one that
