@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
+	"github.com/zoomtoken/zoomtoken/internal/pipenet"
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
@@ -33,6 +34,8 @@ type fixture struct {
 	uc    *zoom.UserClient
 	clock *fakeclock.Clock
 	vault *connections.Vault
+	// transport reaches the emulator.
+	transport http.RoundTripper
 }
 
 func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *fixture {
@@ -43,10 +46,12 @@ func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *
 		Users:    []zoomemu.User{{ID: "alice-id", Email: "alice@example.com", AccountID: "acct", PMI: 5551112222}},
 		Now:      clk.Now,
 	})
-	srv := httptest.NewServer(emu)
-	tb.Cleanup(func() { emu.Close(); srv.Close() })
-	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: srv.URL,
-		APIBaseURL: srv.URL, Now: clk.Now}, redirect)
+	// The emulator answers on an in-memory network, so that a test can run in a synctest bubble
+	// (its waits then take no real time); it works as well outside one.
+	emuURL, transport := pipenet.Serve(tb, emu)
+	tb.Cleanup(emu.Close)
+	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: emuURL,
+		APIBaseURL: emuURL, Now: clk.Now, HTTPClient: &http.Client{Transport: transport, Timeout: 5 * time.Second}}, redirect)
 	store := sqlitetest.Open(tb, sqlstore.Options{Now: clk.Now})
 	var s connections.Store = store
 	if wrap != nil {
@@ -62,7 +67,7 @@ func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *
 		Now:          clk.Now,
 		Logger:       zerolog.Nop(),
 	})
-	return &fixture{m: m, store: s, emu: emu, uc: uc, clock: clk, vault: vault}
+	return &fixture{m: m, store: s, emu: emu, uc: uc, clock: clk, vault: vault, transport: transport}
 }
 
 // connect runs alice's consent and stores her connection, as the callback does.
@@ -70,7 +75,8 @@ func (f *fixture) connect(tb testing.TB, ref string) connections.Connection {
 	tb.Helper()
 	f.emu.AutoApprove("alice-id")
 	verifier := oauth2.GenerateVerifier()
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{Transport: f.transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noRedirect.Get(f.uc.AuthCodeURL("s", verifier))
 	if err != nil {
 		tb.Fatal(err)
@@ -154,33 +160,35 @@ func TestOneRefreshForABurstAtExpiry(t *testing.T) {
 }
 
 func TestKilledRefreshTokenNeedsReauthorization(t *testing.T) {
-	f := newFixture(t, nil)
-	c := f.connect(t, "r-1")
-	refresh := f.emu.RefreshTokenOf("alice-id")
-	f.emu.KillRefreshToken("alice-id")
-	f.emu.ExpireUserTokens("alice-id")
-	_, err := f.obf(context.Background(), c)
-	if !errors.Is(err, connections.ErrReauthorizationRequired) {
-		t.Fatalf("got %v, want ErrReauthorizationRequired", err)
-	}
-	stored, _ := f.store.Get(context.Background(), c.ID)
-	if stored.Status != connections.StatusReauthorizationRequired || stored.LastError == "" || strings.Contains(stored.LastError, refresh) ||
-		strings.Contains(stored.LastError, "emu_") {
-		t.Errorf("stored: status %q last_error %q", stored.Status, stored.LastError)
-	}
-	// Asking again does not go back to Zoom.
-	before := f.emu.Calls(zoomemu.EndpointToken)
-	if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrReauthorizationRequired) ||
-		f.emu.Calls(zoomemu.EndpointToken) != before {
-		t.Errorf("a dead connection: %v, %d token calls", err, f.emu.Calls(zoomemu.EndpointToken)-before)
-	}
-	again := f.connect(t, "")
-	if again.ID != c.ID || again.Status != connections.StatusActive || again.Ref != "r-1" {
-		t.Errorf("reconnect: %+v", again.Fields())
-	}
-	if token, err := f.obf(context.Background(), again); err != nil || token == "" {
-		t.Errorf("after reconnecting: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, nil)
+		c := f.connect(t, "r-1")
+		refresh := f.emu.RefreshTokenOf("alice-id")
+		f.emu.KillRefreshToken("alice-id")
+		f.emu.ExpireUserTokens("alice-id")
+		_, err := f.obf(context.Background(), c)
+		if !errors.Is(err, connections.ErrReauthorizationRequired) {
+			t.Fatalf("got %v, want ErrReauthorizationRequired", err)
+		}
+		stored, _ := f.store.Get(context.Background(), c.ID)
+		if stored.Status != connections.StatusReauthorizationRequired || stored.LastError == "" || strings.Contains(stored.LastError, refresh) ||
+			strings.Contains(stored.LastError, "emu_") {
+			t.Errorf("stored: status %q last_error %q", stored.Status, stored.LastError)
+		}
+		// Asking again does not go back to Zoom.
+		before := f.emu.Calls(zoomemu.EndpointToken)
+		if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrReauthorizationRequired) ||
+			f.emu.Calls(zoomemu.EndpointToken) != before {
+			t.Errorf("a dead connection: %v, %d token calls", err, f.emu.Calls(zoomemu.EndpointToken)-before)
+		}
+		again := f.connect(t, "")
+		if again.ID != c.ID || again.Status != connections.StatusActive || again.Ref != "r-1" {
+			t.Errorf("reconnect: %+v", again.Fields())
+		}
+		if token, err := f.obf(context.Background(), again); err != nil || token == "" {
+			t.Errorf("after reconnecting: %v", err)
+		}
+	})
 }
 
 // failingWrites makes the write after a refresh fail, as a database that drops mid-refresh
@@ -204,52 +212,54 @@ func (s *failingWrites) Update(ctx context.Context, id string, fn connections.Up
 }
 
 func TestRefreshedTokensAreNeverDroppedWhenTheWriteFails(t *testing.T) {
-	var fw *failingWrites
-	f := newFixture(t, func(s connections.Store) connections.Store { fw = &failingWrites{Store: s}; return fw })
-	c := f.connect(t, "")
-	f.emu.ExpireUserTokens("alice-id")
-	fw.armed.Store(true)
-	_, err := f.obf(context.Background(), c)
-	if !errors.Is(err, connections.ErrUnavailable) || f.emu.Refreshes("alice-id") != 1 {
-		t.Fatalf("with the write failing: %v, %d refreshes", err, f.emu.Refreshes("alice-id"))
-	}
-	// Still failing: the tokens wait in memory; nothing is refreshed again with the dead token.
-	if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrUnavailable) {
-		t.Errorf("while the write keeps failing: %v", err)
-	}
-	fw.armed.Store(false)
-	token, err := f.obf(context.Background(), c)
-	if err != nil || token == "" {
-		t.Fatalf("after the database is back: %v", err)
-	}
-	if got, stale := f.emu.Refreshes("alice-id"), f.emu.StaleRefreshes(); got != 1 || stale != 0 {
-		t.Errorf("%d refreshes and %d stale, want 1 and 0: the rotated token was lost", got, stale)
-	}
-	stored, _ := f.store.Get(context.Background(), c.ID)
-	if tokens, _ := f.vault.Open(stored); tokens.Refresh != f.emu.RefreshTokenOf("alice-id") {
-		t.Errorf("the stored refresh token is not Zoom's live one")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var fw *failingWrites
+		f := newFixture(t, func(s connections.Store) connections.Store { fw = &failingWrites{Store: s}; return fw })
+		c := f.connect(t, "")
+		f.emu.ExpireUserTokens("alice-id")
+		fw.armed.Store(true)
+		_, err := f.obf(context.Background(), c)
+		if !errors.Is(err, connections.ErrUnavailable) || f.emu.Refreshes("alice-id") != 1 {
+			t.Fatalf("with the write failing: %v, %d refreshes", err, f.emu.Refreshes("alice-id"))
+		}
+		// Still failing: the tokens wait in memory; nothing is refreshed again with the dead token.
+		if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrUnavailable) {
+			t.Errorf("while the write keeps failing: %v", err)
+		}
+		fw.armed.Store(false)
+		token, err := f.obf(context.Background(), c)
+		if err != nil || token == "" {
+			t.Fatalf("after the database is back: %v", err)
+		}
+		if got, stale := f.emu.Refreshes("alice-id"), f.emu.StaleRefreshes(); got != 1 || stale != 0 {
+			t.Errorf("%d refreshes and %d stale, want 1 and 0: the rotated token was lost", got, stale)
+		}
+		stored, _ := f.store.Get(context.Background(), c.ID)
+		if tokens, _ := f.vault.Open(stored); tokens.Refresh != f.emu.RefreshTokenOf("alice-id") {
+			t.Errorf("the stored refresh token is not Zoom's live one")
+		}
+	})
 }
 
 func TestKeepAliveRefreshesIdleConnections(t *testing.T) {
-	f := newFixture(t, nil)
-	f.connect(t, "")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go f.m.Run(ctx, 2*time.Hour, 10*time.Millisecond, time.Millisecond)
-	time.Sleep(50 * time.Millisecond)
-	if got := f.emu.Refreshes("alice-id"); got != 0 {
-		t.Fatalf("refreshed a connection that is not idle: %d", got)
-	}
-	f.clock.Add(2*time.Hour + time.Minute)
-	deadline := time.Now().Add(5 * time.Second)
-	for f.emu.Refreshes("alice-id") == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	if got := f.emu.Refreshes("alice-id"); got != 1 {
-		t.Errorf("%d keep-alive refreshes, want 1", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.connect(t, "")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go f.m.Run(ctx, 2*time.Hour, 10*time.Millisecond, time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // five checks
+		synctest.Wait()
+		if got := f.emu.Refreshes("alice-id"); got != 0 {
+			t.Fatalf("refreshed a connection that is not idle: %d", got)
+		}
+		f.clock.Add(2*time.Hour + time.Minute)
+		time.Sleep(50 * time.Millisecond) // five checks: one refresh, then a fresh connection
+		synctest.Wait()
+		if got := f.emu.Refreshes("alice-id"); got != 1 {
+			t.Errorf("%d keep-alive refreshes, want 1", got)
+		}
+	})
 }
 
 func TestDeleteRevokesAtZoom(t *testing.T) {
