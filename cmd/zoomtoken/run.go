@@ -31,7 +31,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/logging"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
@@ -451,18 +451,18 @@ func zoomConfig(cfg config.Config, clientID string, secret config.Secret, hooks 
 	return zc
 }
 
-func newVideoSigner(cfg config.Config) *signature.VideoSigner {
+func newVideoSigner(cfg config.Config) *sdkjwt.VideoSigner {
 	if cfg.VideoSDK == nil {
 		return nil
 	}
-	return signature.NewVideoSigner(cfg.VideoSDK.Key, []byte(cfg.VideoSDK.Secret.Reveal()), time.Now)
+	return sdkjwt.NewVideoSigner(cfg.VideoSDK.Key, []byte(cfg.VideoSDK.Secret.Reveal()), time.Now)
 }
 
-func newSigner(cfg config.Config) *signature.Signer {
+func newSigner(cfg config.Config) *sdkjwt.Signer {
 	if cfg.MeetingSDK == nil {
 		return nil
 	}
-	return signature.NewSigner(cfg.MeetingSDK.Key, []byte(cfg.MeetingSDK.Secret.Reveal()), time.Now)
+	return sdkjwt.NewSigner(cfg.MeetingSDK.Key, []byte(cfg.MeetingSDK.Secret.Reveal()), time.Now)
 }
 
 // zoomHooks feeds the Zoom metrics and logs each attempt that will be retried at debug: the

@@ -1,4 +1,5 @@
-// Package connlimit caps how many client connections an HTTP server holds, so a flood of held
+// Package connlimit caps how many client TCP connections (sockets, not the connected Zoom
+// accounts of package connections) an HTTP server holds, so a flood of held
 // connections cannot grow memory without bound (each costs about 28 KiB: two buffers and a
 // goroutine). Past the cap a new connection waits, except that idle keep-alive connections (and
 // connections silent for a second since they opened) are closed to make room for it: a health

@@ -21,7 +21,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
@@ -166,16 +166,16 @@ func aheadOrBehind(skew time.Duration) string {
 // checkSDKCredentials looks at the shape of the Meeting SDK key and secret and signs a token.
 func checkSDKCredentials(sdk *config.MeetingSDK) []Check {
 	shape := checkCredentialShape("Meeting SDK", "ZOOM_MEETING_SDK_KEY", "ZOOM_MEETING_SDK_SECRET", sdk.Key, sdk.Secret.Reveal())
-	signer := signature.NewSigner(sdk.Key, []byte(sdk.Secret.Reveal()), time.Now)
-	token, err := signer.Sign(signature.Request{ExpirationSeconds: signature.DefaultExpirationSeconds})
+	signer := sdkjwt.NewSigner(sdk.Key, []byte(sdk.Secret.Reveal()), time.Now)
+	token, err := signer.Sign(sdkjwt.Request{ExpirationSeconds: sdkjwt.DefaultExpirationSeconds})
 	return []Check{shape, checkTestSignature("Meeting SDK signature", token, err, sdk.Secret.Reveal())}
 }
 
 // checkVideoSDKCredentials does the same for the Video SDK app.
 func checkVideoSDKCredentials(sdk *config.VideoSDK) []Check {
 	shape := checkCredentialShape("Video SDK", "ZOOM_VIDEO_SDK_KEY", "ZOOM_VIDEO_SDK_SECRET", sdk.Key, sdk.Secret.Reveal())
-	signer := signature.NewVideoSigner(sdk.Key, []byte(sdk.Secret.Reveal()), time.Now)
-	token, err := signer.Sign(signature.VideoRequest{SessionName: "zoomtoken doctor", ExpirationSeconds: signature.DefaultExpirationSeconds})
+	signer := sdkjwt.NewVideoSigner(sdk.Key, []byte(sdk.Secret.Reveal()), time.Now)
+	token, err := signer.Sign(sdkjwt.VideoRequest{SessionName: "zoomtoken doctor", ExpirationSeconds: sdkjwt.DefaultExpirationSeconds})
 	return []Check{shape, checkTestSignature("Video SDK signature", token, err, sdk.Secret.Reveal())}
 }
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -21,8 +21,8 @@ import (
 func BenchmarkSignatureHandler(b *testing.B) {
 	h := NewHandler(Deps{
 		Logger:      zerolog.New(io.Discard),
-		Signer:      signature.NewSigner("testKey", []byte("testSecretXyz"), time.Now),
-		VideoSigner: signature.NewVideoSigner("testKey", []byte("testSecretXyz"), time.Now),
+		Signer:      sdkjwt.NewSigner("testKey", []byte("testSecretXyz"), time.Now),
+		VideoSigner: sdkjwt.NewVideoSigner("testKey", []byte("testSecretXyz"), time.Now),
 	})
 	for _, route := range []struct{ name, path, body string }{
 		{"POST /", "/", `{"meetingNumber":"123456789","role":0}`},

@@ -17,8 +17,8 @@ type Connected struct {
 	ZAKTTL time.Duration
 }
 
-// connectionName reads user= or ref=, one of which a connected-account request must give.
-// required says the route has no other meaning without them.
+// connectionName reads user= or ref=, which name a connected account; giving both is the
+// problem it returns.
 func connectionName(r *http.Request) (user, ref, problem string) {
 	q := r.URL.Query()
 	user, ref = q.Get("user"), q.Get("ref")

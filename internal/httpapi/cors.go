@@ -5,7 +5,7 @@ import (
 
 	"github.com/go-chi/cors"
 
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 )
 
 // handlePreflight answers OPTIONS / once the CORS middleware has set its headers.
@@ -52,7 +52,7 @@ func corsFor(allowed []string) func(http.Handler) http.Handler {
 			case !sent:
 				next.ServeHTTP(w, r)
 			case !originAllowed(origin[0]):
-				writeFieldErrors(w, http.StatusForbidden, signature.FieldError{Property: "Origin",
+				writeFieldErrors(w, http.StatusForbidden, sdkjwt.FieldError{Property: "Origin",
 					Reason: "this origin is not in CORS_ALLOWED_ORIGINS"})
 			default:
 				inner.ServeHTTP(w, r)

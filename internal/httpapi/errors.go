@@ -11,7 +11,7 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
@@ -171,7 +171,7 @@ func adminBody(reason string) any { return map[string]string{"error": reason} }
 
 // fieldErrorsBody is the signature routes' error body for a failure of the server's own.
 func fieldErrorsBody(reason string) any {
-	return signature.ValidationError{Errors: []signature.FieldError{{Property: "server", Reason: reason}}}
+	return sdkjwt.ValidationError{Errors: []sdkjwt.FieldError{{Property: "server", Reason: reason}}}
 }
 
 // writePageFailure answers a step of the connect flow with a page a person understands.

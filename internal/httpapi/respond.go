@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 )
 
 // handleHealthz serves GET /healthz: 200 while the process serves.
@@ -105,8 +105,8 @@ func writeText(w http.ResponseWriter, status int, text string) {
 }
 
 // writeFieldErrors writes the {"errors": [...]} body POST / answers every failure with.
-func writeFieldErrors(w http.ResponseWriter, status int, errs ...signature.FieldError) {
-	writeJSON(w, status, signature.ValidationError{Errors: errs})
+func writeFieldErrors(w http.ResponseWriter, status int, errs ...sdkjwt.FieldError) {
+	writeJSON(w, status, sdkjwt.ValidationError{Errors: errs})
 }
 
 // writeJSON writes v as compact JSON without HTML escaping, as Express's res.json does.

@@ -1,5 +1,8 @@
 // Package httpapi is the service's HTTP surface: the chi router (every route is in routes.go),
-// the handlers, the middleware and the one place that writes error answers.
+// the handlers by route family (sdk.go, s2s.go, jointoken.go, connected.go, connect.go,
+// admin.go, webhooks.go), the callers' checks (auth.go), the middleware, and errors.go, where
+// every error becomes an answer. It imports no storage package: connected accounts are reached
+// through the connections Manager.
 package httpapi
 
 import (
@@ -12,7 +15,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
@@ -22,10 +25,10 @@ type Deps struct {
 	Logger zerolog.Logger
 
 	// Signer signs POST / tokens; nil when the Meeting SDK credentials are not configured.
-	Signer *signature.Signer
+	Signer *sdkjwt.Signer
 	// VideoSigner signs POST /video-sdk tokens; nil when the Video SDK credentials are not
 	// configured.
-	VideoSigner *signature.VideoSigner
+	VideoSigner *sdkjwt.VideoSigner
 	// CORSAllowedOrigins lists the origins allowed to call POST / and POST /video-sdk; nil
 	// allows any.
 	CORSAllowedOrigins []string

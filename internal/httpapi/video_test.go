@@ -10,14 +10,14 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 )
 
 const videoBody = `{"role":1,"sessionName":"test-session"}`
 
 func videoServer(tb testing.TB, origins []string) *testServer {
 	tb.Helper()
-	signer := signature.NewVideoSigner(testSDKKey, []byte(testSDKSecret), func() time.Time { return time.Unix(1700000000, 0) })
+	signer := sdkjwt.NewVideoSigner(testSDKKey, []byte(testSDKSecret), func() time.Time { return time.Unix(1700000000, 0) })
 	return newTestServer(tb, Deps{VideoSigner: signer, CORSAllowedOrigins: origins})
 }
 

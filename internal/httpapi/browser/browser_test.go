@@ -24,7 +24,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -145,8 +145,8 @@ func fixture(t *testing.T, allowedOrigins func(pageOrigin string) []string) (pag
 	rec = &recorder{}
 	handler := httpapi.NewHandler(httpapi.Deps{
 		Logger:             zerolog.New(io.Discard),
-		Signer:             signature.NewSigner(sdkKey, []byte(sdkSecret), time.Now),
-		VideoSigner:        signature.NewVideoSigner(sdkKey, []byte(sdkSecret), time.Now),
+		Signer:             sdkjwt.NewSigner(sdkKey, []byte(sdkSecret), time.Now),
+		VideoSigner:        sdkjwt.NewVideoSigner(sdkKey, []byte(sdkSecret), time.Now),
 		CORSAllowedOrigins: allowedOrigins(pageSrv.URL),
 	})
 	svc := httptest.NewServer(rec.wrap(handler))
@@ -241,7 +241,7 @@ func TestFrontEndCallsFromAnotherOrigin(t *testing.T) {
 		if a.Error != "" || a.Status != 400 {
 			t.Fatalf("got %+v, want a readable 400", a)
 		}
-		var e signature.ValidationError
+		var e sdkjwt.ValidationError
 		if err := json.Unmarshal([]byte(a.Body), &e); err != nil || len(e.Errors) != 2 ||
 			e.Errors[0].Property != "meetingNumber" || e.Errors[1].Property != "role" {
 			t.Errorf("error body %q: %v", a.Body, err)

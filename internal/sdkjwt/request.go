@@ -1,7 +1,7 @@
-// Package signature makes Zoom SDK JWTs ("signatures") for the Meeting SDK and the Video SDK: it
+// Package sdkjwt makes Zoom SDK JWTs ("signatures") for the Meeting SDK and the Video SDK: it
 // decodes and validates the JSON body of a signature request and signs the claims the SDK
 // expects, byte for byte as Zoom's auth-endpoint samples do. It knows nothing of HTTP.
-package signature
+package sdkjwt
 
 import (
 	"bytes"

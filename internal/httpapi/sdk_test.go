@@ -13,7 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 )
 
 const (
@@ -26,7 +26,7 @@ const (
 
 func signatureServer(tb testing.TB, origins []string) *testServer {
 	tb.Helper()
-	signer := signature.NewSigner(testSDKKey, []byte(testSDKSecret), func() time.Time { return time.Unix(1700000000, 0) })
+	signer := sdkjwt.NewSigner(testSDKKey, []byte(testSDKSecret), func() time.Time { return time.Unix(1700000000, 0) })
 	return newTestServer(tb, Deps{Signer: signer, CORSAllowedOrigins: origins})
 }
 
@@ -51,7 +51,7 @@ func tokenPayload(tb testing.TB, body string) map[string]any {
 
 func errorProperties(tb testing.TB, body string) []string {
 	tb.Helper()
-	var e signature.ValidationError
+	var e sdkjwt.ValidationError
 	if err := json.Unmarshal([]byte(body), &e); err != nil {
 		tb.Fatalf("body %q is not the error shape: %v", body, err)
 	}

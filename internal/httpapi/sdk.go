@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/zoomtoken/zoomtoken/internal/signature"
+	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 )
 
 // maxSignatureBody is the largest body POST / and POST /video-sdk read; a signature request is
@@ -17,7 +17,7 @@ const maxSignatureBody = 100 << 10
 
 // handleSignature serves POST /: it decodes the JSON body, validates it and answers with a
 // Meeting SDK JWT.
-func handleSignature(signer *signature.Signer) http.HandlerFunc {
+func handleSignature(signer *sdkjwt.Signer) http.HandlerFunc {
 	if signer == nil {
 		return sdkFeatureOff("POST / is off: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET to turn it on")
 	}
@@ -25,7 +25,7 @@ func handleSignature(signer *signature.Signer) http.HandlerFunc {
 	// token changes, and it is base64url and dots, so the rest is encoded once.
 	answerEnd := `","sdkKey":` + string(marshalNoHTMLEscape(signer.Key())) + `}`
 	return handleJWTRequest(func(answer, body []byte) ([]byte, error) {
-		req, err := signature.Decode(body)
+		req, err := sdkjwt.Decode(body)
 		if err != nil {
 			return nil, err
 		}
@@ -36,12 +36,12 @@ func handleSignature(signer *signature.Signer) http.HandlerFunc {
 
 // handleVideoSignature serves POST /video-sdk: the same as POST /, for a Video SDK JWT, answered
 // as {"signature":"<jwt>"} like Zoom's videosdk-auth-endpoint-sample.
-func handleVideoSignature(signer *signature.VideoSigner) http.HandlerFunc {
+func handleVideoSignature(signer *sdkjwt.VideoSigner) http.HandlerFunc {
 	if signer == nil {
 		return sdkFeatureOff("POST /video-sdk is off: set ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET to turn it on")
 	}
 	return handleJWTRequest(func(answer, body []byte) ([]byte, error) {
-		req, err := signature.DecodeVideo(body)
+		req, err := sdkjwt.DecodeVideo(body)
 		if err != nil {
 			return nil, err
 		}
@@ -52,7 +52,7 @@ func handleVideoSignature(signer *signature.VideoSigner) http.HandlerFunc {
 
 func sdkFeatureOff(reason string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeFieldErrors(w, http.StatusNotFound, signature.FieldError{Property: "server", Reason: reason})
+		writeFieldErrors(w, http.StatusNotFound, sdkjwt.FieldError{Property: "server", Reason: reason})
 	}
 }
 
@@ -60,7 +60,7 @@ func sdkFeatureOff(reason string) http.HandlerFunc {
 const answerStart = `{"signature":"`
 
 // issueFunc decodes a request body, signs a token for it and appends the JSON answer carrying
-// the token to answer; a body it refuses gets a *signature.ValidationError.
+// the token to answer; a body it refuses gets a *sdkjwt.ValidationError.
 type issueFunc func(answer, body []byte) ([]byte, error)
 
 // jwtBuffers are the two buffers of one POST / or POST /video-sdk request, recycled together:
@@ -76,12 +76,12 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 	buffers := &sync.Pool{New: func() any { return new(jwtBuffers) }}
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !acceptedMediaType(r.Header.Get("Content-Type")) {
-			writeFieldErrors(w, http.StatusUnsupportedMediaType, signature.FieldError{Property: "Content-Type",
+			writeFieldErrors(w, http.StatusUnsupportedMediaType, sdkjwt.FieldError{Property: "Content-Type",
 				Reason: "send the body as UTF-8 application/json (text/plain or no Content-Type are read as JSON too)"})
 			return
 		}
 		if !identityEncoding(r) {
-			writeFieldErrors(w, http.StatusUnsupportedMediaType, signature.FieldError{Property: "Content-Encoding",
+			writeFieldErrors(w, http.StatusUnsupportedMediaType, sdkjwt.FieldError{Property: "Content-Encoding",
 				Reason: "send the body uncompressed"})
 			return
 		}
@@ -93,16 +93,16 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 		if _, err := buf.body.ReadFrom(http.MaxBytesReader(w, r.Body, maxSignatureBody)); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				writeFieldErrors(w, http.StatusRequestEntityTooLarge, signature.FieldError{Property: "body",
+				writeFieldErrors(w, http.StatusRequestEntityTooLarge, sdkjwt.FieldError{Property: "body",
 					Reason: "is larger than 100 KiB"})
 				return
 			}
-			writeFieldErrors(w, http.StatusBadRequest, signature.FieldError{Property: "body", Reason: "could not be read"})
+			writeFieldErrors(w, http.StatusBadRequest, sdkjwt.FieldError{Property: "body", Reason: "could not be read"})
 			return
 		}
 		answer, err := issue(buf.answer[:0], buf.body.Bytes())
 		if err != nil {
-			var verr *signature.ValidationError
+			var verr *sdkjwt.ValidationError
 			if errors.As(err, &verr) {
 				writeFieldErrors(w, http.StatusBadRequest, verr.Errors...)
 				return
