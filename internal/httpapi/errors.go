@@ -10,8 +10,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
-	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
+	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
