@@ -1,4 +1,4 @@
-package connections_test
+package manager_test
 
 import (
 	"context"
