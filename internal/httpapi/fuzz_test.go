@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/seal"
-	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
 // parseMeetingID decodes the meeting_id query parameter: whatever it accepts must be a positive
@@ -145,32 +143,6 @@ func FuzzConnectLinkTTL(f *testing.F) {
 		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if raw != "" && (err != nil || n < 1 || n > 2592000 || ttl != time.Duration(n)*time.Second) {
 			t.Fatalf("accepted %q as %v", raw, ttl)
-		}
-	})
-}
-
-// A Zoom webhook's body, once its signature passes, is decoded by zoom.ParseWebhook (fuzzed
-// there too) and applied by applyZoomEvent: whatever it holds, nothing panics.
-func FuzzZoomEvent(f *testing.F) {
-	for _, seed := range []string{
-		`{"event":"meeting.created","payload":{"object":{"id":85746065432,"host_id":"h"}}}`,
-		`{"event":"meeting.deleted","payload":{"object":{"id":"85746065432"}}}`,
-		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":5551112222}}}`,
-		`{"event":"app_deauthorized","payload":{"user_id":"u1"}}`,
-		`{"event":"meeting.created","payload":{"object":{"id":1.5e3,"host_id":"h"}}}`,
-		`{"event":"user.updated","payload":{"object":{"id":7,"pmi":"-1"}}}`, `[]`, `{"payload":null}`,
-		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":5551112223},"old_object":{"id":"u1","pmi":"5551112222"}}}`,
-		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":1},"old_object":null}}`,
-	} {
-		f.Add([]byte(seed))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := zoom.ParseWebhook(body)
-		if err != nil {
-			return
-		}
-		if outcome, err := applyZoomEvent(context.Background(), nil, ev); err != nil || outcome != "ignored" {
-			t.Fatalf("without connected accounts: %q %v", outcome, err)
 		}
 	})
 }

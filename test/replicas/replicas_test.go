@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
+
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/zoomtoken/zoomtoken/internal/postgres/pgtest"
@@ -69,20 +71,8 @@ type cluster struct {
 type replica struct {
 	url string
 	cmd *exec.Cmd
-	out *lockedBuffer
+	out *logtest.Buffer
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func freePort(tb testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -147,7 +137,7 @@ func (c *cluster) env(publicURL string, extra []string) []string {
 // start runs one zoomtoken process and waits until it answers.
 func (c *cluster) start(tb testing.TB, addr, publicURL string, extra []string) *replica {
 	tb.Helper()
-	r := &replica{url: "http://" + addr, out: &lockedBuffer{}}
+	r := &replica{url: "http://" + addr, out: &logtest.Buffer{}}
 	r.cmd = exec.Command(binary, "-addr", addr)
 	r.cmd.Env = c.env(publicURL, extra)
 	r.cmd.Dir = tb.TempDir()
