@@ -109,8 +109,24 @@ func runConnections(ctx context.Context, args []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "one connection, p50: /obf-token %s, the emulator's OBF alone %s: the service adds %s (p99 %s vs %s)\n",
-		ms(single.p50), ms(alone.p50), us(single.p50-alone.p50), ms(single.p99), ms(alone.p99))
+	// The floor of any service that forwards a call: a bare reverse proxy in front of the same
+	// OBF endpoint, at one connection too.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	proxy, proxyAddr, err := startLine(ctx, self, nil, regexp.MustCompile(`^(\S+)$`), "proxy", "-target", emuURL)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	proxied, err := wrk(ctx, "http://"+proxyAddr+"/v2/users/me/token?type=onbehalf", authScript, 1, *duration)
+	stop(proxy)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "one connection, p50: /obf-token %s, the emulator's OBF alone %s: the service adds %s (p99 %s vs %s); "+
+		"a bare reverse proxy in front of it adds %s\n",
+		ms(single.p50), ms(alone.p50), us(single.p50-alone.p50), ms(single.p99), ms(alone.p99), us(proxied.p50-alone.p50))
 
 	storms := []struct {
 		database string

@@ -8,13 +8,15 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 )
@@ -34,7 +36,14 @@ func Dialect() sqlstore.Dialect {
 	if err != nil {
 		panic(err) // the embedded directory is part of the binary
 	}
-	return sqlstore.Dialect{Name: "SQLite", Migrations: migrations, SerializeWrites: true}
+	return sqlstore.Dialect{Name: "SQLite", Migrations: migrations, SerializeWrites: true, Busy: busy}
+}
+
+// busy reports SQLITE_BUSY. Processes starting together on a new file race to turn on its
+// write-ahead log, and SQLite answers the losers at once, without waiting out busy_timeout.
+func busy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // OpenDB opens the database file at path, creating it readable by its owner only. WAL lets

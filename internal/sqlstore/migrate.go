@@ -58,6 +58,21 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, target int) (from int, 
 	if target <= 0 || target > len(list) {
 		target = len(list)
 	}
+	for wait := 10 * time.Millisecond; ; wait *= 2 {
+		from, err = migrate(ctx, db, d, list, target)
+		if err == nil || d.Busy == nil || !d.Busy(err) || wait > 2*time.Second {
+			return from, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return from, err
+		}
+	}
+}
+
+// migrate applies the migrations from the schema's version up to target, in one transaction.
+func migrate(ctx context.Context, db *sql.DB, d Dialect, list []migration, target int) (from int, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err

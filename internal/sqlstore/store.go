@@ -37,6 +37,9 @@ type Dialect struct {
 	// own write lock: where that lock covers the whole database (SQLite), waiting on a mutex
 	// hands over at once, where the database's busy handler would sleep and poll.
 	SerializeWrites bool
+	// Busy, when set, tells an error that says another process holds the database for a moment
+	// in a way the database's own wait does not cover; Migrate tries again after it.
+	Busy func(error) bool
 }
 
 // Options tunes a Store.
