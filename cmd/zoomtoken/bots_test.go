@@ -237,6 +237,7 @@ func TestJoinTokenParameters(t *testing.T) {
 }
 
 func TestBotUpstreamFailures(t *testing.T) {
+	t.Parallel() // its own ports, database and configuration
 	closedPort := func() string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -50,6 +50,7 @@ func waitForLog(tb testing.TB, inst *instance, want string) {
 }
 
 func TestDatabaseDownAtStartIsNotFatal(t *testing.T) {
+	t.Parallel() // its own ports, database and configuration
 	keys, _ := newKeyBase64(t)
 	t.Run("SQLite, until its directory appears", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "not-yet")
@@ -97,6 +98,7 @@ func assertSignatureWorks(tb testing.TB, inst *instance) {
 }
 
 func TestRekeyCommand(t *testing.T) {
+	t.Parallel() // its own ports, database and configuration
 	path := filepath.Join(t.TempDir(), "zt.db")
 	keyA, rawA := newKeyBase64(t)
 	keyB, rawB := newKeyBase64(t)
