@@ -1,5 +1,6 @@
 // Package zoomemu is an in-process emulator of the Zoom endpoints zoomtoken calls: the
-// Server-to-Server OAuth token endpoint, ZAKs and meeting join tokens. It speaks Zoom's wire
+// Server-to-Server OAuth token endpoint, ZAKs and meeting join tokens, the user-managed OAuth
+// app, webhooks, and Realtime Media Streams (rtms.go). It speaks Zoom's wire
 // format (error bodies, codes, statuses, x-zm-trackingid, rate-limit headers) and can be told to
 // misbehave: latency, scripted faults, revoked tokens. It is an http.Handler, so tests run it with
 // httptest and cmd/zoomemu serves it on a port.
@@ -89,6 +90,8 @@ type Config struct {
 	// WebhookSecretToken signs the webhooks the emulator sends (the event subscription's
 	// Secret Token).
 	WebhookSecretToken string
+	// RTMS is the Realtime Media Streams app; nil: none.
+	RTMS *RTMS
 	// Now is the emulator's clock, for token expiry and rate limits; default time.Now.
 	Now func() time.Time
 }
@@ -145,6 +148,8 @@ type Emulator struct {
 	tokenWindow    rateWindow
 	joinTokenCalls []JoinTokenCall
 
+	rtms rtmsState
+
 	counts map[Endpoint]*atomic.Int64
 	closed chan struct{}
 	once   sync.Once
@@ -169,6 +174,7 @@ func New(cfg Config) *Emulator {
 		codes:       map[string]*authCode{},
 		usedRefresh: map[string]string{},
 		stats:       map[string]userStats{},
+		rtms:        rtmsState{streams: map[string]*rtmsStream{}},
 	}
 	for _, ep := range Endpoints() {
 		e.counts[ep] = &atomic.Int64{}
@@ -182,13 +188,16 @@ func New(cfg Config) *Emulator {
 	e.mux.Handle("GET /v2/users/me/token", e.endpoint(EndpointUserToken, e.authorized(userOnly(e.handleUserToken))))
 	e.mux.Handle("GET /v2/users/me/meetings", e.endpoint(EndpointMeetings, e.authorized(userOnly(e.handleMeetings))))
 	e.mux.Handle("GET /v2/meetings/{meetingId}/jointoken/{kind}", e.endpoint(EndpointJoinToken, e.authorized(e.handleJoinToken)))
+	e.mux.Handle("PATCH /v2/live_meetings/{meetingId}/rtms_app/status", e.endpoint(EndpointRTMSControl, e.authorized(e.handleRTMSControl)))
+	e.mux.HandleFunc("GET /rtms/signaling", e.handleRTMSSignaling)
+	e.mux.HandleFunc("GET /rtms/media", e.handleRTMSMedia)
 	return e
 }
 
 // Endpoints lists every emulated endpoint.
 func Endpoints() []Endpoint {
 	return []Endpoint{EndpointToken, EndpointZAK, EndpointJoinToken, EndpointAuthorize, EndpointRevoke,
-		EndpointUsersMe, EndpointUserToken, EndpointMeetings}
+		EndpointUsersMe, EndpointUserToken, EndpointMeetings, EndpointRTMSControl}
 }
 
 // userOnly refuses S2S tokens on the endpoints that are about "me".
