@@ -63,6 +63,8 @@ func FuzzParseWebhook(f *testing.F) {
 		`{"event":"meeting.created","payload":{"object":{"id":1.5e3,"host_id":"h"}}}`,
 		`{"event":"user.updated","payload":{"object":{"id":7,"pmi":"-1"}}}`, `[]`, `{"payload":null}`,
 		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":5551112223},"old_object":{"id":"u1","pmi":"5551112222"}}}`,
+		`{"event":"meeting.rtms_started","payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","rtms_stream_id":"609340fc9d894ba5a6fbb06b8aef22ec","server_urls":"wss://rtms.zoom.us","meeting_id":81112223333}}`,
+		`{"event":"session.rtms_stopped","payload":{"session_id":"s1","rtms_stream_id":"x","server_urls":["wss://a","wss://b"]}}`,
 	} {
 		f.Add([]byte(seed))
 	}

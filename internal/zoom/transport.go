@@ -1,6 +1,7 @@
 package zoom
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -217,18 +218,31 @@ type answer struct {
 
 // get makes one GET with the access token and returns the 200 body, or the error Zoom answered.
 func (tr *transport) get(ctx context.Context, op string, at accessToken, path string, query url.Values) (answer, *Error) {
+	return tr.send(ctx, op, at, http.MethodGet, path, query, nil)
+}
+
+// send makes one request with the access token (a JSON body when body is not nil) and returns a
+// 2xx answer's body, or the error Zoom answered.
+func (tr *transport) send(ctx context.Context, op string, at accessToken, method, path string, query url.Values, body []byte) (answer, *Error) {
 	actx, cancel := context.WithTimeout(ctx, tr.cfg.AttemptTimeout)
 	defer cancel()
 	target := at.apiBase + path
 	if len(query) > 0 {
 		target += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, target, nil)
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(actx, method, target, reader)
 	if err != nil {
 		return answer{}, &Error{Kind: KindRefused, Op: op, Message: "bad request URL", Err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+at.value)
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := tr.http.Do(req)
 	if err != nil {
 		return answer{}, &Error{Kind: KindUnavailable, Op: op, Message: transportProblem(err), Err: stripURL(err)}
@@ -236,16 +250,16 @@ func (tr *transport) get(ctx context.Context, op string, at accessToken, path st
 	defer resp.Body.Close()
 	tr.observeRateLimit(resp.Header)
 	at.gate.learn(resp.Header)
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	trackingID := resp.Header.Get("x-zm-trackingid")
 	if err != nil {
 		return answer{}, &Error{Kind: KindUnavailable, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
 			Message: "answer cut short", Err: stripURL(err)}
 	}
-	if resp.StatusCode == http.StatusOK {
-		return answer{data: body, trackingID: trackingID}, nil
+	if resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2 {
+		return answer{data: data, trackingID: trackingID}, nil
 	}
-	return answer{}, tr.restError(op, resp, body)
+	return answer{}, tr.restError(op, resp, data)
 }
 
 // endpointOf maps an operation to the endpoint name Hooks receive.
@@ -261,6 +275,8 @@ func endpointOf(op string) string {
 		return EndpointUserToken
 	case opListMeetings:
 		return EndpointMeetings
+	case opRTMSControl:
+		return EndpointRTMSControl
 	}
 	return EndpointToken
 }
@@ -331,7 +347,7 @@ func (tr *transport) restError(op string, resp *http.Response, body []byte) *Err
 		e.Kind = KindUnavailable
 	case resp.StatusCode == http.StatusNotFound,
 		answer.Code == codeUserNotFound, answer.Code == codeMeetingNotFound,
-		answer.Code == codeNotAllowed, answer.Code == codeHostingNotAllowed,
+		answer.Code == codeNotAllowed, answer.Code == codeHostingNotAllowed, answer.Code == CodeRTMSNotInvited,
 		answer.Code == codeInvalidMeetingID && op == opJoinToken:
 		e.Kind = KindNotFound
 	default:

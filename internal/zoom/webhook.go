@@ -67,6 +67,11 @@ type WebhookEvent struct {
 	// and the pmi before the change (payload.old_object.pmi).
 	ObjectUserID     string
 	PMI, PreviousPMI int64
+	// The fields of the RTMS events ({meeting,webinar,session}.rtms_{started,interrupted,
+	// stopped}), flat in payload: the stream, its meeting's uuid (or the session's id), the
+	// signaling URL (absent from stop events), and the account. MeetingID holds payload.meeting_id
+	// there. ClientID is the app's, when the payload names it.
+	RTMSStreamID, MeetingUUID, SessionID, ServerURLs, AccountID, ClientID string
 }
 
 // webhookEnvelope is the JSON of an event, leniently typed: Zoom sends ids as numbers in some
@@ -87,6 +92,14 @@ type webhookEnvelope struct {
 		OldObject struct {
 			PMI json.RawMessage `json:"pmi"`
 		} `json:"old_object"`
+		// The RTMS events' flat fields.
+		RTMSStreamID string          `json:"rtms_stream_id"`
+		MeetingUUID  string          `json:"meeting_uuid"`
+		SessionID    string          `json:"session_id"`
+		ServerURLs   json.RawMessage `json:"server_urls"`
+		AccountID    string          `json:"account_id"`
+		MeetingID    json.RawMessage `json:"meeting_id"`
+		ClientID     string          `json:"client_id"`
 	} `json:"payload"`
 }
 
@@ -105,7 +118,26 @@ func ParseWebhook(body []byte) (WebhookEvent, error) {
 		ev.ObjectUserID = ""
 	}
 	ev.MeetingID = positiveID(p.Object.ID)
+	if ev.MeetingID == 0 {
+		ev.MeetingID = positiveID(p.MeetingID)
+	}
+	ev.RTMSStreamID, ev.MeetingUUID, ev.SessionID = p.RTMSStreamID, p.MeetingUUID, p.SessionID
+	ev.AccountID, ev.ClientID, ev.ServerURLs = p.AccountID, p.ClientID, firstString(p.ServerURLs)
 	return ev, nil
+}
+
+// firstString reads a JSON string, or the first string of an array of them (server_urls is a
+// string today; be lenient); empty otherwise.
+func firstString(raw json.RawMessage) string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) == nil && len(many) > 0 {
+		return many[0]
+	}
+	return ""
 }
 
 // positiveID reads a meeting id or PMI: a JSON integer, or a string of digits; zero otherwise.
