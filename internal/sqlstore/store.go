@@ -202,7 +202,12 @@ func (s *Store) recordEvent(ctx context.Context, tx *sql.Tx, t connections.Event
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO events (id, connection_id, type, payload, created_at, attempts, next_attempt_at)
+	return s.insertEvent(ctx, tx, e)
+}
+
+// insertEvent adds e to the outbox in the caller's transaction.
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, e connections.Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO events (id, connection_id, type, payload, created_at, attempts, next_attempt_at)
 		VALUES ($1, $2, $3, $4, $5, 0, $5)`, e.ID, e.ConnectionID, string(e.Type), string(e.Payload), millis(e.CreatedAt))
 	return err
 }

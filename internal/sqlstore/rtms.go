@@ -1,0 +1,93 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/rtms"
+)
+
+var _ rtms.Store = (*Store)(nil)
+
+const streamColumns = `id, kind, meeting_uuid, meeting_id, server_urls, account_id, state, started_at, updated_at`
+
+func scanStream(row interface{ Scan(...any) error }) (rtms.Stream, error) {
+	var s rtms.Stream
+	var kind, state string
+	var started, updated int64
+	err := row.Scan(&s.ID, &kind, &s.MeetingUUID, &s.MeetingID, &s.ServerURLs, &s.AccountID, &state, &started, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, rtms.ErrNotFound
+	}
+	s.Kind, s.State = rtms.Kind(kind), rtms.State(state)
+	s.StartedAt, s.UpdatedAt = fromMillis(started), fromMillis(updated)
+	return s, err
+}
+
+// UpdateStream implements rtms.Store. The stream's lock is its row: a placeholder row (state '')
+// is inserted first when there is none, so that two processes hearing of a new stream at once
+// take turns on it; a transaction that changes nothing rolls the placeholder back.
+func (s *Store) UpdateStream(ctx context.Context, id string, fn rtms.UpdateFunc,
+	event func(rtms.Stream) (connections.Event, error)) (rtms.Stream, bool, error) {
+	var stored rtms.Stream
+	var changed bool
+	errUnchanged := errors.New("unchanged")
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rtms_streams (`+streamColumns+`)
+			VALUES ($1, '', '', 0, '', '', '', 0, 0) ON CONFLICT (id) DO NOTHING`, id); err != nil {
+			return err
+		}
+		cur, err := scanStream(tx.QueryRowContext(ctx, `SELECT `+streamColumns+` FROM rtms_streams WHERE id = $1 `+s.dialect.LockRow, id))
+		if err != nil {
+			return err
+		}
+		found := cur.State != ""
+		next, ok := fn(cur, found)
+		if !ok {
+			stored = cur
+			return errUnchanged
+		}
+		next.ID = id
+		if _, err := tx.ExecContext(ctx, `UPDATE rtms_streams SET kind = $2, meeting_uuid = $3, meeting_id = $4,
+			server_urls = $5, account_id = $6, state = $7, started_at = $8, updated_at = $9 WHERE id = $1`,
+			id, string(next.Kind), next.MeetingUUID, next.MeetingID, next.ServerURLs, next.AccountID, string(next.State),
+			millis(next.StartedAt), millis(next.UpdatedAt)); err != nil {
+			return err
+		}
+		e, err := event(next)
+		if err != nil {
+			return err
+		}
+		if err := s.insertEvent(ctx, tx, e); err != nil {
+			return err
+		}
+		stored, changed = next, true
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return stored, false, nil
+	}
+	return stored, changed, err
+}
+
+// Stream implements rtms.Store.
+func (s *Store) Stream(ctx context.Context, id string) (rtms.Stream, error) {
+	stmt, err := s.prepared(ctx, `SELECT `+streamColumns+` FROM rtms_streams WHERE id = $1 AND state <> ''`)
+	if err != nil {
+		return rtms.Stream{}, err
+	}
+	return scanStream(stmt.QueryRowContext(ctx, id))
+}
+
+// DeleteStreams implements rtms.Store.
+func (s *Store) DeleteStreams(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.exec(ctx, `DELETE FROM rtms_streams WHERE updated_at < $1 AND state <> ''`, millis(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
