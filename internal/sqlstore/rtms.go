@@ -27,7 +27,7 @@ func scanStream(row interface{ Scan(...any) error }) (rtms.Stream, error) {
 	return s, err
 }
 
-// UpdateStream implements rtms.Store. The stream's lock is its row: a placeholder row (state '')
+// UpdateStream implements rtms.Store. The stream's lock is its row: a placeholder row (state ”)
 // is inserted first when there is none, so that two processes hearing of a new stream at once
 // take turns on it; a transaction that changes nothing rolls the placeholder back.
 func (s *Store) UpdateStream(ctx context.Context, id string, fn rtms.UpdateFunc,
