@@ -63,6 +63,9 @@ type environment struct {
 	ConnectionKeepalive string `envconfig:"CONNECTION_KEEPALIVE" default:"168h" desc:"a connection not refreshed for this long is refreshed in the background"`
 	EventsURL           string `envconfig:"EVENTS_URL" desc:"where to POST connection events (with EVENTS_SIGNING_SECRET)"`
 	EventsSigningSecret string `envconfig:"EVENTS_SIGNING_SECRET" desc:"whsec_… secret that signs connection events" secret:"true"`
+	RTMSClientID        string `envconfig:"ZOOM_RTMS_CLIENT_ID" desc:"the Realtime Media Streams app's Client ID, when it is not ZOOM_OAUTH_CLIENT_ID's app"`
+	RTMSClientSecret    string `envconfig:"ZOOM_RTMS_CLIENT_SECRET" desc:"that app's Client Secret, which signs workers' handshakes" secret:"true"`
+	RTMSStreamTTL       string `envconfig:"RTMS_STREAM_TTL" default:"24h" desc:"how long a stream is kept after its last event when no stop came"`
 }
 
 // DefaultAPIBaseURL is Zoom's REST base, used when ZOOM_API_BASE_URL is unset and the token
@@ -157,6 +160,14 @@ type Events struct {
 	SigningSecret Secret
 }
 
+// RTMS holds the Realtime Media Streams app whose Client Secret signs workers' handshakes.
+type RTMS struct {
+	ClientID     string
+	ClientSecret Secret
+	// StreamTTL is how long a stream is kept after its last event.
+	StreamTTL time.Duration
+}
+
 // Config is the validated configuration. A feature's pointer is nil when the feature is off.
 type Config struct {
 	Port int
@@ -209,6 +220,8 @@ type Config struct {
 	WebhookSecretTokens []Secret
 	// Events is nil when no connection events are sent.
 	Events *Events
+	// RTMS is nil when the Realtime Media Streams routes are off.
+	RTMS *RTMS
 }
 
 // Feature names, as the startup line prints them.
@@ -219,6 +232,8 @@ const (
 	FeatureZAK       = "zak"
 	// FeatureConnections is connected accounts.
 	FeatureConnections = "connections"
+	// FeatureRTMS is Realtime Media Streams.
+	FeatureRTMS = "rtms"
 )
 
 // Features lists the features that are on, in route order.
@@ -238,6 +253,9 @@ func (c Config) Features() []string {
 	}
 	if c.Connections != nil {
 		on = append(on, FeatureConnections)
+	}
+	if c.RTMS != nil {
+		on = append(on, FeatureRTMS)
 	}
 	return on
 }
@@ -380,6 +398,7 @@ func Load(getenv func(string) string) (Config, error) {
 			SigningSecret: NewSecret(p.signingSecret("EVENTS_SIGNING_SECRET", env.EventsSigningSecret)),
 		}
 	}
+	cfg.RTMS = p.rtms(env, cfg)
 	if cfg.MeetingSDK == nil && cfg.VideoSDK == nil && cfg.S2S == nil && cfg.Connections == nil && len(p.problems) == 0 {
 		p.add("ZOOM_MEETING_SDK_KEY", "no feature is configured: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET "+
 			"for POST /, or ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET for POST /video-sdk, or ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS for the bot endpoints, "+
@@ -620,6 +639,31 @@ func (p *parser) connections(env environment) *Connections {
 		c.ConnectSuccessURL = p.absoluteURL("CONNECT_SUCCESS_URL", env.ConnectSuccessURL)
 	}
 	return c
+}
+
+// rtms reads the RTMS app: ZOOM_RTMS_CLIENT_ID and _SECRET, or else the connected-accounts app.
+// RTMS is on when an app is known and ZOOM_WEBHOOK_SECRET_TOKENS is set (streams arrive by
+// webhook). Streams live in the connections database, so RTMS needs connected accounts on.
+func (p *parser) rtms(env environment, cfg Config) *RTMS {
+	explicit := p.group(
+		setting{"ZOOM_RTMS_CLIENT_ID", env.RTMSClientID},
+		setting{"ZOOM_RTMS_CLIENT_SECRET", env.RTMSClientSecret},
+	)
+	ttl := p.duration("RTMS_STREAM_TTL", env.RTMSStreamTTL)
+	switch {
+	case explicit && cfg.Connections == nil:
+		p.add("ZOOM_RTMS_CLIENT_ID", "needs connected accounts on (ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, "+
+			"TOKEN_ENCRYPTION_KEYS): streams are kept in their database")
+		return nil
+	case explicit && len(cfg.WebhookSecretTokens) == 0:
+		p.add("ZOOM_WEBHOOK_SECRET_TOKENS", "must be set with ZOOM_RTMS_CLIENT_ID: streams are announced by Zoom's webhooks")
+		return nil
+	case explicit:
+		return &RTMS{ClientID: env.RTMSClientID, ClientSecret: NewSecret(env.RTMSClientSecret), StreamTTL: ttl}
+	case cfg.Connections != nil && len(cfg.WebhookSecretTokens) > 0:
+		return &RTMS{ClientID: cfg.Connections.ClientID, ClientSecret: cfg.Connections.ClientSecret, StreamTTL: ttl}
+	}
+	return nil
 }
 
 // database reads DATABASE_URL: postgres:// or postgresql:// for PostgreSQL, sqlite:PATH or

@@ -119,8 +119,12 @@ func TestLoadConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := cfg.Features(), []string{FeatureConnections}; !slices.Equal(got, want) {
+	// Webhooks with connected accounts turn RTMS on, with the connected-accounts app.
+	if got, want := cfg.Features(), []string{FeatureConnections, FeatureRTMS}; !slices.Equal(got, want) {
 		t.Errorf("features: got %v, want %v", got, want)
+	}
+	if r := cfg.RTMS; r == nil || r.ClientID != env["ZOOM_OAUTH_CLIENT_ID"] || r.ClientSecret.Reveal() != env["ZOOM_OAUTH_CLIENT_SECRET"] || r.StreamTTL != 24*time.Hour {
+		t.Errorf("RTMS: %+v", r)
 	}
 	c := cfg.Connections
 	if c.ClientID != "oauth-client" || c.ClientSecret.Reveal() != "oauth-secret-value" || c.PublicURL != "https://tokens.example.com" ||
@@ -374,8 +378,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 34 {
-		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2, SHUTDOWN_DELAY, ZOOM_RATE_LIMIT and MAX_CONNECTIONS", got)
+	if got := len(Variables()); got != 37 {
+		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2, SHUTDOWN_DELAY, ZOOM_RATE_LIMIT, MAX_CONNECTIONS and the 3 of RTMS", got)
 	}
 }
 
@@ -401,6 +405,44 @@ func TestDocumentedVariablesMatch(t *testing.T) {
 	for _, name := range Variables() {
 		if !strings.Contains(string(readme), "`"+name+"`") {
 			t.Errorf("docs/configuration.md does not document %s", name)
+		}
+	}
+}
+
+func TestLoadRTMS(t *testing.T) {
+	withApp := func(extra map[string]string) map[string]string {
+		env := connectionsOnly()
+		env["ZOOM_WEBHOOK_SECRET_TOKENS"] = "whs1"
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	cfg, err := Load(envOf(withApp(map[string]string{"ZOOM_RTMS_CLIENT_ID": "rtms-id", "ZOOM_RTMS_CLIENT_SECRET": "rtms-secret", "RTMS_STREAM_TTL": "2h"})))
+	if err != nil || cfg.RTMS == nil || cfg.RTMS.ClientID != "rtms-id" || cfg.RTMS.ClientSecret.Reveal() != "rtms-secret" || cfg.RTMS.StreamTTL != 2*time.Hour {
+		t.Fatalf("an RTMS app of its own: %+v %v", cfg.RTMS, err)
+	}
+	noHooks := withApp(nil)
+	delete(noHooks, "ZOOM_WEBHOOK_SECRET_TOKENS")
+	if cfg, err := Load(envOf(noHooks)); err != nil || cfg.RTMS != nil {
+		t.Errorf("without webhooks RTMS is off: %+v %v", cfg.RTMS, err)
+	}
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"half an app": {withApp(map[string]string{"ZOOM_RTMS_CLIENT_ID": "rtms-id"}), "ZOOM_RTMS_CLIENT_SECRET"},
+		"a bad TTL":   {withApp(map[string]string{"RTMS_STREAM_TTL": "soon"}), "RTMS_STREAM_TTL"},
+		"no connected accounts": {map[string]string{"ZOOM_MEETING_SDK_KEY": "k", "ZOOM_MEETING_SDK_SECRET": "s", "ZOOM_WEBHOOK_SECRET_TOKENS": "w",
+			"ZOOM_RTMS_CLIENT_ID": "rtms-id", "ZOOM_RTMS_CLIENT_SECRET": "rtms-secret"}, "ZOOM_RTMS_CLIENT_ID"},
+	} {
+		_, err := Load(envOf(tc.env))
+		var cerr *Error
+		if !errors.As(err, &cerr) || !slices.ContainsFunc(cerr.Problems, func(p Problem) bool { return p.Variable == tc.want }) {
+			t.Errorf("%s: %v, want a problem with %s", name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "rtms-secret") {
+			t.Errorf("%s: the error prints the secret", name)
 		}
 	}
 }
