@@ -31,6 +31,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/logging"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
+	"github.com/zoomtoken/zoomtoken/internal/rtms"
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
@@ -167,7 +168,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		for _, t := range cfg.AdminTokens {
 			deps.AdminTokens = append(deps.AdminTokens, t.Reveal())
 		}
-		deliverer, err := newDeliverer(cfg, store, m, logger)
+		var streams *rtms.Service
+		if cfg.RTMS != nil {
+			streams = newRTMS(cfg.RTMS, store, logger)
+			deps.RTMS = &httpapi.RTMS{Service: streams, ClientID: cfg.RTMS.ClientID}
+			go streams.Run(ctx, max(min(cfg.RTMS.StreamTTL/10, 10*time.Minute), 100*time.Millisecond))
+		}
+		deliverer, err := newDeliverer(cfg, store, streams, m, logger)
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/postgres"
+	"github.com/zoomtoken/zoomtoken/internal/rtms"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
@@ -199,8 +200,11 @@ func runConnectLink(cfg config.Config, args []string, stdout, stderr io.Writer) 
 
 // newDeliverer returns the deliverer of connection events: to EVENTS_URL when it is set, and
 // otherwise one that clears the outbox.
-func newDeliverer(cfg config.Config, store connections.Store, m *metrics.Metrics, logger zerolog.Logger) (*events.Deliverer, error) {
+func newDeliverer(cfg config.Config, store connections.Store, streams *rtms.Service, m *metrics.Metrics, logger zerolog.Logger) (*events.Deliverer, error) {
 	dc := events.Config{Store: store, Observe: m.ObserveEventDelivery, Logger: logger}
+	if streams != nil {
+		dc.Complete = streams.CompleteEvent // rtms.started carries the signature, which is not stored
+	}
 	if cfg.Events != nil {
 		signer, err := standardwebhooks.NewWebhook(cfg.Events.SigningSecret.Reveal())
 		if err != nil {

@@ -16,6 +16,15 @@ type PendingStore struct {
 // Set makes s the store every later call goes to.
 func (p *PendingStore) Set(s Store) { p.opened.Store(&s) }
 
+// Opened returns the opened store, and false while the database has not answered: for the
+// other domains that keep their data in the same database (the RTMS streams).
+func (p *PendingStore) Opened() (Store, bool) {
+	if s := p.opened.Load(); s != nil {
+		return *s, true
+	}
+	return nil, false
+}
+
 func (p *PendingStore) store() Store {
 	if s := p.opened.Load(); s != nil {
 		return *s

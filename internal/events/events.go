@@ -53,6 +53,10 @@ type Config struct {
 	Now func() time.Time
 	// GiveUpAfter is how long an event is retried before it is dropped (logged).
 	GiveUpAfter time.Duration
+	// Complete, when set, returns the body to send for an event: what the outbox holds, with
+	// anything not kept at rest added (an RTMS stream's signature). It must give the same bytes
+	// on every attempt.
+	Complete func(connections.Event) ([]byte, error)
 	// Observe, when set, is told each delivery's outcome.
 	Observe func(outcome string)
 	Logger  zerolog.Logger
@@ -154,11 +158,18 @@ func (d *Deliverer) settle(ctx context.Context, s connections.Store, e connectio
 // receiver can deduplicate.
 func (d *Deliverer) post(ctx context.Context, e connections.Event) error {
 	now := time.Now() // the wall clock the receiver checks the timestamp against, not the scheduling clock
-	signature, err := d.cfg.Signer.Sign(e.ID, now, e.Payload)
+	body := e.Payload
+	if d.cfg.Complete != nil {
+		var err error
+		if body, err = d.cfg.Complete(e); err != nil {
+			return err
+		}
+	}
+	signature, err := d.cfg.Signer.Sign(e.ID, now, body)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(e.Payload))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func requireCaller(secrets secretSet, signed signedCallback, m *metrics.Metrics)
 				return
 			}
 			// A parameter given twice is ambiguous: which one would Zoom be asked about?
-			for _, name := range []string{"meeting_id", "type", "user", "ref", "bypass_waiting_room"} {
+			for _, name := range []string{"meeting_id", "type", "user", "ref", "bypass_waiting_room", "rtms_stream_id"} {
 				if len(q[name]) > 1 {
 					writeText(w, http.StatusBadRequest, name+" is given more than once")
 					return

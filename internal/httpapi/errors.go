@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/rtms"
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -58,6 +59,12 @@ func classify(err error) failure {
 			logged: "webhook: storing its effect failed; Zoom will retry"}
 	case errors.Is(err, errNoJoinTokenSource):
 		return failure{status: http.StatusNotFound, reason: errNoJoinTokenSource.Error(), level: zerolog.NoLevel}
+	case errors.Is(err, errNoRTMSSource):
+		return failure{status: http.StatusNotFound, reason: errNoRTMSSource.Error(), level: zerolog.NoLevel}
+	case errors.Is(err, rtms.ErrNotFound):
+		return failure{status: http.StatusNotFound, reason: "no verified Zoom webhook announced this stream", level: zerolog.NoLevel}
+	case errors.Is(err, rtms.ErrStopped):
+		return failure{status: http.StatusGone, reason: "this stream has stopped: do not reconnect", level: zerolog.NoLevel}
 	case errors.Is(err, connections.ErrNotFound):
 		return failure{status: http.StatusNotFound, reason: "no connected Zoom account matches", level: zerolog.NoLevel}
 	case errors.Is(err, connections.ErrReauthorizationRequired):
@@ -95,6 +102,10 @@ func classifyZoom(zerr *zoom.Error) failure {
 		}
 		return f
 	}
+	if zerr.Code == zoom.CodeRTMSNotEntitled {
+		return failure{status: http.StatusBadGateway, level: zerolog.ErrorLevel, page: pageZoomRefused,
+			reason: "the Zoom account has no Realtime Media Streams entitlement: its owner must have it turned on"}
+	}
 	return failure{status: http.StatusBadGateway, level: zerolog.ErrorLevel, page: pageZoomRefused,
 		reason: "Zoom refused the request; the service's Zoom app needs attention (see its log)"}
 }
@@ -111,6 +122,8 @@ func notFoundReason(zerr *zoom.Error) string {
 		return "Zoom does not allow this token for this meeting (a meeting setting, or the user does not host it)"
 	case 3161:
 		return "this user is not allowed to host meetings"
+	case zoom.CodeRTMSNotInvited:
+		return "this meeting is outside the user's account and they are not on its invite list, so they cannot start its stream"
 	}
 	return "Zoom cannot make this token (the log says why)"
 }

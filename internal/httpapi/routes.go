@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
 // addRoutes lists every route the service answers.
@@ -56,6 +57,18 @@ func addRoutes(r chi.Router, d Deps) {
 		} else {
 			r.With(guard).Get("/obf-token", handleOBF(d.Connected))
 		}
+
+		// Realtime Media Streams: what a worker needs to join a stream, without the Client Secret.
+		for _, path := range []string{"/rtms/stream", "/rtms/signature"} {
+			r.HandleFunc(path, methodNotAllowed)
+		}
+		if d.RTMS == nil {
+			r.Get("/rtms/stream", featureOff(rtmsVariables))
+			r.Get("/rtms/signature", featureOff(rtmsVariables))
+		} else {
+			r.With(guard).Get("/rtms/stream", handleRTMSStream(d.RTMS))
+			r.With(guard).Get("/rtms/signature", handleRTMSSignature(d.RTMS))
+		}
 	})
 
 	// Zoom's event notifications keep the meeting map and the connections current.
@@ -64,7 +77,7 @@ func addRoutes(r chi.Router, d Deps) {
 		if d.Connected != nil {
 			m = d.Connected.Manager
 		}
-		r.Post("/webhooks/zoom", handleZoomWebhook(d.ZoomWebhookTokens, m, d.Metrics, time.Now))
+		r.Post("/webhooks/zoom", handleZoomWebhook(d.ZoomWebhookTokens, m, d.RTMS, d.Metrics, time.Now))
 	} else {
 		r.Post("/webhooks/zoom", featureOff("ZOOM_WEBHOOK_SECRET_TOKENS"))
 	}
@@ -89,5 +102,13 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Get("/connections/{id}", handleGetConnection(d.Connected.Manager))
 		r.Delete("/connections/{id}", handleDeleteConnection(d.Connected.Manager))
 		r.Post("/connect-links", handleCreateConnectLink(d.ConnectFlow.Links))
+		if d.RTMS != nil {
+			r.Post("/rtms/start", handleRTMSControl(zoom.RTMSStart, d.RTMS, d.Connected, d.Zoom))
+			r.Post("/rtms/stop", handleRTMSControl(zoom.RTMSStop, d.RTMS, d.Connected, d.Zoom))
+		} else {
+			r.Post("/rtms/*", func(w http.ResponseWriter, r *http.Request) {
+				writeAdminError(w, http.StatusNotFound, "RTMS is off: set "+rtmsVariables)
+			})
+		}
 	})
 }

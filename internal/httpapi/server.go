@@ -49,6 +49,9 @@ type Deps struct {
 	// /oauth/callback, /admin/*); nil turns them off. ConnectFlow is the connect flow's part.
 	Connected   *Connected
 	ConnectFlow *ConnectFlow
+	// RTMS serves the Realtime Media Streams routes (/rtms/*, /admin/rtms/*, and RTMS webhooks);
+	// nil turns them off.
+	RTMS *RTMS
 	// AdminTokens are the bearer tokens /admin/* accepts; empty turns the admin API off.
 	AdminTokens []string
 	// ZoomWebhookTokens are the event subscription's Secret Tokens (the first answers URL

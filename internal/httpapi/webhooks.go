@@ -21,9 +21,9 @@ const webhookDeadline = 2500 * time.Millisecond
 
 // handleZoomWebhook serves POST /webhooks/zoom: Zoom's event notifications. The signature over
 // the raw body is checked before anything else (the size limit comes first, so a huge body is
-// not hashed); then the event keeps the meeting map and the connections current. A storage
-// failure answers 500, so Zoom retries.
-func handleZoomWebhook(tokens []string, m *connections.Manager, met *metrics.Metrics, now func() time.Time) http.HandlerFunc {
+// not hashed); then the event keeps the meeting map, the connections and the RTMS streams
+// current. A storage failure answers 500, so Zoom retries.
+func handleZoomWebhook(tokens []string, m *connections.Manager, rt *RTMS, met *metrics.Metrics, now func() time.Time) http.HandlerFunc {
 	countWebhook := func(event, outcome string) {
 		if met != nil {
 			met.ObserveWebhook(event, outcome)
@@ -63,7 +63,14 @@ func handleZoomWebhook(tokens []string, m *connections.Manager, met *metrics.Met
 				"encryptedToken": zoom.URLValidation(tokens[0], ev.PlainToken)})
 			return
 		}
-		outcome, err := applyZoomEvent(r.Context(), m, ev)
+		ctx, cancel := context.WithTimeout(r.Context(), webhookDeadline)
+		defer cancel()
+		var outcome string
+		if change, ok := rtmsChange(ev); ok {
+			outcome, err = applyRTMSEvent(ctx, w, rt, ev, change)
+		} else {
+			outcome, err = applyZoomEvent(ctx, m, ev)
+		}
 		if err != nil {
 			countWebhook(ev.Event, "failed")
 			writeTextFailure(w, r, fmt.Errorf("%w: %s: %w", errEffectNotStored, ev.Event, err))
@@ -80,8 +87,6 @@ func applyZoomEvent(ctx context.Context, m *connections.Manager, ev zoom.Webhook
 	if m == nil {
 		return "ignored", nil // webhooks without connected accounts: acknowledged
 	}
-	ctx, cancel := context.WithTimeout(ctx, webhookDeadline)
-	defer cancel()
 	switch ev.Event {
 	case "app_deauthorized":
 		if ev.UserID == "" {
@@ -109,6 +114,9 @@ func applyZoomEvent(ctx context.Context, m *connections.Manager, ev zoom.Webhook
 
 // eventLabel keeps the metric's event label to the events zoomtoken knows.
 func eventLabel(event string) string {
+	if _, ok := rtmsChange(zoom.WebhookEvent{Event: event}); ok {
+		return event
+	}
 	switch event {
 	case "endpoint.url_validation", "app_deauthorized", "meeting.created", "meeting.updated", "meeting.deleted", "user.updated":
 		return event

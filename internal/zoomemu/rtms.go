@@ -176,6 +176,14 @@ func (e *Emulator) activeRTMS(meetingID int64) *rtmsStream {
 	return nil
 }
 
+// RTMSStream returns the id of the meeting's running stream, or "" when none runs.
+func (e *Emulator) RTMSStream(meetingID int64) string {
+	if s := e.activeRTMS(meetingID); s != nil {
+		return s.id
+	}
+	return ""
+}
+
 // StopRTMS stops a stream as the meeting ending does: its sockets close and
 // meeting.rtms_stopped is sent.
 func (e *Emulator) StopRTMS(streamID string) error {
