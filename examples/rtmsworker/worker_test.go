@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
+	"github.com/zoomtoken/zoomtoken/internal/events"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/postgres"
 	"github.com/zoomtoken/zoomtoken/internal/postgres/pgtest"
@@ -39,8 +42,11 @@ const (
 // replica is one zoomtoken, in process: its own store handle (as another process has), Manager
 // and RTMS service, on the database it shares with the others.
 type replica struct {
-	url string
+	url     string
+	streams *rtms.Service
 }
+
+func streams(r *replica) *rtms.Service { return r.streams }
 
 // startReplica serves the whole connected-accounts and RTMS side of zoomtoken against the
 // emulator, on store.
@@ -69,7 +75,7 @@ func startReplica(tb testing.TB, store *sqlstore.Store, emuURL string, ring []by
 		ZoomWebhookTokens: []string{webhookToken},
 	})
 	handler.Store(&h)
-	return &replica{url: front.URL}
+	return &replica{url: front.URL, streams: streams}
 }
 
 // The whole flow, with a worker that holds no Client Secret: the operator starts the stream
@@ -143,6 +149,14 @@ func testWorkerFlow(t *testing.T, storeA, storeB *sqlstore.Store) {
 	signature := get(t, a.url+"/rtms/signature?secret="+secret+"&rtms_stream_id="+streamID)
 	if signature != s.Signature {
 		t.Errorf("/rtms/signature %q, /rtms/stream %q", signature, s.Signature)
+	}
+
+	// The operator's dispatcher gets rtms.started, signed the Standard Webhooks way, with all a
+	// worker's join() needs: the same stream, signature included (added as it is sent; the
+	// outbox holds none).
+	dispatched := dispatch(t, ctx, storeB, streams(b))
+	if dispatched.Type != "rtms.started" || dispatched.Data != s {
+		t.Errorf("rtms.started event: %+v, want the data %+v", dispatched, s)
 	}
 
 	lines := make(chan string, 16)
@@ -224,4 +238,42 @@ func proxyTo(w http.ResponseWriter, r *http.Request, target string) {
 	defer resp.Body.Close()
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(w, resp.Body)
+}
+
+// dispatched is one event as the operator's backend receives it.
+type dispatched struct {
+	Type string `json:"type"`
+	Data Stream `json:"data"`
+}
+
+// dispatch delivers the outbox's due events (connection.created, rtms.started) to a receiver that
+// verifies them with the Standard Webhooks library, and returns the RTMS one.
+func dispatch(tb testing.TB, ctx context.Context, store *sqlstore.Store, streams *rtms.Service) dispatched {
+	tb.Helper()
+	const signingSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	verifier, _ := standardwebhooks.NewWebhook(signingSecret)
+	got := make(chan dispatched, 4)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := verifier.Verify(body, r.Header); err != nil {
+			tb.Errorf("an event that does not verify: %v", err)
+		}
+		var ev dispatched
+		json.Unmarshal(body, &ev)
+		got <- ev
+	}))
+	defer receiver.Close()
+	signer, _ := standardwebhooks.NewWebhook(signingSecret)
+	d := events.New(events.Config{Store: store, URL: receiver.URL, Signer: signer, Complete: streams.CompleteEvent, Logger: zerolog.Nop()})
+	n, err := d.DeliverDue(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for range n {
+		if ev := <-got; strings.HasPrefix(ev.Type, "rtms.") {
+			return ev
+		}
+	}
+	tb.Fatalf("no rtms event among the %d delivered", n)
+	return dispatched{}
 }
