@@ -23,6 +23,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
 	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
+	"github.com/zoomtoken/zoomtoken/internal/rtms"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
@@ -82,6 +83,9 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 	d := Deps{
 		Metrics:   m,
 		Connected: &Connected{Manager: manager, Zoom: uc},
+		// The RTMS app is the connected-accounts app; its routes answer once webhooks are on.
+		RTMS: &RTMS{ClientID: "oauth-client", Service: rtms.NewService(rtms.Config{Store: store,
+			Sign: func(id, stream string) string { return zoom.RTMSSignature("oauth-client", "oauth-secret", id, stream) }})},
 		ConnectFlow: &ConnectFlow{Links: connectlink.NewSigner(front.URL, [][]byte{key}, clk.Now), Cookies: ring,
 			SuccessURL: successURL, Now: clk.Now},
 		CallbackSecrets: []string{botSecret},
