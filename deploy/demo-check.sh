@@ -25,7 +25,7 @@ expect() { # expect <pattern> <curl line>
 }
 
 mapfile -t lines < <(grep -E '^  curl ' "$out" | sed 's/^  //')
-[ "${#lines[@]}" -ge 19 ] || { echo "demo-check: expected 19 curl lines, found ${#lines[@]}" >&2; exit 1; }
+[ "${#lines[@]}" -ge 23 ] || { echo "demo-check: expected 23 curl lines, found ${#lines[@]}" >&2; exit 1; }
 expect '^\{"signature":"eyJ[^"]+","sdkKey":"demoSdkKey"\}$' "${lines[0]}"
 expect '^\{"signature":"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"\}$' "${lines[1]}"
 expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[2]}"
@@ -46,6 +46,27 @@ expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[15]}"
 expect 'sent meeting.created; answered 200' "${lines[16]}"
 expect 'app_deauthorized answered 200' "${lines[17]}"
 expect 'no connected Zoom account' "${lines[18]}"
+# Realtime Media Streams, as docs/rtms.md runs them: the export line, then each command in turn.
+eval "$(grep -E '^  export SVC=' "$out")"
+[ -n "${SVC:-}" ] || { echo "demo-check: the demo printed no export line for RTMS" >&2; exit 1; }
+expect '"action":"start","connection_id":null,"meeting_id":"123456789","via":"s2s"' "${lines[19]}"
+for _ in $(seq 50); do STREAM=$(curl -s "$EMU/_emu/rtms/stream?meeting=123456789"); [ ${#STREAM} -eq 32 ] && break; sleep 0.1; done
+grep -qF 'STREAM=$(curl -s "$EMU/_emu/rtms/stream?meeting=123456789")' "$out" || { echo "demo-check: the demo does not print the STREAM line" >&2; exit 1; }
+export STREAM
+for _ in $(seq 50); do curl -sf "$SVC/rtms/stream?secret=$SECRET&rtms_stream_id=$STREAM" >/dev/null && break; sleep 0.1; done
+expect '"signature":"[0-9a-f]{64}"' "${lines[20]}"
+worker_line=$(grep -E '^  go run ./examples/rtmsworker ' "$out" | sed 's/^  //')
+worker_out=$(mktemp)
+bash -c "$worker_line" >"$worker_out" 2>&1 &
+worker=$!
+for _ in $(seq 600); do grep -q '^Alice: ' "$worker_out" && break; sleep 0.1; done
+grep -q '^Alice: ' "$worker_out" || { cat "$worker_out"; echo "demo-check: FAIL: the worker got no transcript" >&2; exit 1; }
+echo "demo-check: ok: the worker joined without the Client Secret and printed: $(grep -m1 '^Alice: ' "$worker_out")"
+expect 'stopped; meeting.rtms_stopped sent' "${lines[21]}"
+wait "$worker" || { cat "$worker_out"; echo "demo-check: FAIL: the worker did not end cleanly at the stop" >&2; exit 1; }
+echo "demo-check: ok: the worker ended with the stream"
+rm -f "$worker_out"
+expect 'HTTP/1.1 410' "${lines[22]}"
 grep -q '0 failed' "$out" || { cat "$out"; echo "demo-check: the doctor found problems in the demo" >&2; exit 1; }
 echo "demo-check: ok: zoomtoken doctor is all green"
 echo "demo-check: every curl line of make demo works"

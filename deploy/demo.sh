@@ -47,7 +47,8 @@ env -i PATH="$PATH" "$bin/zoomemu" -addr "127.0.0.1:$emu_port" \
   -account-id demo-account -client-id demo-client -client-secret demo-client-secret \
   -users 'demo-user:bot@example.com' -meetings 123456789 -hosts 'demo-user:123456789' \
   -oauth-client-id demo-oauth-client -oauth-client-secret demo-oauth-client-secret \
-  -oauth-redirect "$svc/oauth/callback" -webhook-secret demo-webhook-secret-token >/dev/null &
+  -oauth-redirect "$svc/oauth/callback" -webhook-secret demo-webhook-secret-token \
+  -rtms-webhook-url "$svc/webhooks/zoom" >/dev/null &
 pids+=($!)
 wait_for "$emu/_emu/calls"
 
@@ -143,6 +144,28 @@ or let the emulator approve, and follow the link with curl (the cookie jar is th
   # the user removes the app in Zoom: the connection is gone, and bots are told so
   curl -s -X POST '$emu/_emu/users/demo-user/deauthorize?url=$svc/webhooks/zoom'
   curl -s '$svc/obf-token?secret=$secret&ref=demo-customer'
+
+Realtime Media Streams (docs/rtms.md): zoomtoken starts a meeting's stream and signs for its
+workers, so no worker holds the Client Secret. In another shell:
+
+  export SVC=$svc EMU=$emu SECRET=$secret ADMIN=$admin
+
+  # start meeting 123456789's stream (here with the S2S app: nobody connected hosts it any more);
+  # Zoom answers, then sends meeting.rtms_started to zoomtoken's webhook
+  curl -s -X POST "\$SVC/admin/rtms/start" -H "Authorization: Bearer \$ADMIN" -d '{"meeting_id":"123456789"}'
+
+  # the stream id, as the rtms.started event or the webhook carries it
+  STREAM=\$(curl -s "\$EMU/_emu/rtms/stream?meeting=123456789")
+
+  # what a worker's join() takes, signature included
+  curl -s "\$SVC/rtms/stream?secret=\$SECRET&rtms_stream_id=\$STREAM"
+
+  # a worker that holds no secret: it prints the transcript until the stream stops
+  go run ./examples/rtmsworker -service "\$SVC" -secret "\$SECRET" -stream "\$STREAM"
+
+  # the meeting ends the stream: the worker stops, and the stream answers 410
+  curl -s -X POST "\$EMU/_emu/rtms/stop?stream=\$STREAM"
+  curl -si "\$SVC/rtms/stream?secret=\$SECRET&rtms_stream_id=\$STREAM"
 
 Press Ctrl-C to stop.
 MSG

@@ -50,6 +50,12 @@ Make it misbehave while it runs (each fault applies to the endpoint's next reque
   curl -X POST 'http://ADDR/_emu/revoke'            (invalidates every access token)
   curl 'http://ADDR/_emu/calls'                     (requests per endpoint)
 
+Realtime Media Streams (the RTMS app is the OAuth app unless -rtms-client-id says otherwise):
+  PATCH /v2/live_meetings/{id}/rtms_app/status starts or stops a stream and sends the signed
+  webhook to -rtms-webhook-url; workers join ws://ADDR/rtms/signaling and /rtms/media.
+  curl 'http://ADDR/_emu/rtms/stream?meeting=123456789'   (the running stream's id)
+  curl -X POST 'http://ADDR/_emu/rtms/stop?stream=ID'     (the meeting ends its stream)
+
 Flags:
 `
 
@@ -80,6 +86,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	webhookSecret := flags.String("webhook-secret", env("ZOOMEMU_WEBHOOK_SECRET", "emu-webhook-secret-token"), "Secret Token that signs the webhooks the emulator sends [ZOOMEMU_WEBHOOK_SECRET]")
 	autoApprove := flags.String("auto-approve", env("ZOOMEMU_AUTO_APPROVE", ""), "approve OAuth consent at once as this user, without the page [ZOOMEMU_AUTO_APPROVE]")
 	rateLimit := flags.Int("rate-limit", intEnv(getenv, "ZOOMEMU_RATE_LIMIT", 0), "REST calls allowed per second, 0 for no limit [ZOOMEMU_RATE_LIMIT]")
+	rtmsClientID := flags.String("rtms-client-id", env("ZOOMEMU_RTMS_CLIENT_ID", ""), "the RTMS app's client id; empty: the OAuth app's [ZOOMEMU_RTMS_CLIENT_ID]")
+	rtmsClientSecret := flags.String("rtms-client-secret", env("ZOOMEMU_RTMS_CLIENT_SECRET", ""), "the RTMS app's client secret; empty: the OAuth app's [ZOOMEMU_RTMS_CLIENT_SECRET]")
+	rtmsWebhookURL := flags.String("rtms-webhook-url", env("ZOOMEMU_RTMS_WEBHOOK_URL", ""), "where RTMS webhooks go, such as zoomtoken's /webhooks/zoom [ZOOMEMU_RTMS_WEBHOOK_URL]")
+	rtmsKeepAlive := flags.Duration("rtms-keepalive", durationEnv(getenv, "ZOOMEMU_RTMS_KEEPALIVE", time.Second), "how often RTMS sockets send keep-alives and transcript lines [ZOOMEMU_RTMS_KEEPALIVE]")
 	dailyLimit := flags.Int("daily-limit", intEnv(getenv, "ZOOMEMU_DAILY_LIMIT", 0), "REST calls allowed per UTC day, 0 for no limit [ZOOMEMU_DAILY_LIMIT]")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, usageHeader)
@@ -102,6 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cfg.OAuthApp = &zoomemu.OAuthApp{ClientID: *oauthClientID, ClientSecret: *oauthClientSecret, RedirectURI: *oauthRedirect,
 		Scopes: splitList(*oauthScopes)}
+	cfg.RTMS = &zoomemu.RTMS{ClientID: cmp.Or(*rtmsClientID, *oauthClientID), ClientSecret: cmp.Or(*rtmsClientSecret, *oauthClientSecret),
+		WebhookURL: *rtmsWebhookURL, KeepAlive: *rtmsKeepAlive}
 	hosted := map[string][]int64{}
 	for _, h := range splitList(*hosts) {
 		user, list, _ := strings.Cut(h, ":")
@@ -255,6 +267,23 @@ func adminHandler(emu *zoomemu.Emulator) http.Handler {
 			return
 		}
 		fmt.Fprintf(w, "sent %s; answered %d\n", q.Get("event"), status)
+	})
+	mux.HandleFunc("GET /_emu/rtms/stream", func(w http.ResponseWriter, r *http.Request) {
+		meeting, _ := strconv.ParseInt(r.URL.Query().Get("meeting"), 10, 64)
+		id := emu.RTMSStream(meeting)
+		if id == "" {
+			http.Error(w, "no stream is running for this meeting", http.StatusNotFound)
+			return
+		}
+		fmt.Fprint(w, id)
+	})
+	mux.HandleFunc("POST /_emu/rtms/stop", func(w http.ResponseWriter, r *http.Request) {
+		if err := emu.StopRTMS(r.URL.Query().Get("stream")); err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		emu.WaitWebhooks()
+		fmt.Fprintln(w, "stopped; meeting.rtms_stopped sent")
 	})
 	mux.HandleFunc("GET /_emu/users/{user}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "refreshes %d\n", emu.Refreshes(r.PathValue("user")))
