@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,4 +137,41 @@ func transportProblem(err error) string {
 		return "timed out"
 	}
 	return "no answer"
+}
+
+// rtmsControlScope is what a user's token needs to start and stop a meeting's stream; an S2S
+// app needs its :admin form.
+const rtmsControlScope = "meeting:update:participant_rtms_app_status"
+
+// checkRTMS says whether Realtime Media Streams are on and whether anyone's token can start a
+// stream: an active connection granted the control scope, or the S2S app granted its :admin form.
+// Streams started from Zoom's own controls arrive by webhook either way.
+func checkRTMS(ctx context.Context, cfg config.Config, d Deps) Check {
+	c := Check{Name: "Realtime Media Streams", Status: Pass}
+	var withScope, active int
+	if d.Connected != nil && d.Connected.Store != nil {
+		list, _ := d.Connected.Store.List(ctx, connections.Filter{Status: connections.StatusActive})
+		active = len(list)
+		for _, conn := range list {
+			if slices.Contains(conn.Scopes, rtmsControlScope) {
+				withScope++
+			}
+		}
+	}
+	s2s := false
+	if d.Zoom != nil {
+		scopes, err := d.Zoom.GrantedScopes(ctx)
+		s2s = err == nil && slices.Contains(scopes, rtmsControlScope+":admin")
+	}
+	c.Detail = fmt.Sprintf("on for app %s (streams kept %s after their last event); %d of %d active connections may start streams",
+		cfg.RTMS.ClientID, cfg.RTMS.StreamTTL, withScope, active)
+	if s2s {
+		c.Detail += ", and so may the S2S app"
+	}
+	if withScope == 0 && !s2s {
+		c.Status = Warn
+		c.Fix = "add " + rtmsControlScope + " to the app's scopes (users then reconnect), or " + rtmsControlScope +
+			":admin to the S2S app, for POST /admin/rtms/start; streams started in Zoom still arrive"
+	}
+	return c
 }

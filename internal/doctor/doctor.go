@@ -89,6 +89,9 @@ func Run(ctx context.Context, d Deps) []Check {
 		if d.Config.Events != nil {
 			checks = append(checks, checkEventsURL(ctx, d.HTTPClient, d.Config.Events.URL))
 		}
+		if d.Config.RTMS != nil {
+			checks = append(checks, checkRTMS(ctx, d.Config, d))
+		}
 	}
 	return checks
 }

@@ -236,6 +236,15 @@ func TestConnectedAccountChecks(t *testing.T) {
 	if c := find(checks, "EVENTS_URL"); c.Status != Pass || !strings.Contains(c.Detail, "405") {
 		t.Errorf("a reachable EVENTS_URL: %+v", c)
 	}
+	// Webhooks turn RTMS on; nobody may start a stream yet: a warning that says what to add.
+	if c := find(checks, "Realtime Media Streams"); c.Status != Warn || !strings.Contains(c.Fix, "meeting:update:participant_rtms_app_status") {
+		t.Errorf("RTMS without the control scope: %+v", c)
+	}
+	store.Save(context.Background(), connections.Connection{ID: "conn_2", ZoomUserID: "u2", Tokens: sealed,
+		Scopes: []string{"user:read:token", "meeting:update:participant_rtms_app_status"}})
+	if c := find(run(withEvents), "Realtime Media Streams"); c.Status != Pass || !strings.Contains(c.Detail, "1 of 2 active connections may start streams") {
+		t.Errorf("RTMS with a connection granted the control scope: %+v", c)
+	}
 	if c := find(checks, "Zoom webhooks"); c.Status != Pass {
 		t.Errorf("webhooks on: %+v", c)
 	}
