@@ -76,12 +76,14 @@ func runConnections(ctx context.Context, args []string, stdout io.Writer) error 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintf(stdout, "\nconnected accounts: GET /obf-token?ref=<random connection> with a warm access token, wrk -t2 -c8 -d%s\n\n", *duration)
 	fmt.Fprintln(tw, "database\tconnections\tp50\tp99\treq/s\tRSS after\tstart to /healthz\t")
+	var streamRows []string
 	for _, n := range sizes {
 		r, err := b.measure(ctx, sqliteURL(work, n), n)
 		if err != nil {
 			return fmt.Errorf("SQLite, %d connections: %w", n, err)
 		}
 		fmt.Fprintf(tw, "SQLite\t%d\t%s\t%s\t%.0f\t%d MB\t%s\t\n", n, ms(r.p50), ms(r.p99), r.rps, r.rss>>20, ms(r.startup))
+		streamRows = append(streamRows, streamRow("SQLite", n, r))
 	}
 	pgNote := ""
 	if pgURL, drop, err := freshPostgres(ctx); err == nil {
@@ -91,11 +93,16 @@ func runConnections(ctx context.Context, args []string, stdout io.Writer) error 
 			return fmt.Errorf("PostgreSQL: %w", merr)
 		}
 		fmt.Fprintf(tw, "PostgreSQL\t%d\t%s\t%s\t%.0f\t%d MB\t%s\t\n", sizes[0], ms(r.p50), ms(r.p99), r.rps, r.rss>>20, ms(r.startup))
+		streamRows = append(streamRows, streamRow("PostgreSQL", sizes[0], r))
 	} else {
 		pgNote = "(PostgreSQL skipped: " + err.Error() + ")\n"
 	}
 	tw.Flush()
 	fmt.Fprint(stdout, pgNote)
+	fmt.Fprintf(stdout, "\nGET /rtms/stream of one stream, beside /obf-token in the same service, wrk -t2 -c8 -d%s:\n", *duration)
+	for _, row := range streamRows {
+		fmt.Fprintln(stdout, row)
+	}
 
 	// The emulator alone, for what the service adds: one user's OBF token, one connection.
 	access, _, _, _ := emu.IssueTokens(benchUser(0))
@@ -172,7 +179,12 @@ type connResult struct {
 	p50, p99, startup time.Duration
 	rps               float64
 	rss               int64
+	// stream is GET /rtms/stream of one stream, in the same service.
+	stream result
 }
+
+// benchStream is the RTMS stream the connection benchmarks announce by webhook.
+const benchStream = "609340fc9d894ba5a6fbb06b8aef22ec"
 
 func benchUser(i int) string { return fmt.Sprintf("bench-%06d", i) }
 
@@ -184,7 +196,7 @@ func sqliteURL(work string, n int) string {
 // directly) with n users.
 func startEmulator(n int) (*zoomemu.Emulator, string, func(), error) {
 	cfg := zoomemu.Config{OAuthApp: &zoomemu.OAuthApp{ClientID: "bench-oauth", ClientSecret: "bench-oauth-secret"},
-		Apps: []zoomemu.App{{AccountID: "acct", ClientID: "c", ClientSecret: "s"}}}
+		Apps: []zoomemu.App{{AccountID: "acct", ClientID: "c", ClientSecret: "s"}}, WebhookSecretToken: benchWebhookToken}
 	for i := range n {
 		cfg.Users = append(cfg.Users, zoomemu.User{ID: benchUser(i), Email: benchUser(i) + "@example.com"})
 	}
@@ -247,8 +259,11 @@ func (b *connBench) seed(ctx context.Context, dbURL string, n int) error {
 func (b *connBench) env(dbURL string) []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "ZOOM_OAUTH_CLIENT_ID=bench-oauth", "ZOOM_OAUTH_CLIENT_SECRET=bench-oauth-secret",
 		"PUBLIC_URL=http://127.0.0.1", "TOKEN_ENCRYPTION_KEYS=" + b.key, "DATABASE_URL=" + dbURL, "CALLBACK_SECRETS=" + benchSecret,
-		"ZOOM_OAUTH_BASE_URL=" + b.emuURL, "ZOOM_API_BASE_URL=" + b.emuURL}
+		"ZOOM_OAUTH_BASE_URL=" + b.emuURL, "ZOOM_API_BASE_URL=" + b.emuURL, "ZOOM_WEBHOOK_SECRET_TOKENS=" + benchWebhookToken}
 }
+
+// benchWebhookToken signs the emulator's webhooks to the service (and turns RTMS on).
+const benchWebhookToken = "bench-webhook-secret-token"
 
 var addrLine = regexp.MustCompile(`"addr":"([^"]+)"`)
 
@@ -284,7 +299,14 @@ end
 	}
 	r.p50, r.p99, r.rps = w.p50, w.p99, w.rps
 	r.rss, _ = memory(svc.Process.Pid)
-	return r, nil
+	// A stream announced by a signed webhook, then what its workers ask for.
+	status, err := b.emu.SendWebhook(ctx, target+"/webhooks/zoom", "meeting.rtms_started", map[string]any{
+		"meeting_uuid": "4444AAAiAAAAAiAiAiiAii==", "rtms_stream_id": benchStream, "server_urls": "wss://rtms.example/signaling"})
+	if err != nil || status != http.StatusOK {
+		return r, fmt.Errorf("the rtms_started webhook: %d %v", status, err)
+	}
+	r.stream, err = wrk(ctx, target+"/rtms/stream?secret="+benchSecret+"&rtms_stream_id="+benchStream, "", 8, b.duration)
+	return r, err
 }
 
 // measureSingle is /obf-token for one connection at one connection, to set beside the
@@ -407,4 +429,10 @@ func freshPostgres(ctx context.Context) (string, func(), error) {
 		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 		admin.Close()
 	}, nil
+}
+
+// streamRow sets GET /rtms/stream's figures beside /obf-token's of the same service.
+func streamRow(database string, n int, r connResult) string {
+	return fmt.Sprintf("  %s, %d connections: /rtms/stream p50 %s, p99 %s, %.0f req/s; /obf-token p50 %s, %.0f req/s",
+		database, n, ms(r.stream.p50), ms(r.stream.p99), r.stream.rps, ms(r.p50), r.rps)
 }
