@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -109,6 +110,30 @@ func TestRTMSStreams(t *testing.T) {
 		}
 		if _, err := svc1.Join(ctx, started.Stream.ID); !errors.Is(err, rtms.ErrNotFound) {
 			t.Errorf("an expired stream: %v", err)
+		}
+	})
+}
+
+// The service's sweep deletes a stream RTMS_STREAM_TTL after its last event, without a stop.
+func TestRTMSStreamsExpire(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		store := b.open(t, sqlstore.Options{})
+		svc := rtms.NewService(rtms.Config{Store: store, Sign: func(string, string) string { return "s" }, TTL: 50 * time.Millisecond})
+		svc.Record(ctx, rtms.Change{Kind: rtms.KindMeeting, State: rtms.StateStarted,
+			Stream: rtms.Stream{ID: "0123456789abcdef0123456789abcdef", MeetingUUID: "u"}})
+		runCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		go svc.Run(runCtx, 10*time.Millisecond)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := svc.Join(ctx, "0123456789abcdef0123456789abcdef")
+			if errors.Is(err, rtms.ErrNotFound) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the stream outlived its TTL: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond) // polling the sweep, which runs on the wall clock
 		}
 	})
 }
