@@ -3,6 +3,7 @@ package replicas
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
@@ -24,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -103,15 +106,18 @@ func newCluster(tb testing.TB, n, users int, extraEnv ...string) *cluster {
 			PMI: 5550000000 + int64(i), Meetings: []int64{80000000000 + int64(i)}})
 	}
 	cfg.Users = append(cfg.Users, zoomemu.User{ID: "bot", Email: "bot@example.com"})
-	c.emu = zoomemu.New(cfg)
-	srv := httptest.NewServer(c.emu)
-	tb.Cleanup(func() { c.emu.Close(); srv.Close() })
-	c.emuURL = srv.URL
-
 	addrs := make([]string, n)
 	for i := range addrs {
 		addrs[i] = freePort(tb)
 	}
+	// Zoom's webhooks reach the first replica only, as a load balancer might route them.
+	cfg.WebhookSecretToken = webhookToken
+	cfg.RTMS = &zoomemu.RTMS{ClientID: "oauth-client", ClientSecret: "oauth-secret", WebhookURL: "http://" + addrs[0] + "/webhooks/zoom"}
+	c.emu = zoomemu.New(cfg)
+	srv := httptest.NewServer(c.emu)
+	tb.Cleanup(func() { c.emu.Close(); srv.Close(); c.emu.WaitWebhooks() })
+	c.emuURL = srv.URL
+
 	for i := range n {
 		c.replicas = append(c.replicas, c.start(tb, addrs[i], "http://"+addrs[0], extraEnv))
 	}
@@ -472,5 +478,61 @@ func TestDumpHoldsNoToken(t *testing.T) {
 	// And the tokens are still there, sealed: the service reads them back.
 	if status, _ := get(client, c.obfURL(0, c.users[0])); status != 200 {
 		t.Errorf("after the dump: %d", status)
+	}
+}
+
+const webhookToken = "replica-webhook-secret-token"
+
+// TestRTMSAcrossTwoReplicas: the operator starts a stream through one replica, Zoom's webhook
+// reaches the other, and a worker asking the first gets a signature the emulator's sockets
+// accept; the stop, through the other replica, makes the first answer 410.
+func TestRTMSAcrossTwoReplicas(t *testing.T) {
+	c := newCluster(t, 2, 1, "ZOOM_WEBHOOK_SECRET_TOKENS="+webhookToken)
+	const meeting = 70000000001 // in the S2S app's account; no connected user hosts it
+	control := func(r *replica, action string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, r.url+"/admin/rtms/"+action, strings.NewReader(`{"meeting_id":"70000000001"}`))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), `"via":"s2s"`) {
+			t.Fatalf("%s through %s: %d %s", action, r.url, resp.StatusCode, body)
+		}
+		c.emu.WaitWebhooks()
+	}
+	control(c.replicas[1], "start")
+	stream := c.emu.RTMSStream(meeting)
+	status, body := get(client, c.replicas[1].url+"/rtms/stream?secret="+callbackSecret+"&rtms_stream_id="+stream)
+	var join struct {
+		MeetingUUID string `json:"meeting_uuid"`
+		ServerURLs  string `json:"server_urls"`
+		Signature   string `json:"signature"`
+	}
+	json.Unmarshal([]byte(body), &join)
+	if status != http.StatusOK || join.Signature == "" {
+		t.Fatalf("the stream, from the replica the webhook did not reach: %d %s", status, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, join.ServerURLs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	wsjson.Write(ctx, ws, map[string]any{"msg_type": 1, "protocol_version": 1, "meeting_uuid": join.MeetingUUID,
+		"rtms_stream_id": stream, "sequence": 0, "signature": join.Signature})
+	var answer struct {
+		StatusCode int `json:"status_code"`
+	}
+	if err := wsjson.Read(ctx, ws, &answer); err != nil || answer.StatusCode != 0 {
+		t.Fatalf("the emulator's signaling socket, with the vended signature: %+v %v", answer, err)
+	}
+	control(c.replicas[0], "stop")
+	if status, _ := get(client, c.replicas[1].url+"/rtms/stream?secret="+callbackSecret+"&rtms_stream_id="+stream); status != http.StatusGone {
+		t.Errorf("after the stop: %d, want 410", status)
 	}
 }
