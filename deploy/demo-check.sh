@@ -46,7 +46,12 @@ expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[15]}"
 expect 'sent meeting.created; answered 200' "${lines[16]}"
 expect 'app_deauthorized answered 200' "${lines[17]}"
 expect 'no connected Zoom account' "${lines[18]}"
-# Realtime Media Streams, as docs/rtms.md runs them: the export line, then each command in turn.
+# Realtime Media Streams, as docs/rtms.md runs them: its commands are the demo's, to the letter.
+while IFS= read -r doc_line; do
+  grep -qxF "  $doc_line" "$out" || { echo "demo-check: FAIL: docs/rtms.md's line is not among make demo's: $doc_line" >&2; exit 1; }
+done < <(sed -n '/^## The flow/,/^## The routes/p' docs/rtms.md | grep -E '^(curl |STREAM=|go run )')
+echo "demo-check: ok: docs/rtms.md's commands are make demo's"
+# The export line, then each command in turn.
 eval "$(grep -E '^  export SVC=' "$out")"
 [ -n "${SVC:-}" ] || { echo "demo-check: the demo printed no export line for RTMS" >&2; exit 1; }
 expect '"action":"start","connection_id":null,"meeting_id":"123456789","via":"s2s"' "${lines[19]}"
