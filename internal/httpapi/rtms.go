@@ -40,18 +40,10 @@ func parseStreamID(raw string) (string, string) {
 // join() takes, its signature included, so a worker holds no Client Secret.
 func handleRTMSStream(rt *RTMS) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, problem := parseStreamID(r.URL.Query().Get("rtms_stream_id"))
-		if problem != "" {
-			writeText(w, http.StatusBadRequest, problem)
-			return
+		if join, ok := joinOf(w, r, rt); ok {
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			writeJSON(w, http.StatusOK, join)
 		}
-		join, err := rt.Service.Join(r.Context(), id)
-		if err != nil {
-			writeTextFailure(w, r, err)
-			return
-		}
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		writeJSON(w, http.StatusOK, join)
 	}
 }
 
@@ -59,18 +51,26 @@ func handleRTMSStream(rt *RTMS) http.HandlerFunc {
 // signature alone, as the whole plain-text body.
 func handleRTMSSignature(rt *RTMS) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, problem := parseStreamID(r.URL.Query().Get("rtms_stream_id"))
-		if problem != "" {
-			writeText(w, http.StatusBadRequest, problem)
-			return
+		if join, ok := joinOf(w, r, rt); ok {
+			writeToken(w, join.Signature)
 		}
-		join, err := rt.Service.Join(r.Context(), id)
-		if err != nil {
-			writeTextFailure(w, r, err)
-			return
-		}
-		writeToken(w, join.Signature)
 	}
+}
+
+// joinOf reads rtms_stream_id and returns the stream's join object, or answers why there is
+// none (400, 404, 410, 503) and returns false.
+func joinOf(w http.ResponseWriter, r *http.Request, rt *RTMS) (rtms.Join, bool) {
+	id, problem := parseStreamID(r.URL.Query().Get("rtms_stream_id"))
+	if problem != "" {
+		writeText(w, http.StatusBadRequest, problem)
+		return rtms.Join{}, false
+	}
+	join, err := rt.Service.Join(r.Context(), id)
+	if err != nil {
+		writeTextFailure(w, r, err)
+		return rtms.Join{}, false
+	}
+	return join, true
 }
 
 // rtmsKinds maps an RTMS webhook's prefix to the kind of stream.
