@@ -146,3 +146,21 @@ func FuzzConnectLinkTTL(f *testing.F) {
 		}
 	})
 }
+
+// rtms_stream_id is the only RTMS value a bot route reads from its query: whatever it holds,
+// only Zoom's shape (32 hex digits) is looked up.
+func FuzzParseStreamID(f *testing.F) {
+	for _, seed := range []string{"609340fc9d894ba5a6fbb06b8aef22ec", "609340FC9D894BA5A6FBB06B8AEF22EC", "", "../../x", "609340fc9d894ba5a6fbb06b8aef22e",
+		"609340fc9d894ba5a6fbb06b8aef22ecc", "609340fc9d894ba5a6fbb06b8aef22eg", "６09340fc9d894ba5a6fbb06b8aef22ec"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		id, problem := parseStreamID(raw)
+		if problem == "" && (len(id) != 32 || strings.Trim(strings.ToLower(id), "0123456789abcdef") != "" || id != raw) {
+			t.Fatalf("accepted %q as %q", raw, id)
+		}
+		if problem != "" && id != "" {
+			t.Fatalf("refused %q but returned %q", raw, id)
+		}
+	})
+}
