@@ -93,7 +93,13 @@ func (s *Service) CompleteEvent(e connections.Event) ([]byte, error) {
 	return json.Marshal(body)
 }
 
-// Run deletes, every interval until ctx ends, the streams whose last event is older than the TTL.
+// Sweep deletes the streams whose last event is older than the TTL, and says how many.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	n, err := s.cfg.Store.DeleteStreams(ctx, s.cfg.Now().Add(-s.cfg.TTL))
+	return n, storeError(err)
+}
+
+// Run sweeps every interval until ctx ends.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -103,7 +109,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-tick.C:
 		}
-		n, err := s.cfg.Store.DeleteStreams(ctx, s.cfg.Now().Add(-s.cfg.TTL))
+		n, err := s.Sweep(ctx)
 		if err != nil {
 			continue // the database is down: the next tick tries again
 		}

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -117,23 +116,22 @@ func TestRTMSStreams(t *testing.T) {
 // The service's sweep deletes a stream RTMS_STREAM_TTL after its last event, without a stop.
 func TestRTMSStreamsExpire(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
+		now := time.Now()
 		store := b.open(t, sqlstore.Options{})
-		svc := rtms.NewService(rtms.Config{Store: store, Sign: func(string, string) string { return "s" }, TTL: 50 * time.Millisecond})
+		svc := rtms.NewService(rtms.Config{Store: store, Sign: func(string, string) string { return "s" }, TTL: time.Hour,
+			Now: func() time.Time { return now }})
 		svc.Record(ctx, rtms.Change{Kind: rtms.KindMeeting, State: rtms.StateStarted,
 			Stream: rtms.Stream{ID: "0123456789abcdef0123456789abcdef", MeetingUUID: "u"}})
-		runCtx, stop := context.WithCancel(ctx)
-		defer stop()
-		go svc.Run(runCtx, 10*time.Millisecond)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			_, err := svc.Join(ctx, "0123456789abcdef0123456789abcdef")
-			if errors.Is(err, rtms.ErrNotFound) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the stream outlived its TTL: %v", err)
-			}
-			time.Sleep(10 * time.Millisecond) // polling the sweep, which runs on the wall clock
+		now = now.Add(time.Hour - time.Millisecond)
+		if n, err := svc.Sweep(ctx); err != nil || n != 0 {
+			t.Errorf("within the TTL: %d swept, %v", n, err)
+		}
+		now = now.Add(2 * time.Millisecond)
+		if n, err := svc.Sweep(ctx); err != nil || n != 1 {
+			t.Errorf("past the TTL: %d swept, %v", n, err)
+		}
+		if _, err := svc.Join(ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, rtms.ErrNotFound) {
+			t.Errorf("an expired stream: %v", err)
 		}
 	})
 }
