@@ -274,36 +274,37 @@ func (e *Emulator) acceptRTMS(w http.ResponseWriter, r *http.Request, want, answ
 	return c, s, true
 }
 
-// handleRTMSSignaling is the signaling socket: the handshake, keep-alives, and a state update
-// and close when the stream stops.
+// handleRTMSSignaling is the signaling socket: the handshake (whose answer names the media
+// socket), keep-alives, and a state update and close when the stream stops.
 func (e *Emulator) handleRTMSSignaling(w http.ResponseWriter, r *http.Request) {
-	c, s, ok := e.acceptRTMS(w, r, rtmsSignalingHandshake, rtmsSignalingHandshakeResponse)
-	if !ok {
-		return
-	}
-	defer c.CloseNow()
-	ctx := r.Context()
-	wsjson.Write(ctx, c, map[string]any{"msg_type": rtmsSignalingHandshakeResponse, "protocol_version": 1, "status_code": 0,
-		"media_server": map[string]any{"server_urls": map[string]string{"all": "ws://" + r.Host + "/rtms/media"}}})
-	e.serveRTMS(ctx, c, s, nil)
+	e.serveRTMSSocket(w, r, rtmsSignalingHandshake, rtmsSignalingHandshakeResponse, map[string]any{
+		"media_server": map[string]any{"server_urls": map[string]string{"all": "ws://" + r.Host + "/rtms/media"}}}, nil)
 }
 
 // handleRTMSMedia is the media socket: the handshake, then the transcript lines, keep-alives,
 // and a close when the stream stops.
 func (e *Emulator) handleRTMSMedia(w http.ResponseWriter, r *http.Request) {
-	c, s, ok := e.acceptRTMS(w, r, rtmsMediaHandshake, rtmsMediaHandshakeResponse)
-	if !ok {
-		return
-	}
-	defer c.CloseNow()
-	ctx := r.Context()
-	wsjson.Write(ctx, c, map[string]any{"msg_type": rtmsMediaHandshakeResponse, "protocol_version": 1, "status_code": 0,
-		"media_params": map[string]any{}})
 	lines := e.cfg.RTMS.Transcripts
 	if lines == nil {
 		lines = []string{"Hello, everyone.", "Let's begin with the roadmap.", "Thanks, that's all for today."}
 	}
-	e.serveRTMS(ctx, c, s, lines)
+	e.serveRTMSSocket(w, r, rtmsMediaHandshake, rtmsMediaHandshakeResponse, map[string]any{"media_params": map[string]any{}}, lines)
+}
+
+// serveRTMSSocket accepts a socket whose handshake is of type want, answers it with type answer
+// and the fields of extra, then serves it with transcripts.
+func (e *Emulator) serveRTMSSocket(w http.ResponseWriter, r *http.Request, want, answer int, extra map[string]any, transcripts []string) {
+	c, s, ok := e.acceptRTMS(w, r, want, answer)
+	if !ok {
+		return
+	}
+	defer c.CloseNow()
+	reply := map[string]any{"msg_type": answer, "protocol_version": 1, "status_code": 0}
+	for k, v := range extra {
+		reply[k] = v
+	}
+	wsjson.Write(r.Context(), c, reply)
+	e.serveRTMS(r.Context(), c, s, transcripts)
 }
 
 // serveRTMS sends a keep-alive request (and the next transcript line, if any) every KeepAlive
