@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/zoomtoken/zoomtoken/internal/attendee"
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connlimit"
@@ -184,6 +185,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	for _, t := range cfg.WebhookSecretTokens {
 		deps.ZoomWebhookTokens = append(deps.ZoomWebhookTokens, t.Reveal())
+	}
+	if cfg.Attendee != nil {
+		keys := make([][]byte, len(cfg.Attendee.Keys))
+		for i, k := range cfg.Attendee.Keys {
+			keys[i] = []byte(k.Reveal())
+		}
+		deps.Attendee = &httpapi.Attendee{Verifier: attendee.NewVerifier(keys)}
 	}
 	servers := []listener{{name: "http", addr: *addr, handler: httpapi.NewHandler(deps)}}
 	if cfg.MetricsAddr != "" {

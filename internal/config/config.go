@@ -66,6 +66,7 @@ type environment struct {
 	RTMSClientID        string `envconfig:"ZOOM_RTMS_CLIENT_ID" desc:"the Realtime Media Streams app's Client ID, when it is not ZOOM_OAUTH_CLIENT_ID's app"`
 	RTMSClientSecret    string `envconfig:"ZOOM_RTMS_CLIENT_SECRET" desc:"that app's Client Secret, which signs workers' handshakes" secret:"true"`
 	RTMSStreamTTL       string `envconfig:"RTMS_STREAM_TTL" default:"24h" desc:"how long a stream is kept after its last event when no stop came"`
+	AttendeeSecrets     string `envconfig:"ATTENDEE_WEBHOOK_SECRETS" desc:"comma-separated attendee project webhook secrets (base64, as its dashboard shows them); enables POST /callbacks/attendee" secret:"true"`
 }
 
 // DefaultAPIBaseURL is Zoom's REST base, used when ZOOM_API_BASE_URL is unset and the token
@@ -222,6 +223,14 @@ type Config struct {
 	Events *Events
 	// RTMS is nil when the Realtime Media Streams routes are off.
 	RTMS *RTMS
+	// Attendee is nil when POST /callbacks/attendee is off.
+	Attendee *Attendee
+}
+
+// Attendee holds the keys that sign attendee's zoom_tokens callbacks.
+type Attendee struct {
+	// Keys are ATTENDEE_WEBHOOK_SECRETS base64-decoded, in order; any of them verifies.
+	Keys []Secret
 }
 
 // Feature names, as the startup line prints them.
@@ -234,6 +243,8 @@ const (
 	FeatureConnections = "connections"
 	// FeatureRTMS is Realtime Media Streams.
 	FeatureRTMS = "rtms"
+	// FeatureAttendee is attendee's zoom_tokens callback.
+	FeatureAttendee = "attendee"
 )
 
 // Features lists the features that are on, in route order.
@@ -256,6 +267,9 @@ func (c Config) Features() []string {
 	}
 	if c.RTMS != nil {
 		on = append(on, FeatureRTMS)
+	}
+	if c.Attendee != nil {
+		on = append(on, FeatureAttendee)
 	}
 	return on
 }
@@ -399,6 +413,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	cfg.RTMS = p.rtms(env, cfg)
+	cfg.Attendee = p.attendee("ATTENDEE_WEBHOOK_SECRETS", env.AttendeeSecrets, cfg)
 	if cfg.MeetingSDK == nil && cfg.VideoSDK == nil && cfg.S2S == nil && cfg.Connections == nil && len(p.problems) == 0 {
 		p.add("ZOOM_MEETING_SDK_KEY", "no feature is configured: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET "+
 			"for POST /, or ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET for POST /video-sdk, or ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS for the bot endpoints, "+
@@ -664,6 +679,36 @@ func (p *parser) rtms(env environment, cfg Config) *RTMS {
 		return &RTMS{ClientID: cfg.Connections.ClientID, ClientSecret: cfg.Connections.ClientSecret, StreamTTL: ttl}
 	}
 	return nil
+}
+
+// minAttendeeKeyLength is the shortest decoded attendee secret accepted; attendee makes 32 bytes.
+const minAttendeeKeyLength = 16
+
+// attendee reads ATTENDEE_WEBHOOK_SECRETS: base64 entries, each decoded to the HMAC key. The
+// callback needs a token source, the S2S app or connected accounts.
+func (p *parser) attendee(name, raw string, cfg Config) *Attendee {
+	list := p.callbackSecrets(name, raw)
+	if len(list) == 0 {
+		return nil
+	}
+	a := &Attendee{}
+	for i, s := range list {
+		key, err := base64.StdEncoding.DecodeString(s.Reveal())
+		switch {
+		case err != nil:
+			p.add(name, fmt.Sprintf("entry %d is not base64 (copy the secret as attendee's dashboard shows it)", i+1))
+			return nil
+		case len(key) < minAttendeeKeyLength:
+			p.add(name, fmt.Sprintf("entry %d decodes to fewer than %d bytes: too easy to guess", i+1, minAttendeeKeyLength))
+			return nil
+		}
+		a.Keys = append(a.Keys, NewSecret(string(key)))
+	}
+	if cfg.S2S == nil && cfg.Connections == nil {
+		p.add(name, "needs a token source: the S2S credentials (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET) or connected accounts")
+		return nil
+	}
+	return a
 }
 
 // database reads DATABASE_URL: postgres:// or postgresql:// for PostgreSQL, sqlite:PATH or

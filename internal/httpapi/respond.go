@@ -37,10 +37,15 @@ func handleReadyz(draining *atomic.Bool) http.HandlerFunc {
 }
 
 // methodNotAllowed answers a bot route asked with another method than GET.
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", "GET")
-	w.Header().Set("Cache-Control", "no-store")
-	writeText(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here: use GET")
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) { onlyMethod("GET")(w, r) }
+
+// onlyMethod answers a route asked with another method than the one it serves.
+func onlyMethod(method string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", method)
+		w.Header().Set("Cache-Control", "no-store")
+		writeText(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here: use "+method)
+	}
 }
 
 // The variables that turn the bot routes' features on, as a 404 names them.

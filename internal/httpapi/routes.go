@@ -71,6 +71,17 @@ func addRoutes(r chi.Router, d Deps) {
 		}
 	})
 
+	// attendee's bots ask here for their Zoom tokens right before joining.
+	r.Group(func(r chi.Router) {
+		r.Use(noStore)
+		r.HandleFunc("/callbacks/attendee", onlyMethod(http.MethodPost))
+		if d.Attendee == nil {
+			r.Post("/callbacks/attendee", featureOff("ATTENDEE_WEBHOOK_SECRETS"))
+		} else {
+			r.Post("/callbacks/attendee", handleAttendee(d.Attendee, d.Zoom, d.ZAKUser, d.ZAKTTL, d.Connected, d.Metrics))
+		}
+	})
+
 	// Zoom's event notifications keep the meeting map and the connections current.
 	if len(d.ZoomWebhookTokens) > 0 {
 		var m *connections.Manager

@@ -52,6 +52,9 @@ type Deps struct {
 	// RTMS serves the Realtime Media Streams routes (/rtms/*, /admin/rtms/*, and RTMS webhooks);
 	// nil turns them off.
 	RTMS *RTMS
+	// Attendee serves POST /callbacks/attendee, attendee's zoom_tokens callback, from the token
+	// sources above; nil turns it off.
+	Attendee *Attendee
 	// AdminTokens are the bearer tokens /admin/* accepts; empty turns the admin API off.
 	AdminTokens []string
 	// ZoomWebhookTokens are the event subscription's Secret Tokens (the first answers URL
