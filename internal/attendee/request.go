@@ -28,7 +28,7 @@ type Request struct {
 	// Refs and Users name the connected accounts whose OBF tokens the bot tries, refs first,
 	// each in the order given. Both empty means the meeting's host.
 	Refs, Users []string
-	// ZAK asks for a ZAK as well (bot_metadata.zoomtoken_zak: true).
+	// ZAK asks for a ZAK as well (bot_metadata.zoomtoken_zak: true, or "true").
 	ZAK bool
 }
 
@@ -72,12 +72,22 @@ func ParseRequest(body []byte) (Request, error) {
 	if len(req.Refs)+len(req.Users) > MaxNames {
 		return Request{}, fmt.Errorf("bot_metadata names more than %d connections", MaxNames)
 	}
-	if raw, ok := meta[MetaZAK]; ok && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &req.ZAK); err != nil {
-			return Request{}, fmt.Errorf("bot_metadata.%s must be true or false", MetaZAK)
-		}
+	if req.ZAK, err = flag(meta, MetaZAK); err != nil {
+		return Request{}, err
 	}
 	return req, nil
+}
+
+// flag reads a metadata key that holds true or false, as a boolean or as the string "true" or
+// "false": attendee, by default, refuses metadata whose values are not strings.
+func flag(meta map[string]json.RawMessage, key string) (bool, error) {
+	switch string(meta[key]) {
+	case "", "null", "false", `"false"`:
+		return false, nil
+	case "true", `"true"`:
+		return true, nil
+	}
+	return false, fmt.Errorf("bot_metadata.%s must be true or false", key)
 }
 
 // optionalString reads a string field; absent or null leaves dst empty.

@@ -15,6 +15,11 @@ func TestParseRequest(t *testing.T) {
 		!slices.Equal(req.Users, []string{"u@example.com"}) || !req.ZAK {
 		t.Errorf("got %+v", req)
 	}
+	// attendee's default: every metadata value a string.
+	req, err = ParseRequest([]byte(`{"bot_metadata":{"zoomtoken_user":"u1","zoomtoken_zak":"true"},"callback_type":"zoom_tokens","meeting_url":"https://zoom.us/j/1"}`))
+	if err != nil || !req.ZAK || !slices.Equal(req.Users, []string{"u1"}) {
+		t.Errorf("string values: %+v %v", req, err)
+	}
 	req, err = ParseRequest([]byte(`{"bot_metadata":null,"callback_type":"zoom_tokens","meeting_url":"https://zoom.us/j/1"}`))
 	if err != nil || req.Refs != nil || req.Users != nil || req.ZAK {
 		t.Errorf("null metadata: %+v %v", req, err)

@@ -378,8 +378,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 37 {
-		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2, SHUTDOWN_DELAY, ZOOM_RATE_LIMIT, MAX_CONNECTIONS and the 3 of RTMS", got)
+	if got := len(Variables()); got != 38 {
+		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2, SHUTDOWN_DELAY, ZOOM_RATE_LIMIT, MAX_CONNECTIONS, the 3 of RTMS and attendee's", got)
 	}
 }
 
@@ -442,6 +442,44 @@ func TestLoadRTMS(t *testing.T) {
 			t.Errorf("%s: %v, want a problem with %s", name, err, tc.want)
 		}
 		if err != nil && strings.Contains(err.Error(), "rtms-secret") {
+			t.Errorf("%s: the error prints the secret", name)
+		}
+	}
+}
+
+func TestLoadAttendee(t *testing.T) {
+	current := "YXR0ZW5kZWUtcHJvamVjdC13ZWJob29rLXNlY3JldCE=" // 32 bytes, as attendee makes them
+	previous := "cHJldmlvdXMtYXR0ZW5kZWUtc2VjcmV0LTEyMzQ1Njc="
+	env := s2sOnly()
+	env["ATTENDEE_WEBHOOK_SECRETS"] = current + ", " + previous
+	cfg, err := Load(envOf(env))
+	if err != nil || cfg.Attendee == nil || len(cfg.Attendee.Keys) != 2 ||
+		cfg.Attendee.Keys[0].Reveal() != "attendee-project-webhook-secret!" || !slices.Contains(cfg.Features(), FeatureAttendee) {
+		t.Fatalf("%+v %v", cfg.Attendee, err)
+	}
+	if cfg, err := Load(envOf(s2sOnly())); err != nil || cfg.Attendee != nil {
+		t.Errorf("unset: %+v %v", cfg.Attendee, err)
+	}
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"not base64":      {map[string]string{"ATTENDEE_WEBHOOK_SECRETS": "not*base64"}, "not base64"},
+		"too short":       {map[string]string{"ATTENDEE_WEBHOOK_SECRETS": "c2hvcnQ="}, "fewer than 16 bytes"},
+		"no token source": {map[string]string{"ATTENDEE_WEBHOOK_SECRETS": current, "ZOOM_MEETING_SDK_KEY": "k", "ZOOM_MEETING_SDK_SECRET": "sdk-secret-value"}, "needs a token source"},
+	} {
+		e := s2sOnly()
+		if strings.Contains(name, "source") {
+			e = map[string]string{}
+		}
+		for k, v := range tc.env {
+			e[k] = v
+		}
+		_, err := Load(envOf(e))
+		if err == nil || !strings.Contains(err.Error(), "ATTENDEE_WEBHOOK_SECRETS") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), current) {
 			t.Errorf("%s: the error prints the secret", name)
 		}
 	}

@@ -46,6 +46,12 @@ type connectedFixture struct {
 
 func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL string, options ...func(*Deps, string)) *connectedFixture {
 	tb.Helper()
+	return newConnectedFixtureOn(tb, sqlitetest.Open(tb, sqlstore.Options{}), emuCfg, successURL, options...)
+}
+
+// newConnectedFixtureOn is newConnectedFixture on the given store.
+func newConnectedFixtureOn(tb testing.TB, store *sqlstore.Store, emuCfg func(*zoomemu.Config), successURL string, options ...func(*Deps, string)) *connectedFixture {
+	tb.Helper()
 	var handler atomic.Pointer[http.Handler]
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 	tb.Cleanup(front.Close)
@@ -64,7 +70,6 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 	tb.Cleanup(func() { emu.Close(); upstream.Close() })
 
 	clk := fakeclock.New(time.Now())
-	store := sqlitetest.Open(tb, sqlstore.Options{})
 	key, ring := sealtest.Key(tb)
 	vault := connections.NewVault(ring)
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
