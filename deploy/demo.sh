@@ -73,6 +73,7 @@ config=(
   DATABASE_URL="sqlite:$work/zoomtoken.db"
   ADMIN_TOKENS="$admin"
   ZOOM_WEBHOOK_SECRET_TOKENS=demo-webhook-secret-token
+  ATTENDEE_WEBHOOK_SECRETS=ZGVtby1hdHRlbmRlZS1zZWNyZXQtbm90LWZvci1wcm9k
   LOG_FORMAT="${LOG_FORMAT:-console}"
 )
 env -i "${config[@]}" "$bin/zoomtoken" &
@@ -140,6 +141,14 @@ or let the emulator approve, and follow the link with curl (the cookie jar is th
 
   # Zoom tells zoomtoken about a new meeting with a signed webhook, as it would in production
   curl -s -X POST '$emu/_emu/webhook?event=meeting.created&meeting=555000111&host=demo-user&url=$svc/webhooks/zoom'
+
+  # attendee's bots ask POST /callbacks/attendee for their tokens (docs/meeting-bots.md#attendee),
+  # signed with the project's webhook secret as attendee signs them
+  export SVC=$svc
+  ATTENDEE_SECRET=ZGVtby1hdHRlbmRlZS1zZWNyZXQtbm90LWZvci1wcm9k
+  BODY='{"bot_id":"bot_demo","bot_metadata":{"zoomtoken_ref":"demo-customer","zoomtoken_zak":"true"},"callback_type":"zoom_tokens","meeting_url":"https://us02web.zoom.us/j/123456789?pwd=demo"}'
+  SIG=\$(printf %s "\$BODY" | openssl dgst -sha256 -binary -mac HMAC -macopt "hexkey:\$(printf %s "\$ATTENDEE_SECRET" | base64 -d | od -An -vtx1 | tr -d ' \\n')" | base64)
+  curl -s -X POST "\$SVC/callbacks/attendee" -H 'Content-Type: application/json' -H "X-Webhook-Signature: \$SIG" -d "\$BODY"
 
   # the user removes the app in Zoom: the connection is gone, and bots are told so
   curl -s -X POST '$emu/_emu/users/demo-user/deauthorize?url=$svc/webhooks/zoom'
