@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -700,4 +701,26 @@ func TestRetryingReportsEveryAttemptButTheLast(t *testing.T) {
 			t.Errorf("a per-second limit then success: got %v, want %v", got, want)
 		}
 	})
+}
+
+// A token answer is bounded far below a listing page: 70 KiB for a ZAK is Zoom being wrong, and
+// is refused with a reason rather than read as broken JSON. (The emulator never answers so; a
+// proxy in front of it does.)
+func TestAnOversizedTokenAnswerIsRefused(t *testing.T) {
+	f := newFixture(t, func(*zoomemu.Config, *Config) {})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/token") && r.URL.Path != "/oauth/token" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"token":"`+strings.Repeat("a", 70<<10)+`"}`)
+			return
+		}
+		f.emu.ServeHTTP(w, r)
+	}))
+	defer api.Close()
+	client := New(Config{AccountID: testAccount, ClientID: testClient, ClientSecret: testSecret, OAuthBaseURL: api.URL, APIBaseURL: api.URL})
+	_, err := client.ZAK(context.Background(), testUser, 0)
+	var zerr *Error
+	if !errors.As(err, &zerr) || zerr.Kind != KindRefused || !strings.Contains(zerr.Message, "larger than 64 KiB") {
+		t.Errorf("got %v", err)
+	}
 }

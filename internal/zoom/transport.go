@@ -30,8 +30,20 @@ const (
 // live one hour.
 const defaultTokenLifetime = time.Hour
 
-// maxAnswer caps how much of an answer is read; Zoom's are a few hundred bytes.
+// maxAnswer caps how much of an answer is read: a token answer is a few hundred bytes.
 const maxAnswer = 64 << 10
+
+// maxListingAnswer caps a page of a meeting listing: up to 300 meetings, each with its
+// join_url, times, topic and an agenda of up to 2,000 characters, is about a megabyte.
+const maxListingAnswer = 8 << 20
+
+// answerLimit is how much of op's answer is read.
+func answerLimit(op string) int64 {
+	if op == opListMeetings {
+		return maxListingAnswer
+	}
+	return maxAnswer
+}
 
 // Config configures a Client.
 type Config struct {
@@ -250,11 +262,17 @@ func (tr *transport) send(ctx context.Context, op string, at accessToken, method
 	defer resp.Body.Close()
 	tr.observeRateLimit(resp.Header)
 	at.gate.learn(resp.Header)
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	limit := answerLimit(op)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	trackingID := resp.Header.Get("x-zm-trackingid")
 	if err != nil {
 		return answer{}, &Error{Kind: KindUnavailable, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
 			Message: "answer cut short", Err: stripURL(err)}
+	}
+	if int64(len(data)) > limit {
+		// Cut short, it would be unreadable JSON; say what happened instead.
+		return answer{}, &Error{Kind: KindRefused, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
+			Message: "answer larger than " + strconv.FormatInt(limit>>10, 10) + " KiB"}
 	}
 	if resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2 {
 		return answer{data: data, trackingID: trackingID}, nil

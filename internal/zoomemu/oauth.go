@@ -463,6 +463,29 @@ const maxMeetingsPageSize = 300
 
 // handleMeetings is GET /v2/users/me/meetings?type=scheduled&page_size=N[&next_page_token=T]:
 // the meetings the user hosts, a page at a time.
+// listingAgenda is the agenda every listed meeting carries: 2,000 characters, the most Zoom
+// allows, so a listing page is as large as Zoom's can be.
+var listingAgenda = strings.Repeat("Quarterly planning: goals, risks, owners and dates. ", 39)[:2000]
+
+// listedMeeting is one entry of a meeting listing, with every field Zoom sends.
+func listedMeeting(u *User, id int64) map[string]any {
+	created := time.Date(2026, 1, 5, 9, 30, 0, 0, time.UTC).Add(time.Duration(id%1000) * time.Hour)
+	return map[string]any{
+		"uuid":       "emu" + strconv.FormatInt(id, 36) + "Qm9va2VkTWVldGluZw==",
+		"id":         id,
+		"host_id":    u.ID,
+		"topic":      "Weekly sync with the customer success team — meeting " + strconv.FormatInt(id, 10),
+		"type":       2,
+		"start_time": created.Add(48 * time.Hour).Format(time.RFC3339),
+		"duration":   60,
+		"timezone":   "America/Los_Angeles",
+		"agenda":     listingAgenda,
+		"created_at": created.Format(time.RFC3339),
+		"join_url":   "https://us02web.zoom.us/j/" + strconv.FormatInt(id, 10) + "?pwd=" + strings.Repeat("aBcD", 8) + ".1",
+		"pmi":        strconv.FormatInt(u.PMI, 10),
+	}
+}
+
 func (e *Emulator) handleMeetings(w http.ResponseWriter, r *http.Request, at accessToken) {
 	if !at.has(ScopeListMeetings) && !at.has("meeting:read:list_meetings:admin") && !at.has("meeting:read") {
 		writeMissingScope(w, ScopeListMeetings)
@@ -484,8 +507,7 @@ func (e *Emulator) handleMeetings(w http.ResponseWriter, r *http.Request, at acc
 	end := min(start+size, len(at.user.Meetings))
 	meetings := []map[string]any{}
 	for _, id := range at.user.Meetings[start:end] {
-		meetings = append(meetings, map[string]any{"id": id, "host_id": at.user.ID, "uuid": "emu-" + strconv.FormatInt(id, 36),
-			"topic": "Meeting " + strconv.FormatInt(id, 10), "type": 2})
+		meetings = append(meetings, listedMeeting(at.user, id))
 	}
 	next := ""
 	if end < len(at.user.Meetings) {
