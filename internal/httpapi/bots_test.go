@@ -221,30 +221,39 @@ func TestOnlyRealTokensAreServed(t *testing.T) {
 }
 
 func TestAHangUpIsNotZoomsFault(t *testing.T) {
-	m := metrics.New()
-	srv, emu := botServer(t, botUser, nil)
-	d := srv.deps
-	d.Metrics = m
-	srv = newTestServer(t, d)
-	emu.Script(zoomemu.EndpointJoinToken, zoomemu.Hang())
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/join-token?secret="+botSecret+"&meeting_id="+botMeeting, nil)
-	if _, err := srv.Client().Do(req); err == nil {
-		t.Fatal("the request did not time out")
+	for _, tc := range []struct{ route, path string }{
+		{"/join-token", "/join-token?secret=" + botSecret + "&meeting_id=" + botMeeting},
+		{"/zak", "/zak?secret=" + botSecret}, // shared call: the handler has nothing to write
+	} {
+		t.Run(tc.route, func(t *testing.T) {
+			m := metrics.New()
+			srv, emu := botServer(t, botUser, nil)
+			d := srv.deps
+			d.Metrics = m
+			srv = newTestServer(t, d)
+			emu.Script(zoomemu.EndpointJoinToken, zoomemu.Hang())
+			emu.Script(zoomemu.EndpointZAK, zoomemu.Hang())
+			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+tc.path, nil)
+			if _, err := srv.Client().Do(req); err == nil {
+				t.Fatal("the request did not time out")
+			}
+			want := `"route":"` + tc.route + `","status":499,"size":0`
+			deadline := time.Now().Add(3 * time.Second)
+			for !strings.Contains(srv.logs.String(), want) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			logs := srv.logs.String()
+			if !strings.Contains(logs, want) {
+				t.Errorf("no 499 access line:\n%s", logs)
+			}
+			if strings.Contains(logs, "zoom call failed") || strings.Contains(logs, `"level":"warn"`) {
+				t.Errorf("a hang-up was logged as Zoom failing:\n%s", logs)
+			}
+			assertCounter(t, m, `zoomtoken_http_requests_total{route="`+tc.route+`",status="499"} 1`)
+		})
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for !strings.Contains(srv.logs.String(), `"status":499`) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	logs := srv.logs.String()
-	if !strings.Contains(logs, `"route":"/join-token","status":499`) && !strings.Contains(logs, `"status":499`) {
-		t.Errorf("no 499 access line:\n%s", logs)
-	}
-	if strings.Contains(logs, "zoom call failed") || strings.Contains(logs, `"level":"warn"`) {
-		t.Errorf("a hang-up was logged as Zoom failing:\n%s", logs)
-	}
-	assertCounter(t, m, `zoomtoken_http_requests_total{route="/join-token",status="499"} 1`)
 }
 
 // A base64 secret (as Render generates) pasted into a bot URL without percent-encoding: its +

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -93,7 +95,11 @@ func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
 // secrets travel in the query.
 func (x *exchange) record(r *http.Request, took time.Duration, m *metrics.Metrics) {
 	status := x.status
-	if status == 0 {
+	switch {
+	case status == 0 && errors.Is(r.Context().Err(), context.Canceled):
+		// The caller hung up and the handler, having no one to answer, wrote nothing.
+		status = statusClientClosedRequest
+	case status == 0:
 		status = http.StatusOK // net/http answers 200 to a handler that wrote nothing
 	}
 	level := zerolog.InfoLevel
