@@ -30,8 +30,11 @@ type Connection struct {
 	ZoomUserID    string
 	ZoomAccountID string
 	Email         string
-	// Ref is the operator's own id for the user; empty when none was given.
-	Ref    string
+	// Ref is the operator's own id for the user, the one connected under last; empty when none
+	// was given.
+	Ref string
+	// Refs are every ref the connection was connected under, oldest first; each resolves to it.
+	Refs   []string
 	Status Status
 	Scopes []string
 	// RefreshedAt is when the tokens were last obtained from Zoom (connect or refresh).

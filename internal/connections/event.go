@@ -16,6 +16,9 @@ const (
 	EventReconnected             EventType = "connection.reconnected"
 	EventReauthorizationRequired EventType = "connection.reauthorization_required"
 	EventDeleted                 EventType = "connection.deleted"
+	// EventUpdated says a connection's refs changed: one was added by a reconnect under a new
+	// ref, or removed by the admin API.
+	EventUpdated EventType = "connection.updated"
 )
 
 // Event is one connection event in the outbox. Payload is the body to POST, fixed when the event
@@ -39,6 +42,7 @@ type Fields struct {
 	ZoomAccountID string    `json:"zoom_account_id"`
 	Email         string    `json:"email"`
 	Ref           *string   `json:"ref"`
+	Refs          []string  `json:"refs"`
 	Status        Status    `json:"status"`
 	Scopes        []string  `json:"scopes"`
 	CreatedAt     time.Time `json:"created_at"`
@@ -56,6 +60,7 @@ func (c Connection) Fields() Fields {
 		Email:         c.Email,
 		Status:        c.Status,
 		Scopes:        c.Scopes,
+		Refs:          append([]string{}, c.Refs...), // [] rather than null when there is none
 		CreatedAt:     c.CreatedAt.UTC(),
 		UpdatedAt:     c.UpdatedAt.UTC(),
 		RefreshedAt:   c.RefreshedAt.UTC(),

@@ -118,6 +118,10 @@ func (m *Manager) Connect(ctx context.Context, c Connection, t Tokens, pmi int64
 	if err != nil {
 		return Connection{}, false, storeError(err)
 	}
+	if !created && c.Ref != "" && len(saved.Refs) > 1 && saved.Refs[len(saved.Refs)-1] == c.Ref {
+		// A reconnect under a ref new to the connection: the earlier ones keep resolving to it.
+		m.cfg.Logger.Info().Str("connection", saved.ID).Int("refs", len(saved.Refs)).Msg("connection: a ref was added")
+	}
 	if pmi > 0 {
 		// The connection is stored; a meeting map that lags is mended by the listing.
 		if err := m.cfg.Store.PutMeetings(ctx, saved.ID, pmi); err != nil {
@@ -125,6 +129,15 @@ func (m *Manager) Connect(ctx context.Context, c Connection, t Tokens, pmi int64
 		}
 	}
 	return saved, created, nil
+}
+
+// RemoveRef stops ref resolving to the connection with this id.
+func (m *Manager) RemoveRef(ctx context.Context, id, ref string) (Connection, error) {
+	c, err := m.cfg.Store.RemoveRef(ctx, id, ref)
+	if err == nil {
+		m.cfg.Logger.Info().Str("connection", id).Int("refs", len(c.Refs)).Msg("connection: a ref was removed")
+	}
+	return c, storeError(err)
 }
 
 // Connection returns the connection with this id.

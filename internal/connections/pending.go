@@ -52,6 +52,9 @@ func (p *PendingStore) FindByRef(ctx context.Context, ref string) (Connection, e
 func (p *PendingStore) List(ctx context.Context, f Filter) ([]Connection, error) {
 	return p.store().List(ctx, f)
 }
+func (p *PendingStore) RemoveRef(ctx context.Context, id, ref string) (Connection, error) {
+	return p.store().RemoveRef(ctx, id, ref)
+}
 func (p *PendingStore) Delete(ctx context.Context, id string) (Connection, error) {
 	return p.store().Delete(ctx, id)
 }
@@ -117,6 +120,9 @@ func (unavailable) FindByZoomUserID(context.Context, string) (Connection, error)
 	return Connection{}, ErrUnavailable
 }
 func (unavailable) FindByEmail(context.Context, string) (Connection, error) {
+	return Connection{}, ErrUnavailable
+}
+func (unavailable) RemoveRef(context.Context, string, string) (Connection, error) {
 	return Connection{}, ErrUnavailable
 }
 func (unavailable) FindByRef(context.Context, string) (Connection, error) {

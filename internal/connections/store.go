@@ -12,10 +12,11 @@ import (
 type Store interface {
 	// Save stores a newly authorized connection, keyed by its Zoom user id. For a Zoom user
 	// already connected (a reconnect) it keeps that connection's ID and CreatedAt, replaces the
-	// tokens, scopes, account and email, takes c.Ref when it is set, sets the status to active
-	// and clears LastError. c.ID is used only when the connection is new. It returns the stored
-	// connection and whether it was created, and records connection.created or
-	// connection.reconnected.
+	// tokens, scopes, account and email, takes c.Ref when it is set (adding it to the refs the
+	// connection keeps), sets the status to active and clears LastError. c.ID is used only when
+	// the connection is new. It returns the stored connection and whether it was created, and
+	// records connection.created or connection.reconnected, and connection.updated when a
+	// reconnect added a ref.
 	Save(ctx context.Context, c Connection) (saved Connection, created bool, err error)
 
 	// Get returns the connection with this ID, or ErrNotFound.
@@ -25,11 +26,16 @@ type Store interface {
 	// FindByEmail returns the connection with this email, compared case-insensitively; among
 	// several, the active one updated last.
 	FindByEmail(ctx context.Context, email string) (Connection, error)
-	// FindByRef returns the connection with this ref; among several, the active one updated
-	// last.
+	// FindByRef returns the connection connected under this ref (any of its refs); among
+	// several, the active one updated last.
 	FindByRef(ctx context.Context, ref string) (Connection, error)
 	// List returns the connections the filter matches, oldest first.
 	List(ctx context.Context, f Filter) ([]Connection, error)
+
+	// RemoveRef stops ref resolving to the connection, records connection.updated, and returns
+	// the connection as it now is; ErrNotFound when the connection does not have that ref. When
+	// it was the latest ref, Ref becomes the latest of those left.
+	RemoveRef(ctx context.Context, id, ref string) (Connection, error)
 
 	// Delete removes a connection with its tokens and meetings, records connection.deleted, and
 	// returns what was deleted.

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/url"
 	"time"
 	"unicode/utf8"
 
@@ -66,6 +68,28 @@ func handleDeleteConnection(m *connections.Manager) http.HandlerFunc {
 		}
 		requestLogger(w).Info().Str("connection", c.ID).Msg("connection deleted by the admin API")
 		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// handleRemoveRef serves DELETE /admin/connections/{id}/refs/{ref}: ref (percent-encoded in the
+// path) stops resolving to the connection, which is answered as it now is.
+func handleRemoveRef(m *connections.Manager) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ref, err := url.PathUnescape(chi.URLParam(r, "ref"))
+		if err != nil || ref == "" {
+			writeAdminError(w, http.StatusBadRequest, "the ref in the path is not percent-encoded text")
+			return
+		}
+		c, err := m.RemoveRef(r.Context(), chi.URLParam(r, "id"), ref)
+		if errors.Is(err, connections.ErrNotFound) {
+			writeAdminError(w, http.StatusNotFound, "no connection with this id has this ref")
+			return
+		}
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
+			return
+		}
+		writeJSON(w, http.StatusOK, c.Fields())
 	}
 }
 

@@ -589,3 +589,37 @@ func TestConnectedRoutesWithTheDatabaseDown(t *testing.T) {
 		}
 	}
 }
+
+// Links for two refs approved by the same Zoom user leave one connection that both refs
+// resolve to; the admin API shows both and can remove one.
+func TestTwoRefsOneZoomUser(t *testing.T) {
+	f := newConnectedFixture(t, nil, "")
+	f.connect(t, "alice-id", "customer-42")
+	f.connect(t, "alice-id", "mobile-user")
+	for _, ref := range []string{"customer-42", "mobile-user"} {
+		if resp, body := f.srv.do(t, http.MethodGet, "/obf-token?secret="+botSecret+"&ref="+ref, nil, ""); resp.StatusCode != 200 {
+			t.Errorf("ref %s: %d %q", ref, resp.StatusCode, body)
+		}
+	}
+	c := mustFind(t, f, "alice-id")
+	resp, body := f.admin(t, http.MethodGet, "/admin/connections/"+c.ID, "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"ref":"mobile-user","refs":["customer-42","mobile-user"]`) {
+		t.Errorf("admin view: %d %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(f.srv.logs.String(), "connection: a ref was added") {
+		t.Error("adding a ref was not logged")
+	}
+	resp, body = f.admin(t, http.MethodDelete, "/admin/connections/"+c.ID+"/refs/mobile-user", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"ref":"customer-42","refs":["customer-42"]`) {
+		t.Errorf("remove: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := f.srv.do(t, http.MethodGet, "/obf-token?secret="+botSecret+"&ref=mobile-user", nil, ""); resp.StatusCode != 404 {
+		t.Errorf("a removed ref: %d", resp.StatusCode)
+	}
+	if resp, _ := f.srv.do(t, http.MethodGet, "/obf-token?secret="+botSecret+"&ref=customer-42", nil, ""); resp.StatusCode != 200 {
+		t.Errorf("the ref left: %d", resp.StatusCode)
+	}
+	if resp, body := f.admin(t, http.MethodDelete, "/admin/connections/"+c.ID+"/refs/mobile-user", ""); resp.StatusCode != 404 || !strings.Contains(body, "has this ref") {
+		t.Errorf("removing it again: %d %s", resp.StatusCode, body)
+	}
+}

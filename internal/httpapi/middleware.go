@@ -14,6 +14,7 @@ import (
 	"github.com/rs/xid"
 	"github.com/rs/zerolog"
 
+	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
@@ -181,6 +182,12 @@ var knownQueryKeys = map[string]func(value string) bool{
 		return ok
 	},
 	"bypass_waiting_room": func(v string) bool { return v == "true" || v == "false" },
+	// GET /admin/connections' filter.
+	"status": func(v string) bool {
+		return v == string(connections.StatusActive) || v == string(connections.StatusReauthorizationRequired)
+	},
+	// A stream id is not a credential; its signature is.
+	"rtms_stream_id": func(v string) bool { return len(v) <= 64 && strings.Trim(v, "0123456789abcdefABCDEF") == "" },
 	"secret":              nil, "user": nil, "ref": nil, // the connect flow's and the callback's:
 	"expires": nil, "sig": nil, "code": nil, "state": nil, "error": nil,
 }

@@ -112,6 +112,7 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Get("/connections", handleListConnections(d.Connected.Manager))
 		r.Get("/connections/{id}", handleGetConnection(d.Connected.Manager))
 		r.Delete("/connections/{id}", handleDeleteConnection(d.Connected.Manager))
+		r.Delete("/connections/{id}/refs/{ref}", handleRemoveRef(d.Connected.Manager))
 		r.Post("/connect-links", handleCreateConnectLink(d.ConnectFlow.Links))
 		if d.RTMS != nil {
 			r.Post("/rtms/start", handleRTMSControl(zoom.RTMSStart, d.RTMS, d.Connected, d.Zoom))

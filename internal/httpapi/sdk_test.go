@@ -382,6 +382,10 @@ func TestRedactQuery(t *testing.T) {
 		{"meeting_id=123-456%20789&type=cloud&bypass_waiting_room=yes", "bypass_waiting_room=REDACTED&meeting_id=123-456+789&type=REDACTED", 0},
 		{"%zz=1&secret=q", "secret=REDACTED", 0},
 		{"code=abc&state=def&sig=x&ref=customer", "code=REDACTED&ref=REDACTED&sig=REDACTED&state=REDACTED", 0},
+		// The admin list's documented filter is a known key.
+		{"ref=r&status=reauthorization_required", "ref=REDACTED&status=reauthorization_required", 0},
+		{"status=<script>", "status=REDACTED", 0},
+		{"secret=s&rtms_stream_id=0123456789abcdef0123456789abcdef", "rtms_stream_id=0123456789abcdef0123456789abcdef&secret=REDACTED", 0},
 	}
 	for _, tt := range tests {
 		if got, unknown := redactQuery(tt.in); got != tt.want || unknown != tt.unknown {

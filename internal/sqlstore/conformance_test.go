@@ -208,9 +208,67 @@ func TestReconnectKeepsIDAndReplacesTokens(t *testing.T) {
 		if len(all) != 1 {
 			t.Errorf("%d connections after reconnects, want 1", len(all))
 		}
-		want := []string{"connection.created", "connection.reauthorization_required", "connection.reconnected", "connection.reconnected"}
+		want := []string{"connection.created", "connection.reauthorization_required", "connection.reconnected", "connection.reconnected", "connection.updated"}
 		if got := eventTypes(drainEvents(t, s)); !slices.Equal(got, want) {
 			t.Errorf("events %v, want %v", got, want)
+		}
+	})
+}
+
+// Several of the operator's people can share one Zoom account: every ref it was connected
+// under keeps resolving to it, until one is removed.
+func TestEveryRefResolves(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v := newVault(t, newKey(t))
+		s := b.open(t, sqlstore.Options{})
+		c, _ := newConnection(t, v, "u1")
+		c.Ref = "customer-42"
+		first := save(t, s, c)
+		c.Ref = "mobile-user"
+		save(t, s, c)
+		c.Ref = "customer-42" // connecting again under a ref it has changes nothing but the latest
+		save(t, s, c)
+		c.Ref = "mobile-user"
+		got := save(t, s, c)
+		if got.ID != first.ID || got.Ref != "mobile-user" || !slices.Equal(got.Refs, []string{"customer-42", "mobile-user"}) {
+			t.Fatalf("ref %q refs %v", got.Ref, got.Refs)
+		}
+		for _, ref := range []string{"customer-42", "mobile-user"} {
+			if found, err := s.FindByRef(ctx, ref); err != nil || found.ID != first.ID {
+				t.Errorf("FindByRef(%s): %v %v", ref, found.ID, err)
+			}
+			if list, err := s.List(ctx, connections.Filter{Ref: ref}); err != nil || len(list) != 1 {
+				t.Errorf("List(ref=%s): %d %v", ref, len(list), err)
+			}
+		}
+		drainEvents(t, s)
+
+		left, err := s.RemoveRef(ctx, first.ID, "mobile-user")
+		if err != nil || left.Ref != "customer-42" || !slices.Equal(left.Refs, []string{"customer-42"}) {
+			t.Fatalf("after removing the latest: %q %v %v", left.Ref, left.Refs, err)
+		}
+		if _, err := s.FindByRef(ctx, "mobile-user"); !errors.Is(err, connections.ErrNotFound) {
+			t.Errorf("a removed ref still resolves: %v", err)
+		}
+		if _, err := s.RemoveRef(ctx, first.ID, "mobile-user"); !errors.Is(err, connections.ErrNotFound) {
+			t.Errorf("removing it twice: %v", err)
+		}
+		if _, err := s.RemoveRef(ctx, "conn_nope", "customer-42"); !errors.Is(err, connections.ErrNotFound) {
+			t.Errorf("an unknown connection: %v", err)
+		}
+		if last, err := s.RemoveRef(ctx, first.ID, "customer-42"); err != nil || last.Ref != "" || last.Refs != nil {
+			t.Errorf("after removing the last: %q %v %v", last.Ref, last.Refs, err)
+		}
+		if got := eventTypes(drainEvents(t, s)); !slices.Equal(got, []string{"connection.updated", "connection.updated"}) {
+			t.Errorf("events %v", got)
+		}
+		c.Ref = "again"
+		save(t, s, c)
+		if _, err := s.Delete(ctx, first.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.FindByRef(ctx, "again"); !errors.Is(err, connections.ErrNotFound) {
+			t.Errorf("a deleted connection's ref resolves: %v", err)
 		}
 	})
 }

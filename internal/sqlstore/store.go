@@ -6,10 +6,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -143,9 +145,12 @@ func (s *Store) Close() error {
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// columns lists a connection's columns in the order scanConnection reads them.
-const columns = `id, zoom_user_id, zoom_account_id, email, ref, status, scopes,
+// writtenColumns lists the columns Save inserts; refs is kept by setRefs.
+const writtenColumns = `id, zoom_user_id, zoom_account_id, email, ref, status, scopes,
 	access_token, refresh_token, access_expires_at, created_at, updated_at, refreshed_at, last_error`
+
+// columns lists a connection's columns in the order scanConnection reads them.
+const columns = writtenColumns + `, refs`
 
 // queryer is what *sql.DB and *sql.Tx share.
 type queryer interface {
@@ -158,11 +163,11 @@ func scanConnection(row interface{ Scan(...any) error }) (connections.Connection
 	var (
 		c                                    connections.Connection
 		ref, lastError                       sql.NullString
-		scopes, status                       string
+		scopes, status, refs                 string
 		expires, created, updated, refreshed int64
 	)
 	err := row.Scan(&c.ID, &c.ZoomUserID, &c.ZoomAccountID, &c.Email, &ref, &status, &scopes,
-		&c.Tokens.Access, &c.Tokens.Refresh, &expires, &created, &updated, &refreshed, &lastError)
+		&c.Tokens.Access, &c.Tokens.Refresh, &expires, &created, &updated, &refreshed, &lastError, &refs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, connections.ErrNotFound
 	}
@@ -171,6 +176,12 @@ func scanConnection(row interface{ Scan(...any) error }) (connections.Connection
 	}
 	c.Ref, c.LastError, c.Status = ref.String, lastError.String, connections.Status(status)
 	c.Scopes = strings.Fields(scopes)
+	if err := json.Unmarshal([]byte(refs), &c.Refs); err != nil {
+		return c, fmt.Errorf("connection %s: unreadable refs: %w", c.ID, err)
+	}
+	if len(c.Refs) == 0 {
+		c.Refs = nil
+	}
 	c.Tokens.AccessExpiresAt = fromMillis(expires)
 	c.CreatedAt, c.UpdatedAt, c.RefreshedAt = fromMillis(created), fromMillis(updated), fromMillis(refreshed)
 	return c, nil
@@ -221,7 +232,7 @@ func (s *Store) Save(ctx context.Context, c connections.Connection) (connections
 	created := true
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var id string
-		err := tx.QueryRowContext(ctx, `INSERT INTO connections (`+columns+`)
+		err := tx.QueryRowContext(ctx, `INSERT INTO connections (`+writtenColumns+`)
 			VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $10, $10, NULL)
 			ON CONFLICT (zoom_user_id) DO NOTHING
 			RETURNING id`,
@@ -243,16 +254,101 @@ func (s *Store) Save(ctx context.Context, c connections.Connection) (connections
 		if err != nil {
 			return err
 		}
+		refAdded, err := s.addRef(ctx, tx, id, c.Ref, now)
+		if err != nil {
+			return err
+		}
 		if saved, err = get(ctx, tx, id); err != nil {
 			return err
 		}
-		event := connections.EventReconnected
 		if created {
-			event = connections.EventCreated
+			return s.recordEvent(ctx, tx, connections.EventCreated, saved)
 		}
-		return s.recordEvent(ctx, tx, event, saved)
+		if err := s.recordEvent(ctx, tx, connections.EventReconnected, saved); err != nil || !refAdded {
+			return err
+		}
+		return s.recordEvent(ctx, tx, connections.EventUpdated, saved)
 	})
 	return saved, created, err
+}
+
+// addRef makes ref (when not empty) resolve to the connection, and reports whether it is new to
+// it.
+func (s *Store) addRef(ctx context.Context, tx *sql.Tx, id, ref string, now int64) (bool, error) {
+	if ref == "" {
+		return false, nil
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO connection_refs (connection_id, ref, added_at) VALUES ($1, $2, $3)
+		ON CONFLICT (connection_id, ref) DO NOTHING`, id, ref, now)
+	if err != nil {
+		return false, err
+	}
+	added, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return added == 1, s.setRefs(ctx, tx, id, ref)
+}
+
+// setRefs writes the connection's refs column from connection_refs, and its ref: latest, or
+// (when empty) the latest left.
+func (s *Store) setRefs(ctx context.Context, tx *sql.Tx, id, latest string) error {
+	rows, err := tx.QueryContext(ctx, `SELECT ref FROM connection_refs WHERE connection_id = $1 ORDER BY added_at, ref`, id)
+	if err != nil {
+		return err
+	}
+	refs := []string{}
+	for rows.Next() {
+		var ref string
+		if err := rows.Scan(&ref); err != nil {
+			rows.Close()
+			return err
+		}
+		refs = append(refs, ref)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if latest == "" && len(refs) > 0 {
+		latest = refs[len(refs)-1]
+	}
+	encoded, _ := json.Marshal(refs)
+	_, err = tx.ExecContext(ctx, `UPDATE connections SET ref = $2, refs = $3 WHERE id = $1`, id, nullable(latest), string(encoded))
+	return err
+}
+
+// RemoveRef implements connections.Store.
+func (s *Store) RemoveRef(ctx context.Context, id, ref string) (connections.Connection, error) {
+	var updated connections.Connection
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		c, err := s.lock(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM connection_refs WHERE connection_id = $1 AND ref = $2`, id, ref)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, connections.ErrNotFound)
+		}
+		latest := c.Ref
+		if latest == ref {
+			latest = ""
+		}
+		if err := s.setRefs(ctx, tx, id, latest); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE connections SET updated_at = $2 WHERE id = $1`, id, millis(s.now())); err != nil {
+			return err
+		}
+		if updated, err = get(ctx, tx, id); err != nil {
+			return err
+		}
+		return s.recordEvent(ctx, tx, connections.EventUpdated, updated)
+	})
+	return updated, err
 }
 
 func get(ctx context.Context, q queryer, id string) (connections.Connection, error) {
@@ -279,13 +375,14 @@ func (s *Store) FindByEmail(ctx context.Context, email string) (connections.Conn
 
 // FindByRef implements connections.Store.
 func (s *Store) FindByRef(ctx context.Context, ref string) (connections.Connection, error) {
-	return s.lookup(ctx, `SELECT `+columns+` FROM connections WHERE ref = $1`+preferActive, ref)
+	return s.lookup(ctx, `SELECT `+columns+` FROM connections
+		WHERE id IN (SELECT connection_id FROM connection_refs WHERE ref = $1)`+preferActive, ref)
 }
 
 // List implements connections.Store.
 func (s *Store) List(ctx context.Context, f connections.Filter) ([]connections.Connection, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM connections
-		WHERE ($1 = '' OR ref = $1) AND ($2 = '' OR status = $2)
+		WHERE ($1 = '' OR id IN (SELECT connection_id FROM connection_refs WHERE ref = $1)) AND ($2 = '' OR status = $2)
 		ORDER BY created_at, id`, f.Ref, string(f.Status))
 	if err != nil {
 		return nil, err
@@ -312,6 +409,9 @@ func (s *Store) Delete(ctx context.Context, id string) (connections.Connection, 
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM meetings WHERE connection_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM connection_refs WHERE connection_id = $1`, id); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE id = $1`, id); err != nil {
