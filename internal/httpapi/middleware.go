@@ -188,7 +188,7 @@ var knownQueryKeys = map[string]func(value string) bool{
 	},
 	// A stream id is not a credential; its signature is.
 	"rtms_stream_id": func(v string) bool { return len(v) <= 64 && strings.Trim(v, "0123456789abcdefABCDEF") == "" },
-	"secret":              nil, "user": nil, "ref": nil, // the connect flow's and the callback's:
+	"secret":         nil, "user": nil, "ref": nil, // the connect flow's and the callback's:
 	"expires": nil, "sig": nil, "code": nil, "state": nil, "error": nil,
 }
 

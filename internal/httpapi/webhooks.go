@@ -41,8 +41,9 @@ func handleZoomWebhook(tokens []string, m *connections.Manager, rt *RTMS, met *m
 			writeText(w, http.StatusBadRequest, "the body could not be read")
 			return
 		}
-		if !zoom.VerifyWebhook(tokens, r.Header.Get("x-zm-request-timestamp"), r.Header.Get("x-zm-signature"), body.Bytes(), now()) {
+		if err := zoom.VerifyWebhook(tokens, r.Header.Get("x-zm-request-timestamp"), r.Header.Get("x-zm-signature"), body.Bytes(), now()); err != nil {
 			countWebhook("", "unauthorized")
+			requestLogger(w).Warn().Str("reason", err.Error()).Msg("webhook refused")
 			writeText(w, http.StatusUnauthorized, "unauthorized")
 			return
 		}

@@ -61,15 +61,26 @@ func TestWebhookSignatureAndValidation(t *testing.T) {
 	f.connect(t, "alice-id", "")
 	deleted := `{"event":"meeting.deleted","payload":{"object":{"id":5551112222,"host_id":"alice-id"}},"event_ts":1}`
 	stale := strconv.FormatInt(time.Now().Add(-6*time.Minute).Unix(), 10)
-	for name, h := range map[string]http.Header{
-		"bad signature":     header("x-zm-request-timestamp", now(), "x-zm-signature", "v0=00"),
-		"no headers":        nil,
-		"6 minutes old":     signed(deleted, stale, webhookToken),
-		"another secret":    signed(deleted, now(), "not-our-token"),
-		"signature, no v0=": header("x-zm-request-timestamp", now(), "x-zm-signature", strings.TrimPrefix(signed(deleted, now(), webhookToken).Get("x-zm-signature"), "v0=")),
+	for name, tc := range map[string]struct {
+		h      http.Header
+		reason string
+	}{
+		"bad signature":     {header("x-zm-request-timestamp", now(), "x-zm-signature", "v0=00"), "is not v0= and 64 hex digits"},
+		"no headers":        {nil, "no x-zm-signature header"},
+		"6 minutes old":     {signed(deleted, stale, webhookToken), "outside the 5-minute window"},
+		"another secret":    {signed(deleted, now(), "not-our-token"), "matches none of ZOOM_WEBHOOK_SECRET_TOKENS"},
+		"signature, no v0=": {header("x-zm-request-timestamp", now(), "x-zm-signature", strings.TrimPrefix(signed(deleted, now(), webhookToken).Get("x-zm-signature"), "v0=")), "is not v0="},
 	} {
-		if resp, _ := f.srv.do(t, http.MethodPost, "/webhooks/zoom", h, deleted); resp.StatusCode != 401 {
+		seen := len(f.srv.logs.String())
+		if resp, _ := f.srv.do(t, http.MethodPost, "/webhooks/zoom", tc.h, deleted); resp.StatusCode != 401 {
 			t.Errorf("%s: %d, want 401", name, resp.StatusCode)
+		}
+		logs := f.srv.logs.String()[seen:]
+		if !strings.Contains(logs, "webhook refused") || !strings.Contains(logs, tc.reason) {
+			t.Errorf("%s: the log does not say %q:\n%s", name, tc.reason, logs)
+		}
+		if sig := tc.h.Get("x-zm-signature"); len(sig) > 8 && strings.Contains(logs, sig[3:]) {
+			t.Errorf("%s: the log holds the signature", name)
 		}
 	}
 	altered := signed(deleted, now(), webhookToken)

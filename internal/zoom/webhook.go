@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,16 +25,30 @@ func WebhookSignature(secretToken, timestamp string, body []byte) string {
 	return "v0=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// VerifyWebhook reports whether a webhook's raw body and headers were signed with one of the
-// secret tokens (each compared in constant time, every one tried) at a time within
-// WebhookWindow of now.
-func VerifyWebhook(secretTokens []string, timestamp, signature string, body []byte, now time.Time) bool {
+// Why a webhook was refused; the reasons name what was wrong, never the signature.
+var (
+	ErrWebhookNoSignature  = errors.New("no x-zm-signature header")
+	ErrWebhookMalformed    = errors.New("x-zm-signature is not v0= and 64 hex digits")
+	ErrWebhookStale        = errors.New("x-zm-request-timestamp is missing, not a number, or outside the 5-minute window")
+	ErrWebhookUnknownToken = errors.New("the signature matches none of ZOOM_WEBHOOK_SECRET_TOKENS")
+)
+
+// VerifyWebhook checks that a webhook's raw body and headers were signed with one of the secret
+// tokens (each compared in constant time, every one tried) at a time within WebhookWindow of
+// now, and says why not.
+func VerifyWebhook(secretTokens []string, timestamp, signature string, body []byte, now time.Time) error {
+	if signature == "" {
+		return ErrWebhookNoSignature
+	}
+	if hexPart, ok := strings.CutPrefix(signature, "v0="); !ok || len(hexPart) != 64 || strings.Trim(hexPart, "0123456789abcdefABCDEF") != "" {
+		return ErrWebhookMalformed
+	}
 	seconds, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil {
-		return false
+		return ErrWebhookStale
 	}
 	if d := now.Sub(time.Unix(seconds, 0)); d > WebhookWindow || d < -WebhookWindow {
-		return false
+		return ErrWebhookStale
 	}
 	valid := false
 	for _, token := range secretTokens {
@@ -40,7 +56,10 @@ func VerifyWebhook(secretTokens []string, timestamp, signature string, body []by
 			valid = true
 		}
 	}
-	return valid
+	if !valid {
+		return ErrWebhookUnknownToken
+	}
+	return nil
 }
 
 // URLValidation answers Zoom's endpoint.url_validation challenge: the hex HMAC-SHA256 of the
