@@ -102,6 +102,17 @@ func TestBotRoutesOff(t *testing.T) {
 			t.Errorf("%s: got %d %q", path, resp.StatusCode, body)
 		}
 	}
+	// Every route of a feature that is off says how to turn it on, the connect flow's too.
+	for _, path := range []string{"/connect?ref=r", "/oauth/callback?code=c&state=s", "/obf-token?secret=x"} {
+		resp, body := srv.do(t, http.MethodGet, path, nil, "")
+		if resp.StatusCode != 404 || !strings.Contains(body, "turn it on") || !strings.Contains(body, "ZOOM_OAUTH_CLIENT_ID") {
+			t.Errorf("%s: got %d %q", path, resp.StatusCode, body)
+		}
+	}
+	// GET / says what the service is, rather than an empty 405.
+	if resp, body := srv.do(t, http.MethodGet, "/", nil, ""); resp.StatusCode != 200 || !strings.Contains(body, "zoomtoken") || !strings.Contains(body, "github.com/zoomtoken/zoomtoken") {
+		t.Errorf("GET /: %d %q", resp.StatusCode, body)
+	}
 	// S2S on, no ZAK user: /zak is off (behind the secret), /join-token is on.
 	srv, _ = botServer(t, "", nil)
 	resp, body := srv.do(t, http.MethodGet, "/zak?secret="+botSecret, nil, "")

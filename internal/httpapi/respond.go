@@ -20,6 +20,21 @@ func handleHealthz() http.HandlerFunc {
 	}
 }
 
+// about is what GET / answers: a browser pointed at the service learns what it is and where its
+// routes are described.
+const about = `zoomtoken: Zoom credentials for web front-ends and meeting bots.
+POST / signs a Meeting SDK JWT; the other routes and their docs: https://github.com/zoomtoken/zoomtoken#routes-in-brief
+Liveness: GET /healthz.
+`
+
+// handleAbout serves GET /: a short text saying what the service is.
+func handleAbout() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, about)
+	}
+}
+
 // handleReadyz serves GET /readyz: 200 while the service takes traffic, 503 once it is shutting
 // down (while it still serves, so a load balancer can stop sending first). /healthz stays the
 // liveness probe.

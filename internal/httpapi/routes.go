@@ -23,6 +23,7 @@ func addRoutes(r chi.Router, d Deps) {
 	r.Group(func(r chi.Router) {
 		r.Use(corsFor(d.CORSAllowedOrigins))
 		r.Post("/", handleSignature(d.Signer))
+		r.Get("/", handleAbout())
 		r.Options("/", handlePreflight())
 		r.Post("/video-sdk", handleVideoSignature(d.VideoSigner))
 		r.Options("/video-sdk", handlePreflight())
@@ -97,6 +98,9 @@ func addRoutes(r chi.Router, d Deps) {
 	if d.Connected != nil && d.ConnectFlow != nil {
 		r.Get("/connect", handleConnect(d.Connected, d.ConnectFlow))
 		r.Get("/oauth/callback", handleCallback(d.Connected, d.ConnectFlow))
+	} else {
+		r.Get("/connect", connectedOff)
+		r.Get("/oauth/callback", connectedOff)
 	}
 
 	// The admin API, for the operator's backend.
