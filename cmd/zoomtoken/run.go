@@ -56,12 +56,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	// usage goes to out: stdout when asked for (-h), stderr after a mistake.
 	usage := func(out io.Writer) {
-		fmt.Fprintf(out, "Usage: zoomtoken [-addr host:port]   serve\n"+
+		fmt.Fprintf(out, "Usage: zoomtoken [-addr host:port] [serve]\n"+
 			"       zoomtoken doctor                checks, live, that every configured feature can work\n"+
 			"       zoomtoken healthcheck           exits 0 if the server on -addr or $PORT answers /healthz (for HEALTHCHECK)\n"+
 			"       zoomtoken version               prints the version\n"+
 			"       zoomtoken rekey                 re-encrypts every stored token with the first TOKEN_ENCRYPTION_KEYS key\n"+
-			"       zoomtoken connect-link [-ref R] [-ttl D]\n"+
+			"       zoomtoken connect-link [-ref R] [-ttl 24h|86400]\n"+
 			"                                       prints a link a user opens to connect their Zoom account\n\n"+
 			"Serves Zoom credentials over HTTP.\n\n")
 		flags.SetOutput(out)
@@ -71,8 +71,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		config.Usage(out)
 	}
 	flags.Usage = func() { usage(stderr) }
-	help := slices.ContainsFunc(args[1:], func(a string) bool { return a == "-h" || a == "-help" || a == "--help" })
-	if help {
+	// -h before the command is the program's help; after it, the command's own.
+	isHelp := func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+	first := slices.IndexFunc(args[1:], func(a string) bool { return !strings.HasPrefix(a, "-") })
+	before := args[1:]
+	if first >= 0 {
+		before = args[1 : 1+first]
+	}
+	if slices.ContainsFunc(before, isHelp) {
 		usage(stdout)
 		return nil
 	}
@@ -85,9 +91,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "zoomtoken", version)
 		return nil
 	}
-	if command != "" && command != "doctor" && command != "healthcheck" && command != "rekey" && command != "connect-link" {
+	switch command {
+	case "", "serve", "doctor", "healthcheck", "rekey":
+	case "connect-link":
+		if slices.ContainsFunc(flags.Args()[1:], isHelp) {
+			newConnectLinkFlags(stdout).Usage()
+			return nil
+		}
+	default:
+		// The mistake first, where the eye lands; the usage after it.
+		fmt.Fprintf(stderr, "zoomtoken: unknown command %q\n\n", command)
 		flags.Usage()
-		return fmt.Errorf("unknown command %q", command)
+		return fmt.Errorf("unknown command %q (see zoomtoken -h)", command)
 	}
 	getenv, err := withDotenv(getenv, ".env")
 	if err != nil {

@@ -379,3 +379,35 @@ func TestTuneGCSetsDefaultsTheEnvironmentLeavesOpen(t *testing.T) {
 		t.Errorf("the operator's GOMEMLIMIT was overridden with %d", got)
 	}
 }
+
+func TestCommandLine(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"zoomtoken", "serv"}, noEnv, &stdout, &stderr)
+	if err == nil || !strings.HasPrefix(stderr.String(), `zoomtoken: unknown command "serv"`) || !strings.Contains(stderr.String(), "[serve]") {
+		t.Errorf("an unknown command: %v, stderr starts %.80q", err, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if err := run(context.Background(), []string{"zoomtoken", "connect-link", "-h"}, noEnv, &stdout, &stderr); err != nil ||
+		!strings.Contains(stdout.String(), "zoomtoken connect-link") || !strings.Contains(stdout.String(), "-ttl") || strings.Contains(stdout.String(), "doctor") {
+		t.Errorf("connect-link -h: %v\n%s", err, stdout.String())
+	}
+	// serve is the default command, named or not: both get as far as the configuration.
+	for _, args := range [][]string{{"zoomtoken"}, {"zoomtoken", "serve"}} {
+		err := run(context.Background(), args, noEnv, io.Discard, io.Discard)
+		if err == nil || strings.Contains(err.Error(), "unknown command") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	for in, want := range map[string]time.Duration{"86400": 24 * time.Hour, "90m": 90 * time.Minute, "1": time.Second} {
+		var d secondsOrDuration
+		if err := d.Set(in); err != nil || time.Duration(d) != want {
+			t.Errorf("-ttl %s: %v %v", in, time.Duration(d), err)
+		}
+	}
+	var d secondsOrDuration
+	if err := d.Set("soon"); err == nil {
+		t.Error("-ttl soon accepted")
+	}
+}
