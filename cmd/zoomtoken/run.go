@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -115,6 +116,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if command == "doctor" {
 		return runDoctor(ctx, cfg, err, stdout)
 	}
+	if config.NothingConfigured(err) {
+		return fmt.Errorf("%w\n%s", err, firstRunAdvice())
+	}
 	if err != nil {
 		return err
 	}
@@ -213,6 +217,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})
 	}
 	return serve(ctx, servers, cfg, database, deps.Draining, logger)
+}
+
+// firstRunAdvice says where the configuration was looked for and how to make one.
+func firstRunAdvice() string {
+	where, err := filepath.Abs(".env")
+	if err != nil {
+		where = ".env"
+	}
+	found := "not found"
+	if _, err := os.Stat(where); err == nil {
+		found = "found, but it sets none of these"
+	}
+	return "  looked for " + where + " (" + found + ") and the environment;\n" +
+		"  to start: cp .env.example .env and fill in a feature's variables, or try make demo first"
 }
 
 // listener is one HTTP server run() starts.

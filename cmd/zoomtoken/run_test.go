@@ -411,3 +411,14 @@ func TestCommandLine(t *testing.T) {
 		t.Error("-ttl soon accepted")
 	}
 }
+
+// With nothing configured, start-up says where it looked and how to begin, with no variable
+// name in front of the reason.
+func TestNoConfigurationSaysWhereItLooked(t *testing.T) {
+	t.Chdir(t.TempDir())
+	err := run(context.Background(), []string{"zoomtoken"}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "looked for ") || !strings.Contains(err.Error(), ".env (not found)") ||
+		!strings.Contains(err.Error(), "cp .env.example .env") || strings.Contains(err.Error(), "ZOOM_MEETING_SDK_KEY: no feature") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -8,6 +8,7 @@ package config
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -280,6 +281,13 @@ type Problem struct {
 	Reason   string
 }
 
+// NothingConfigured reports whether err says that no feature is configured at all: the
+// environment is empty of zoomtoken's variables, as on a first run.
+func NothingConfigured(err error) bool {
+	var cerr *Error
+	return errors.As(err, &cerr) && len(cerr.Problems) == 1 && cerr.Problems[0].Variable == ""
+}
+
 // Error lists every problem found in the environment.
 type Error struct {
 	Problems []Problem
@@ -289,6 +297,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("invalid configuration:")
 	for _, p := range e.Problems {
+		if p.Variable == "" { // a problem of the whole configuration, not of one variable
+			fmt.Fprintf(&b, "\n  %s", p.Reason)
+			continue
+		}
 		fmt.Fprintf(&b, "\n  %s: %s", p.Variable, p.Reason)
 	}
 	return b.String()
@@ -415,7 +427,7 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.RTMS = p.rtms(env, cfg)
 	cfg.Attendee = p.attendee("ATTENDEE_WEBHOOK_SECRETS", env.AttendeeSecrets, cfg)
 	if cfg.MeetingSDK == nil && cfg.VideoSDK == nil && cfg.S2S == nil && cfg.Connections == nil && len(p.problems) == 0 {
-		p.add("ZOOM_MEETING_SDK_KEY", "no feature is configured: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET "+
+		p.add("", "no feature is configured: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET "+
 			"for POST /, or ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET for POST /video-sdk, or ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS for the bot endpoints, "+
 			"or ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS for connected accounts")
 	}
