@@ -467,7 +467,8 @@ const maxMeetingsPageSize = 300
 // allows, so a listing page is as large as Zoom's can be.
 var listingAgenda = strings.Repeat("Quarterly planning: goals, risks, owners and dates. ", 39)[:2000]
 
-// listedMeeting is one entry of a meeting listing, with every field Zoom sends.
+// listedMeeting is one entry of a meeting listing, with every field Zoom sends for a scheduled
+// meeting (pmi is only sent for meetings held on the personal meeting id).
 func listedMeeting(u *User, id int64) map[string]any {
 	created := time.Date(2026, 1, 5, 9, 30, 0, 0, time.UTC).Add(time.Duration(id%1000) * time.Hour)
 	return map[string]any{
@@ -482,7 +483,6 @@ func listedMeeting(u *User, id int64) map[string]any {
 		"agenda":     listingAgenda,
 		"created_at": created.Format(time.RFC3339),
 		"join_url":   "https://us02web.zoom.us/j/" + strconv.FormatInt(id, 10) + "?pwd=" + strings.Repeat("aBcD", 8) + ".1",
-		"pmi":        strconv.FormatInt(u.PMI, 10),
 	}
 }
 
