@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	tokenLifetime := flags.Duration("token-lifetime", durationEnv(getenv, "ZOOMEMU_TOKEN_LIFETIME", time.Hour), "access token lifetime [ZOOMEMU_TOKEN_LIFETIME]")
 	oauthClientID := flags.String("oauth-client-id", env("ZOOMEMU_OAUTH_CLIENT_ID", "emu-oauth-client"), "user-managed OAuth app client id [ZOOMEMU_OAUTH_CLIENT_ID]")
 	oauthClientSecret := flags.String("oauth-client-secret", env("ZOOMEMU_OAUTH_CLIENT_SECRET", "emu-oauth-client-secret"), "user-managed OAuth app client secret [ZOOMEMU_OAUTH_CLIENT_SECRET]")
+	oauthName := flags.String("oauth-app-name", env("ZOOMEMU_OAUTH_APP_NAME", "zoomtoken demo"), "the OAuth app's name, as its consent page shows it [ZOOMEMU_OAUTH_APP_NAME]")
 	oauthRedirect := flags.String("oauth-redirect", env("ZOOMEMU_OAUTH_REDIRECT", ""), "the app's registered redirect URL; empty accepts any [ZOOMEMU_OAUTH_REDIRECT]")
 	oauthScopes := flags.String("oauth-scopes", env("ZOOMEMU_OAUTH_SCOPES", strings.Join(zoomemu.UserScopes(), ",")), "scopes users grant the OAuth app [ZOOMEMU_OAUTH_SCOPES]")
 	hosts := flags.String("hosts", env("ZOOMEMU_HOSTS", ""), "meetings each user hosts, user:id+id,... [ZOOMEMU_HOSTS]")
@@ -110,7 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		RateLimitPerSecond: *rateLimit,
 		DailyLimit:         *dailyLimit,
 	}
-	cfg.OAuthApp = &zoomemu.OAuthApp{ClientID: *oauthClientID, ClientSecret: *oauthClientSecret, RedirectURI: *oauthRedirect,
+	cfg.OAuthApp = &zoomemu.OAuthApp{Name: *oauthName, ClientID: *oauthClientID, ClientSecret: *oauthClientSecret, RedirectURI: *oauthRedirect,
 		Scopes: splitList(*oauthScopes)}
 	cfg.RTMS = &zoomemu.RTMS{ClientID: cmp.Or(*rtmsClientID, *oauthClientID), ClientSecret: cmp.Or(*rtmsClientSecret, *oauthClientSecret),
 		WebhookURL: *rtmsWebhookURL, KeepAlive: *rtmsKeepAlive}

@@ -155,6 +155,7 @@ func newConnected(cfg config.Config, store connections.Store, m *metrics.Metrics
 		Cookies:      keyring,
 		SecureCookie: strings.HasPrefix(c.PublicURL, "https://"),
 		SuccessURL:   c.ConnectSuccessURL,
+		Branding:     httpapi.Branding{AppName: c.AppName, LogoURL: c.LogoURL, SupportURL: c.SupportURL},
 		Now:          time.Now,
 	}
 	return &httpapi.Connected{Manager: manager, Zoom: uc, ZAKTTL: cfg.ZAKTTL}, flow, nil

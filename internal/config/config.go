@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -61,6 +62,9 @@ type environment struct {
 	AdminTokens         string `envconfig:"ADMIN_TOKENS" desc:"comma-separated bearer tokens for /admin/* (unset: admin API off)" secret:"true"`
 	WebhookSecretTokens string `envconfig:"ZOOM_WEBHOOK_SECRET_TOKENS" desc:"comma-separated Secret Tokens of the app's event subscription; enables POST /webhooks/zoom" secret:"true"`
 	ConnectSuccessURL   string `envconfig:"CONNECT_SUCCESS_URL" desc:"where the browser goes after a successful connect (unset: a confirmation page)"`
+	ConnectAppName      string `envconfig:"CONNECT_APP_NAME" desc:"your app's name, shown on the connect flow's pages"`
+	ConnectLogoURL      string `envconfig:"CONNECT_LOGO_URL" desc:"an https image shown above it"`
+	ConnectSupportURL   string `envconfig:"CONNECT_SUPPORT_URL" desc:"where a person connecting finds help (https or mailto:), linked from those pages"`
 	ConnectionKeepalive string `envconfig:"CONNECTION_KEEPALIVE" default:"168h" desc:"a connection not refreshed for this long is refreshed in the background"`
 	EventsURL           string `envconfig:"EVENTS_URL" desc:"where to POST connection events (with EVENTS_SIGNING_SECRET)"`
 	EventsSigningSecret string `envconfig:"EVENTS_SIGNING_SECRET" desc:"whsec_… secret that signs connection events" secret:"true"`
@@ -136,6 +140,9 @@ type Connections struct {
 	Keepalive time.Duration
 	// ConnectSuccessURL is empty for the built-in confirmation page.
 	ConnectSuccessURL string
+	// AppName, LogoURL and SupportURL are what the connect flow's pages show of the operator's
+	// app; each may be empty.
+	AppName, LogoURL, SupportURL string
 }
 
 // Database engines.
@@ -665,8 +672,29 @@ func (p *parser) connections(env environment) *Connections {
 	if env.ConnectSuccessURL != "" {
 		c.ConnectSuccessURL = p.absoluteURL("CONNECT_SUCCESS_URL", env.ConnectSuccessURL)
 	}
+	c.AppName = strings.TrimSpace(env.ConnectAppName)
+	if utf8.RuneCountInString(c.AppName) > maxAppNameLength || strings.ContainsFunc(c.AppName, unicode.IsControl) {
+		p.add("CONNECT_APP_NAME", fmt.Sprintf("must be one line of at most %d characters", maxAppNameLength))
+	}
+	if env.ConnectLogoURL != "" {
+		if u, err := url.Parse(env.ConnectLogoURL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+			p.add("CONNECT_LOGO_URL", "must be an absolute https URL (the pages load nothing else over plain http)")
+		} else {
+			c.LogoURL = env.ConnectLogoURL
+		}
+	}
+	if raw := env.ConnectSupportURL; raw != "" {
+		if u, err := url.Parse(raw); err == nil && u.Scheme == "mailto" && u.Opaque != "" {
+			c.SupportURL = raw
+		} else {
+			c.SupportURL = p.absoluteURL("CONNECT_SUPPORT_URL", raw)
+		}
+	}
 	return c
 }
+
+// maxAppNameLength bounds CONNECT_APP_NAME: it is a heading, not a paragraph.
+const maxAppNameLength = 100
 
 // rtms reads the RTMS app: ZOOM_RTMS_CLIENT_ID and _SECRET, or else the connected-accounts app.
 // RTMS is on when an app is known and ZOOM_WEBHOOK_SECRET_TOKENS is set (streams arrive by

@@ -378,8 +378,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 38 {
-		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2, SHUTDOWN_DELAY, ZOOM_RATE_LIMIT, MAX_CONNECTIONS, the 3 of RTMS and attendee's", got)
+	if got := len(Variables()); got != 41 {
+		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2, SHUTDOWN_DELAY, ZOOM_RATE_LIMIT, MAX_CONNECTIONS, the 3 of RTMS, attendee's and the 3 of the connect pages' branding", got)
 	}
 }
 
@@ -481,6 +481,31 @@ func TestLoadAttendee(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), current) {
 			t.Errorf("%s: the error prints the secret", name)
+		}
+	}
+}
+
+func TestLoadConnectBranding(t *testing.T) {
+	env := connectionsOnly()
+	env["CONNECT_APP_NAME"] = " Acme Notes "
+	env["CONNECT_LOGO_URL"] = "https://cdn.acme.example/logo.png"
+	env["CONNECT_SUPPORT_URL"] = "mailto:help@acme.example"
+	cfg, err := Load(envOf(env))
+	if err != nil || cfg.Connections.AppName != "Acme Notes" || cfg.Connections.LogoURL != "https://cdn.acme.example/logo.png" ||
+		cfg.Connections.SupportURL != "mailto:help@acme.example" {
+		t.Fatalf("%+v %v", cfg.Connections, err)
+	}
+	for name, bad := range map[string]map[string]string{
+		"CONNECT_LOGO_URL":    {"CONNECT_LOGO_URL": "http://cdn.acme.example/logo.png"},
+		"CONNECT_SUPPORT_URL": {"CONNECT_SUPPORT_URL": "javascript:alert(1)"},
+		"CONNECT_APP_NAME":    {"CONNECT_APP_NAME": "two\nlines"},
+	} {
+		e := connectionsOnly()
+		for k, v := range bad {
+			e[k] = v
+		}
+		if _, err := Load(envOf(e)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -33,7 +33,20 @@ type ConnectFlow struct {
 	SecureCookie bool
 	// SuccessURL, when set, is where a connected browser is sent instead of the page.
 	SuccessURL string
-	Now        func() time.Time
+	// Branding names the operator's app on the flow's pages.
+	Branding Branding
+	Now      func() time.Time
+}
+
+// Branding is what the connect flow's pages show of the operator's app, so a person knows whom
+// they are connecting their Zoom account to. Every field is optional.
+type Branding struct {
+	// AppName is the app's name (CONNECT_APP_NAME).
+	AppName string
+	// LogoURL is an https image shown above the name (CONNECT_LOGO_URL).
+	LogoURL string
+	// SupportURL is where a person finds help (CONNECT_SUPPORT_URL): https, http or mailto.
+	SupportURL string
 }
 
 const (
@@ -62,18 +75,18 @@ func handleConnect(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 			if errors.Is(err, connectlink.ErrExpired) {
 				page = pageExpiredLink
 			}
-			writePage(w, http.StatusBadRequest, page)
+			writePage(w, http.StatusBadRequest, flow.Branding, page)
 			return
 		}
 		if err := cd.Manager.Ready(r.Context()); err != nil {
-			writePageFailure(w, r, err)
+			writePageFailure(w, r, flow.Branding, err)
 			return
 		}
 		fs := flowState{State: randomToken(), Verifier: oauth2.GenerateVerifier(), Ref: ref, IssuedAt: flow.Now().Unix()}
 		plain, _ := json.Marshal(fs)
 		sealed, err := flow.Cookies.Seal(plain, cookieAD)
 		if err != nil {
-			writePageFailure(w, r, err)
+			writePageFailure(w, r, flow.Branding, err)
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: base64.RawURLEncoding.EncodeToString(sealed),
@@ -145,45 +158,45 @@ func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/oauth/callback", MaxAge: -1, HttpOnly: true,
 			Secure: flow.SecureCookie, SameSite: http.SameSiteLaxMode})
 		if !ok {
-			writePage(w, http.StatusBadRequest, pageBadState)
+			writePage(w, http.StatusBadRequest, flow.Branding, pageBadState)
 			return
 		}
 		first, err := cd.Manager.UseState(ctx, fs.State, time.Unix(fs.IssuedAt, 0).Add(stateLifetime))
 		switch {
 		case err != nil:
-			writePageFailure(w, r, err)
+			writePageFailure(w, r, flow.Branding, err)
 			return
 		case !first:
-			writePage(w, http.StatusBadRequest, pageBadState)
+			writePage(w, http.StatusBadRequest, flow.Branding, pageBadState)
 			return
 		}
 		if q.Get("error") != "" {
-			writePage(w, http.StatusBadRequest, pageDeclined)
+			writePage(w, http.StatusBadRequest, flow.Branding, pageDeclined)
 			return
 		}
 		grant, err := cd.Zoom.Exchange(ctx, q.Get("code"), fs.Verifier)
 		if err != nil {
-			writePageFailure(w, r, err)
+			writePageFailure(w, r, flow.Branding, err)
 			return
 		}
 		if missing := missingScopes(grant.Scopes); len(missing) > 0 {
 			if err := cd.Zoom.Revoke(ctx, grant.RefreshToken); err != nil {
 				log.Warn().Err(err).Msg("connect: revoking the tokens of a refused grant failed")
 			}
-			writePage(w, http.StatusBadRequest, pageMissingScopes(missing))
+			writePage(w, http.StatusBadRequest, flow.Branding, pageMissingScopes(missing))
 			return
 		}
 		me, err := cd.Zoom.Me(ctx, zoom.UserToken{Value: grant.AccessToken, APIBase: grant.APIBase})
 		if err != nil {
 			cd.Zoom.Revoke(ctx, grant.RefreshToken) // best effort: tokens nobody will store
-			writePageFailure(w, r, err)
+			writePageFailure(w, r, flow.Branding, err)
 			return
 		}
 		c, created, err := cd.Manager.Connect(ctx, connections.Connection{ZoomUserID: me.ID, ZoomAccountID: me.AccountID,
 			Email: me.Email, Ref: fs.Ref, Scopes: grant.Scopes},
 			connections.Tokens{Access: grant.AccessToken, Refresh: grant.RefreshToken, AccessExpiresAt: grant.ExpiresAt}, me.PMI)
 		if err != nil {
-			writePageFailure(w, r, fmt.Errorf("connect: storing the connection: %w", err))
+			writePageFailure(w, r, flow.Branding, fmt.Errorf("connect: storing the connection: %w", err))
 			return
 		}
 		// The listing can take a while for a busy host: it runs after the answer. If the process
@@ -206,7 +219,7 @@ func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
 			http.Redirect(w, r, target.String(), http.StatusSeeOther)
 			return
 		}
-		writePage(w, http.StatusOK, pageConnected(c.Email))
+		writePage(w, http.StatusOK, flow.Branding, pageConnected(c.Email, flow.Branding.AppName))
 	}
 }
 
@@ -238,33 +251,47 @@ func pageMissingScopes(missing []string) page {
 		"Tell whoever sent the link: the Zoom app must request these scopes. Then open the link again."}
 }
 
-func pageConnected(email string) page {
-	return page{"Your Zoom account is connected", "Connected: " + email + ".", "You can close this window."}
+func pageConnected(email, appName string) page {
+	what := "Connected: " + email + "."
+	if appName != "" {
+		what = "Connected " + email + " to " + appName + "."
+	}
+	return page{"Your Zoom account is connected", what, "You can close this window."}
 }
 
 // pageStyle is the only style the pages have; the Content-Security-Policy allows exactly it.
 const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#1a1a1a}h1{font-size:1.4em}`
 
-var (
-	pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title><style>` + pageStyle + `</style></head>
-<body><main><h1>{{.Title}}</h1><p>{{.What}}</p><p>{{.Next}}</p></main></body></html>
+<title>{{.Title}}{{with .Brand.AppName}} · {{.}}{{end}}</title><style>` + pageStyle + `</style></head>
+<body><main>{{with .Brand.LogoURL}}<img src="{{.}}" alt="" height="48">{{end}}{{with .Brand.AppName}}<p><strong>{{.}}</strong></p>{{end}}
+<h1>{{.Title}}</h1><p>{{.What}}</p><p>{{.Next}}</p>{{with .Brand.SupportURL}}
+<p>Need help? <a href="{{.}}">Contact support</a>.</p>{{end}}</main></body></html>
 `))
-	pageCSP = func() string {
-		sum := sha256.Sum256([]byte(pageStyle))
-		return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
-			"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-	}()
-)
 
-func writePage(w http.ResponseWriter, status int, p page) {
+// pageCSP is the pages' Content-Security-Policy: their one style, and the logo's origin when
+// there is a logo; nothing else loads.
+func pageCSP(b Branding) string {
+	sum := sha256.Sum256([]byte(pageStyle))
+	img := ""
+	if u, err := url.Parse(b.LogoURL); err == nil && b.LogoURL != "" {
+		img = "img-src " + u.Scheme + "://" + u.Host + "; "
+	}
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " + img +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
+
+func writePage(w http.ResponseWriter, status int, b Branding, p page) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Security-Policy", pageCSP(b))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
-	pageTemplate.Execute(w, p)
+	pageTemplate.Execute(w, struct {
+		page
+		Brand Branding
+	}{p, b})
 }

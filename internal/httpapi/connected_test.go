@@ -623,3 +623,41 @@ func TestTwoRefsOneZoomUser(t *testing.T) {
 		t.Errorf("removing it again: %d %s", resp.StatusCode, body)
 	}
 }
+
+// The pages name the operator's app, show its logo (and the CSP allows that origin only), and
+// link its support; without branding they name nobody.
+func TestConnectPagesNameTheApp(t *testing.T) {
+	brand := Branding{AppName: "Acme <Notes>", LogoURL: "https://cdn.acme.example/logo.png", SupportURL: "mailto:help@acme.example"}
+	f := newConnectedFixture(t, func(c *zoomemu.Config) { c.OAuthApp.Name = "Acme Notes" }, "", func(d *Deps, _ string) { d.ConnectFlow.Branding = brand })
+	resp, page := f.connect(t, "alice-id", "r1")
+	for _, want := range []string{"Connected alice@example.com to Acme &lt;Notes&gt;.", `<img src="https://cdn.acme.example/logo.png"`,
+		`<a href="mailto:help@acme.example">Contact support</a>`, "<title>Your Zoom account is connected · Acme &lt;Notes&gt;</title>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the success page lacks %q:\n%s", want, page)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src https://cdn.acme.example;") {
+		t.Errorf("CSP %q", csp)
+	}
+	// An error page is branded too.
+	_, page = f.get(t, f.browser(t), f.srv.URL+"/connect?ref=x&expires=1&sig=bad")
+	if !strings.Contains(page, "This link does not work") || !strings.Contains(page, "Acme &lt;Notes&gt;") || !strings.Contains(page, "Contact support") {
+		t.Errorf("the error page is not branded:\n%s", page)
+	}
+	// The emulator's consent page names the app and fits a phone.
+	f.emu.AutoApprove("")
+	resp, consent := f.get(t, noFollow(f.browser(t)), f.link(t, "r2"))
+	if loc := resp.Header.Get("Location"); loc != "" {
+		_, consent = f.get(t, f.browser(t), loc)
+	}
+	if !strings.Contains(consent, "Allow Acme Notes to use your Zoom account?") || !strings.Contains(consent, `name="viewport"`) {
+		t.Errorf("consent page:\n%s", consent)
+	}
+
+	plain := newConnectedFixture(t, nil, "")
+	resp, page = plain.connect(t, "alice-id", "r1")
+	if !strings.Contains(page, "Connected: alice@example.com.") || strings.Contains(page, "<img") || strings.Contains(page, "support") ||
+		strings.Contains(resp.Header.Get("Content-Security-Policy"), "img-src") {
+		t.Errorf("unbranded page:\n%s", page)
+	}
+}

@@ -188,7 +188,7 @@ func fieldErrorsBody(reason string) any {
 }
 
 // writePageFailure answers a step of the connect flow with a page a person understands.
-func writePageFailure(w http.ResponseWriter, r *http.Request, err error) {
+func writePageFailure(w http.ResponseWriter, r *http.Request, b Branding, err error) {
 	f, ok := fail(w, r, err)
 	if !ok {
 		return
@@ -200,5 +200,5 @@ func writePageFailure(w http.ResponseWriter, r *http.Request, err error) {
 	if p == (page{}) {
 		p = pageInternal
 	}
-	writePage(w, status, p)
+	writePage(w, status, b, p)
 }

@@ -1,6 +1,7 @@
 package zoomemu
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -41,6 +42,8 @@ const (
 
 // OAuthApp is the user-managed (General) OAuth app people connect their accounts to.
 type OAuthApp struct {
+	// Name is the app's name as its consent page shows it; empty shows "this app".
+	Name                   string
 	ClientID, ClientSecret string
 	// RedirectURI is the registered redirect URL; authorize and code exchange must name it
 	// exactly. Empty accepts any.
@@ -192,9 +195,10 @@ func (e *Emulator) user(idOrEmail string) *User {
 }
 
 var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Zoom emulator: authorize app</title></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Zoom emulator: authorize {{.AppName}}</title></head>
 <body>
-<h1>Allow this app to use your Zoom account?</h1>
+<h1>Allow {{.AppName}} to use your Zoom account?</h1>
 <p>The app asks for: {{.Scopes}}</p>
 <form method="post" action="/oauth/authorize">
 {{range $k, $v := .Query}}<input type="hidden" name="{{$k}}" value="{{$v}}">
@@ -232,7 +236,8 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			for _, k := range []string{"response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method"} {
 				params[k] = q.Get(k)
 			}
-			consentPage.Execute(w, map[string]any{"Scopes": strings.Join(app.scopes(), ", "), "Query": params, "Users": e.cfg.Users})
+			name := cmp.Or(app.Name, "this app")
+			consentPage.Execute(w, map[string]any{"AppName": name, "Scopes": strings.Join(app.scopes(), ", "), "Query": params, "Users": e.cfg.Users})
 			return
 		}
 		decision, chosen = "allow", auto
