@@ -288,6 +288,18 @@ type Problem struct {
 	Reason   string
 }
 
+// StarterFeatures are the features a configuration can start from, each with the variables that
+// turn it on, as the first-run messages list them.
+var StarterFeatures = []struct {
+	Feature   string
+	Variables []string
+}{
+	{"POST / (Meeting SDK signatures)", []string{"ZOOM_MEETING_SDK_KEY", "ZOOM_MEETING_SDK_SECRET"}},
+	{"POST /video-sdk (Video SDK signatures)", []string{"ZOOM_VIDEO_SDK_KEY", "ZOOM_VIDEO_SDK_SECRET"}},
+	{"the bot endpoints (/zak, /join-token)", []string{"ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "CALLBACK_SECRETS"}},
+	{"connected accounts (/obf-token, /connect)", []string{"ZOOM_OAUTH_CLIENT_ID", "ZOOM_OAUTH_CLIENT_SECRET", "PUBLIC_URL", "TOKEN_ENCRYPTION_KEYS", "CALLBACK_SECRETS"}},
+}
+
 // NothingConfigured reports whether err says that no feature is configured at all: the
 // environment is empty of zoomtoken's variables, as on a first run.
 func NothingConfigured(err error) bool {
@@ -434,9 +446,11 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.RTMS = p.rtms(env, cfg)
 	cfg.Attendee = p.attendee("ATTENDEE_WEBHOOK_SECRETS", env.AttendeeSecrets, cfg)
 	if cfg.MeetingSDK == nil && cfg.VideoSDK == nil && cfg.S2S == nil && cfg.Connections == nil && len(p.problems) == 0 {
-		p.add("", "no feature is configured: set ZOOM_MEETING_SDK_KEY and ZOOM_MEETING_SDK_SECRET "+
-			"for POST /, or ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET for POST /video-sdk, or ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS for the bot endpoints, "+
-			"or ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS for connected accounts")
+		var each []string
+		for _, f := range StarterFeatures {
+			each = append(each, strings.Join(f.Variables, ", ")+" for "+f.Feature)
+		}
+		p.add("", "no feature is configured: set "+strings.Join(each, "; or "))
 	}
 	if len(p.problems) > 0 {
 		return Config{}, &Error{Problems: p.problems}

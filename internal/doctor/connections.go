@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,10 @@ func checkConnected(ctx context.Context, cfg *config.Connections, d *Connected) 
 	if d.Store == nil {
 		db.Status, db.Detail = Fail, fmt.Sprintf("%s cannot be opened or migrated: %v", cfg.Database.Engine, d.OpenErr)
 		db.Fix = "check DATABASE_URL (the server, the user's rights, the network); the service itself starts anyway and retries"
-		return append(checks, db)
+		if create := createDatabaseAdvice(cfg.Database, d.OpenErr); create != "" {
+			db.Fix = create
+		}
+		return append(checks, db, skipped("stored connections", db.Name))
 	}
 	checks = append(checks, db)
 	list, err := d.Store.List(ctx, connections.Filter{})
@@ -63,6 +67,22 @@ func checkConnected(ctx context.Context, cfg *config.Connections, d *Connected) 
 		rows.Fix = "those users must open a new connect link (GET /admin/connections?status=reauthorization_required lists them)"
 	}
 	return append(checks, rows)
+}
+
+// createDatabaseAdvice says how to create a PostgreSQL database that does not exist
+// (SQLSTATE 3D000), naming the server, user and database of DATABASE_URL but never its
+// password; "" for any other failure.
+func createDatabaseAdvice(db config.Database, err error) string {
+	if db.Engine != config.Postgres || err == nil || !strings.Contains(err.Error(), "3D000") {
+		return ""
+	}
+	u, perr := url.Parse(db.URL.Reveal())
+	name := strings.TrimPrefix(u.Path, "/")
+	if perr != nil || name == "" {
+		return ""
+	}
+	return fmt.Sprintf("the database %q does not exist on %s: create it (createdb -h %s -U %s %s, or CREATE DATABASE %s;), then run zoomtoken doctor again",
+		name, u.Host, u.Hostname(), cmp.Or(u.User.Username(), "postgres"), name, name)
 }
 
 // checkPublicURL wants https, except on loopback (a developer's machine, the demo).

@@ -28,11 +28,13 @@ import (
 // Status is the verdict of one check.
 type Status int
 
-// The verdicts. A warning does not fail the run.
+// The verdicts. A warning does not fail the run; a skipped check could not run because one it
+// depends on failed.
 const (
 	Pass Status = iota
 	Warn
 	Fail
+	Skip
 )
 
 // Check is one line of the checklist.
@@ -98,7 +100,7 @@ func Run(ctx context.Context, d Deps) []Check {
 
 // Print writes the checklist and reports whether any check failed.
 func Print(w io.Writer, checks []Check) (failed int) {
-	marks := map[Status]string{Pass: "ok  ", Warn: "warn", Fail: "FAIL"}
+	marks := map[Status]string{Pass: "ok  ", Warn: "warn", Fail: "FAIL", Skip: "skip"}
 	for _, c := range checks {
 		fmt.Fprintf(w, "[%s] %s: %s\n", marks[c.Status], c.Name, c.Detail)
 		if c.Fix != "" {
@@ -108,15 +110,33 @@ func Print(w io.Writer, checks []Check) (failed int) {
 			failed++
 		}
 	}
-	fmt.Fprintf(w, "%d checks, %d failed\n", len(checks), failed)
+	fmt.Fprintf(w, "%s, %d failed\n", countOf(len(checks), "check"), failed)
 	return failed
+}
+
+// countOf writes n things, singular for one.
+func countOf(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // ConfigProblems turns configuration errors into failed checks, one per variable.
 func ConfigProblems(err *config.Error) []Check {
 	checks := make([]Check, len(err.Problems))
 	for i, p := range err.Problems {
-		checks[i] = Check{Name: "configuration", Status: Fail, Detail: p.Variable + " " + p.Reason,
+		if p.Variable == "" { // nothing is configured: say what could be
+			var b strings.Builder
+			b.WriteString("no feature is configured; each needs its variables:")
+			for _, f := range config.StarterFeatures {
+				fmt.Fprintf(&b, "\n         %s: %s", f.Feature, strings.Join(f.Variables, ", "))
+			}
+			checks[i] = Check{Name: "configuration", Status: Fail, Detail: b.String(),
+				Fix: "cp .env.example .env and fill in one feature's variables (make demo shows every feature working first)"}
+			continue
+		}
+		checks[i] = Check{Name: "configuration", Status: Fail, Detail: p.Variable + ": " + p.Reason,
 			Fix: "set " + p.Variable + " as .env.example describes"}
 	}
 	return checks
@@ -237,7 +257,11 @@ func checkS2S(ctx context.Context, d Deps) []Check {
 	scopes, err := d.Zoom.GrantedScopes(ctx)
 	if err != nil {
 		token.Status, token.Detail, token.Fix = Fail, zoomProblem(err), tokenFix(err)
-		return []Check{token}
+		checks := []Check{token, skipped("S2S scopes", token.Name)}
+		if d.Config.ZAKUser != "" {
+			checks = append(checks, skipped("ZOOM_ZAK_USER", token.Name))
+		}
+		return checks
 	}
 	token.Status = Pass
 	token.Detail = "fetched: the credentials are right and the app is a Server-to-Server OAuth app"
@@ -246,6 +270,11 @@ func checkS2S(ctx context.Context, d Deps) []Check {
 		checks = append(checks, checkZAK(ctx, d))
 	}
 	return checks
+}
+
+// skipped is a check that could not run because the one named failed.
+func skipped(name, failedCheck string) Check {
+	return Check{Name: name, Status: Skip, Detail: "not checked: the " + failedCheck + " check failed"}
 }
 
 // checkScopes checks that the granted scopes cover every enabled route and says which

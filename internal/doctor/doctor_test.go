@@ -11,6 +11,9 @@ import (
 
 	"encoding/base64"
 	"errors"
+	"maps"
+	"path/filepath"
+
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
@@ -18,8 +21,6 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
-	"maps"
-	"path/filepath"
 )
 
 type setup struct {
@@ -272,5 +273,44 @@ func TestConnectedAccountChecks(t *testing.T) {
 			Zoom: zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: srv.URL}, "")}})
 	if c := find(down, "connections database"); c.Status != Fail || !strings.Contains(c.Detail, "connection refused") {
 		t.Errorf("database down: %+v", c)
+	}
+}
+
+// A first run with nothing configured: one failed check that lists each feature with its
+// variables, and the summary in the singular.
+func TestNothingConfigured(t *testing.T) {
+	_, err := config.Load(func(string) string { return "" })
+	cerr, ok := err.(*config.Error)
+	if !ok {
+		t.Fatalf("got %v", err)
+	}
+	var out bytes.Buffer
+	Print(&out, ConfigProblems(cerr))
+	for _, want := range []string{"POST / (Meeting SDK signatures): ZOOM_MEETING_SDK_KEY, ZOOM_MEETING_SDK_SECRET",
+		"connected accounts (/obf-token, /connect): ZOOM_OAUTH_CLIENT_ID", "fix: cp .env.example .env", "\n1 check, 1 failed\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "set  as") || strings.Contains(out.String(), "1 checks") {
+		t.Errorf("a blank variable name or a plural:\n%s", out.String())
+	}
+}
+
+// A check that depends on a failed one says it was skipped rather than vanishing.
+func TestDependentChecksAreSkipped(t *testing.T) {
+	s := healthy()
+	s.env["ZOOM_CLIENT_SECRET"] = "not-the-secret"
+	checks, out, _ := diagnose(t, s)
+	if c := find(checks, "S2S scopes"); c.Status != Skip || !strings.Contains(out, "[skip] S2S scopes: not checked: the S2S access token check failed") {
+		t.Errorf("scopes after a failed token: %+v\n%s", c, out)
+	}
+	openErr := errors.New(`failed to connect to user=zt database=zoomtoken: FATAL: database "zoomtoken" does not exist (SQLSTATE 3D000)`)
+	db := config.Database{Engine: config.Postgres, URL: config.NewSecret("postgres://zt:s3cret-pw@db.internal:5432/zoomtoken?sslmode=require")}
+	got := checkConnected(context.Background(), &config.Connections{PublicURL: "https://x.example", Database: db},
+		&Connected{OpenErr: openErr, Zoom: zoom.NewUserClient(zoom.Config{OAuthBaseURL: "http://127.0.0.1:1", Budget: time.Millisecond}, "")})
+	dbCheck, rows := find(got, "connections database"), find(got, "stored connections")
+	if !strings.Contains(dbCheck.Fix, "createdb -h db.internal -U zt zoomtoken") || strings.Contains(dbCheck.Fix, "s3cret-pw") || rows.Status != Skip {
+		t.Errorf("database: %+v\nrows: %+v", dbCheck, rows)
 	}
 }
