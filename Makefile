@@ -34,7 +34,9 @@ run: build
 	$(BIN)/zoomtoken
 
 ## demo: the service on loopback with throwaway credentials, and curl lines to try
-demo: build
+demo:
+	@[ -x $(BIN)/zoomtoken ] && [ -x $(BIN)/zoomemu ] || echo "make demo: building zoomtoken and the Zoom emulator first (about a minute on a fresh machine, seconds after)"
+	@$(MAKE) -s build
 	BIN=$(BIN) ./deploy/demo.sh
 
 ## fuzz: every decoder of outside input, FUZZTIME each (default 1m)

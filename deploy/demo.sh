@@ -76,6 +76,12 @@ config=(
   ATTENDEE_WEBHOOK_SECRETS=ZGVtby1hdHRlbmRlZS1zZWNyZXQtbm90LWZvci1wcm9k
   LOG_FORMAT="${LOG_FORMAT:-console}"
 )
+# The same configuration as a .env file: zoomtoken reads .env from its working directory, so any
+# of its commands runs against the demo from there.
+printf '%s\n' "${config[@]}" | grep -v '^PATH=' >"$work/.env"
+chmod 600 "$work/.env"
+abs_bin=$(cd "$bin" && pwd)
+
 env -i "${config[@]}" "$bin/zoomtoken" &
 pids+=($!)
 wait_for "$svc/healthz"
@@ -141,6 +147,8 @@ or let the emulator approve, and follow the link with curl (the cookie jar is th
 
   # Zoom tells zoomtoken about a new meeting with a signed webhook, as it would in production
   curl -s -X POST '$emu/_emu/webhook?event=meeting.created&meeting=555000111&host=demo-user&url=$svc/webhooks/zoom'
+  # zoomtoken now maps the meeting to its host: its join token comes from the user's account
+  curl -s '$svc/join-token?secret=$secret&meeting_id=555000111'
 
   # attendee's bots ask POST /callbacks/attendee for their tokens (docs/meeting-bots.md#attendee),
   # signed with the project's webhook secret as attendee signs them
@@ -175,6 +183,11 @@ workers, so no worker holds the Client Secret. In another shell:
   # the meeting ends the stream: the worker stops, and the stream answers 410
   curl -s -X POST "\$EMU/_emu/rtms/stop?stream=\$STREAM"
   curl -si "\$SVC/rtms/stream?secret=\$SECRET&rtms_stream_id=\$STREAM"
+
+The demo's configuration is in $work/.env (zoomtoken reads .env from its working directory),
+so every zoomtoken command runs against the demo from there, for example:
+
+  (cd '$work' && '$abs_bin/zoomtoken' doctor)
 
 Press Ctrl-C to stop.
 MSG

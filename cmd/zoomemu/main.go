@@ -225,8 +225,9 @@ func adminHandler(emu *zoomemu.Emulator) http.Handler {
 		fmt.Fprintf(w, "stale_refreshes %d\n", emu.StaleRefreshes())
 	})
 	mux.HandleFunc("POST /_emu/approve", func(w http.ResponseWriter, r *http.Request) {
-		emu.AutoApprove(r.URL.Query().Get("user"))
-		fmt.Fprintf(w, "consent approves at once as %q (empty: the page)\n", r.URL.Query().Get("user"))
+		// One consent only: a person opening the connect link afterwards sees the page again.
+		emu.ApproveOnce(r.URL.Query().Get("user"))
+		fmt.Fprintf(w, "the next consent approves at once as %q; the one after shows the page\n", r.URL.Query().Get("user"))
 	})
 	mux.HandleFunc("POST /_emu/users/{user}/expire", func(w http.ResponseWriter, r *http.Request) {
 		emu.ExpireUserTokens(r.PathValue("user"))
@@ -250,7 +251,14 @@ func adminHandler(emu *zoomemu.Emulator) http.Handler {
 		pmi, _ := strconv.ParseInt(q.Get("pmi"), 10, 64)
 		var payload map[string]any
 		switch event := q.Get("event"); event {
-		case "meeting.created", "meeting.updated", "meeting.deleted":
+		case "meeting.created", "meeting.deleted":
+			// The emulator's Zoom changes as the event says, so the meeting is then known (or not).
+			var err error
+			if payload, err = emu.ScheduleMeeting(q.Get("host"), meeting, event == "meeting.deleted"); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+		case "meeting.updated":
 			payload = zoomemu.MeetingEvent(meeting, q.Get("host"), cmp.Or(q.Get("operator"), q.Get("host")))
 		case "user.updated":
 			var err error

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,70 @@ func TestEmulatorCommandConnectsUsers(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(calls), "oauth_authorize 1") || !strings.Contains(string(calls), "stale_refreshes 0") {
 		t.Errorf("calls: %s", calls)
+	}
+}
+
+// /_emu/approve approves one consent: the next person to open a connect link sees the page.
+func TestApproveIsOneShot(t *testing.T) {
+	base := startEmu(t, "-users", "u-1:bot@example.com")
+	if status, body := post(t, base+"/_emu/approve?user=u-1", "", ""); status != 200 || !strings.Contains(body, "the one after shows the page") {
+		t.Fatalf("%d %q", status, body)
+	}
+	authorize := base + "/oauth/authorize?response_type=code&client_id=emu-oauth-client&redirect_uri=http://127.0.0.1:1/cb&state=s&code_challenge=c&code_challenge_method=S256"
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i, want := range []int{http.StatusFound, http.StatusOK} {
+		resp, err := noFollow.Get(authorize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("consent %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+}
+
+// A meeting.created webhook sent through the control changes the emulator's Zoom too: the
+// meeting then exists, and meeting.deleted takes it away.
+func TestWebhookControlSchedulesTheMeeting(t *testing.T) {
+	hook := make(chan string, 2)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hook <- string(b)
+	}))
+	defer receiver.Close()
+	base := startEmu(t, "-users", "u-1:bot@example.com", "-meetings", "123456789")
+	joinToken := func() int {
+		status, body := post(t, base+"/oauth/token", "application/x-www-form-urlencoded", "grant_type=account_credentials&account_id=emu-account", "emu-client", "emu-client-secret")
+		if status != 200 {
+			t.Fatalf("token: %d %s", status, body)
+		}
+		token := body[strings.Index(body, `"access_token":"`)+16:]
+		token = token[:strings.Index(token, `"`)]
+		req, _ := http.NewRequest(http.MethodGet, base+"/v2/meetings/555000111/jointoken/local_recording", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := joinToken(); got != 404 {
+		t.Fatalf("before the webhook: %d", got)
+	}
+	if status, body := post(t, base+"/_emu/webhook?event=meeting.created&meeting=555000111&host=u-1&url="+receiver.URL, "", ""); status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	if body := <-hook; !strings.Contains(body, `"id":555000111`) || !strings.Contains(body, `"host_id":"u-1"`) {
+		t.Errorf("webhook body %s", body)
+	}
+	if got := joinToken(); got != 200 {
+		t.Errorf("after meeting.created: %d", got)
+	}
+	post(t, base+"/_emu/webhook?event=meeting.deleted&meeting=555000111&host=u-1&url="+receiver.URL, "", "")
+	<-hook
+	if got := joinToken(); got != 404 {
+		t.Errorf("after meeting.deleted: %d", got)
 	}
 }

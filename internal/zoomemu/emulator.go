@@ -137,11 +137,16 @@ type Emulator struct {
 	day     rateWindow
 
 	// The user-level OAuth app's state.
-	codes          map[string]*authCode
-	grants         []*grant
-	usedRefresh    map[string]string // rotated-away refresh token → user id
-	stats          map[string]userStats
-	autoApprove    string
+	codes       map[string]*authCode
+	grants      []*grant
+	usedRefresh map[string]string // rotated-away refresh token → user id
+	stats       map[string]userStats
+	autoApprove string
+	// approveOnce makes autoApprove end with the consent it approves.
+	approveOnce bool
+	// schedule guards every user's PMI and Meetings, which controls change while Zoom's
+	// endpoints read them.
+	schedule       sync.RWMutex
 	revoked        []string
 	userTokenCalls []UserTokenCall
 	tokenRateLimit int
@@ -409,7 +414,7 @@ func (e *Emulator) handleJoinToken(w http.ResponseWriter, r *http.Request, at ac
 		writeZoomError(w, http.StatusNotFound, 3001, fmt.Sprintf("Meeting does not exist: %d.", id))
 		return
 	}
-	if at.user != nil && !at.user.hosts(id) {
+	if at.user != nil && !e.hostsMeeting(at.user, id) {
 		// Only the host's own token makes join tokens for a meeting.
 		writeZoomError(w, http.StatusBadRequest, 3000, "You are not the host of this meeting.")
 		return
@@ -452,7 +457,16 @@ func (e *Emulator) JoinTokenCalls() []JoinTokenCall {
 }
 
 func (e *Emulator) hostedByAnyone(meetingID int64) bool {
+	e.schedule.RLock()
+	defer e.schedule.RUnlock()
 	return slices.ContainsFunc(e.cfg.Users, func(u User) bool { return u.hosts(meetingID) })
+}
+
+// hostsMeeting is u.hosts under the schedule's lock.
+func (e *Emulator) hostsMeeting(u *User, meetingID int64) bool {
+	e.schedule.RLock()
+	defer e.schedule.RUnlock()
+	return u.hosts(meetingID)
 }
 
 // hosts reports whether the user hosts the meeting: a scheduled one of theirs, or their PMI.

@@ -90,12 +90,19 @@ func (e *Emulator) SetOAuthApp(app OAuthApp) {
 	e.cfg.OAuthApp = &app
 }
 
+// ApproveOnce is AutoApprove for the next consent only: the one after shows the page again.
+func (e *Emulator) ApproveOnce(user string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.autoApprove, e.approveOnce = user, user != ""
+}
+
 // AutoApprove makes GET /oauth/authorize approve at once as the user with this id or email,
 // without the consent page; empty brings the page back.
 func (e *Emulator) AutoApprove(user string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.autoApprove = user
+	e.autoApprove, e.approveOnce = user, false
 }
 
 // IssueTokens gives a user a token set as if they had just authorized the app (for seeding
@@ -215,6 +222,9 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.Form
 	e.mu.Lock()
 	app, auto := e.cfg.OAuthApp, e.autoApprove
+	if auto != "" && e.approveOnce && r.Method == http.MethodGet {
+		e.autoApprove, e.approveOnce = "", false
+	}
 	e.mu.Unlock()
 	redirect := q.Get("redirect_uri")
 	switch {
@@ -416,8 +426,11 @@ func (e *Emulator) handleMe(w http.ResponseWriter, r *http.Request, at accessTok
 		return
 	}
 	u := at.user
+	e.schedule.RLock()
+	pmi := u.PMI
+	e.schedule.RUnlock()
 	writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "account_id": u.AccountID, "email": u.Email,
-		"status": "active", "type": 2, "pmi": u.PMI, "display_name": u.Email})
+		"status": "active", "type": 2, "pmi": pmi, "display_name": u.Email})
 }
 
 // handleUserToken is GET /v2/users/me/token?type=onbehalf|zak[&meeting_id=N][&ttl=S].
@@ -496,6 +509,9 @@ func (e *Emulator) handleMeetings(w http.ResponseWriter, r *http.Request, at acc
 		writeMissingScope(w, ScopeListMeetings)
 		return
 	}
+	e.schedule.RLock()
+	scheduled := slices.Clone(at.user.Meetings)
+	e.schedule.RUnlock()
 	q := r.URL.Query()
 	size, err := strconv.Atoi(q.Get("page_size"))
 	if err != nil || size < 1 {
@@ -504,20 +520,20 @@ func (e *Emulator) handleMeetings(w http.ResponseWriter, r *http.Request, at acc
 	size = min(size, maxMeetingsPageSize)
 	start := 0
 	if t := q.Get("next_page_token"); t != "" {
-		if start, err = strconv.Atoi(strings.TrimPrefix(t, "page-")); err != nil || start < 0 || start > len(at.user.Meetings) {
+		if start, err = strconv.Atoi(strings.TrimPrefix(t, "page-")); err != nil || start < 0 || start > len(scheduled) {
 			writeZoomError(w, http.StatusBadRequest, 300, "Invalid next_page_token.")
 			return
 		}
 	}
-	end := min(start+size, len(at.user.Meetings))
+	end := min(start+size, len(scheduled))
 	meetings := []map[string]any{}
-	for _, id := range at.user.Meetings[start:end] {
+	for _, id := range scheduled[start:end] {
 		meetings = append(meetings, listedMeeting(at.user, id))
 	}
 	next := ""
-	if end < len(at.user.Meetings) {
+	if end < len(scheduled) {
 		next = "page-" + strconv.Itoa(end)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"page_size": size, "total_records": len(at.user.Meetings),
+	writeJSON(w, http.StatusOK, map[string]any{"page_size": size, "total_records": len(scheduled),
 		"next_page_token": next, "meetings": meetings})
 }

@@ -114,7 +114,7 @@ func (e *Emulator) handleRTMSControl(w http.ResponseWriter, r *http.Request, at 
 	case err != nil || id <= 0 || !e.meetingExists(id):
 		writeZoomError(w, http.StatusNotFound, 3001, fmt.Sprintf("Meeting does not exist: %d.", id))
 		return
-	case at.user != nil && !at.user.hosts(id):
+	case at.user != nil && !e.hostsMeeting(at.user, id):
 		writeZoomError(w, http.StatusBadRequest, 2308, "The user is not on the invite list of this external meeting.")
 		return
 	case e.cfg.RTMS.NotEntitled:

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -67,9 +68,30 @@ func (e *Emulator) ChangePMI(user string, pmi int64) (map[string]any, error) {
 	if u == nil {
 		return nil, fmt.Errorf("zoomemu: no user %q", user)
 	}
+	e.schedule.Lock()
 	old := u.PMI
 	u.PMI = pmi
+	e.schedule.Unlock()
 	return UserUpdatedEvent(u.ID, old, pmi), nil
+}
+
+// ScheduleMeeting gives a user a scheduled meeting (or, with deleted, takes it away), as creating
+// or deleting it in Zoom does, and returns the payload of the meeting.created or meeting.deleted
+// event that says so.
+func (e *Emulator) ScheduleMeeting(user string, meetingID int64, deleted bool) (map[string]any, error) {
+	e.mu.Lock()
+	u := e.user(user)
+	e.mu.Unlock()
+	if u == nil {
+		return nil, fmt.Errorf("zoomemu: no user %q", user)
+	}
+	e.schedule.Lock()
+	u.Meetings = slices.DeleteFunc(u.Meetings, func(id int64) bool { return id == meetingID })
+	if !deleted {
+		u.Meetings = append(u.Meetings, meetingID)
+	}
+	e.schedule.Unlock()
+	return MeetingEvent(meetingID, u.ID, u.ID), nil
 }
 
 // Deauthorize does what a user removing the app in Zoom does: their tokens are revoked, and
