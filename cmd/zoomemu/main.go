@@ -42,19 +42,29 @@ Point zoomtoken at it with:
   ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET = the credentials below
 
 Make it misbehave while it runs (each fault applies to the endpoint's next requests, in order):
-  curl -X POST 'http://ADDR/_emu/fault?endpoint=zak&fault=server_error&count=2'
+  curl -s -X POST 'http://ADDR/_emu/fault?endpoint=zak&fault=server_error&count=2'
       endpoint: oauth_token, zak, join_token
       fault: server_error, rate_limit_qps, rate_limit_daily, malformed_json, empty_token,
              invalid_access_token, hang, reset
-  curl -X POST 'http://ADDR/_emu/latency?d=500ms'
-  curl -X POST 'http://ADDR/_emu/revoke'            (invalidates every access token)
-  curl 'http://ADDR/_emu/calls'                     (requests per endpoint)
+  curl -s -X POST 'http://ADDR/_emu/latency?d=500ms'
+  curl -s -X POST 'http://ADDR/_emu/revoke'            (invalidates every access token)
+  curl -s 'http://ADDR/_emu/calls'                     (requests per endpoint)
+
+Connected accounts (the user-managed OAuth app) and webhooks:
+  curl -s -X POST 'http://ADDR/_emu/approve?user=U'    (the next consent approves at once as U)
+  curl -s -X POST 'http://ADDR/_emu/users/U/expire'    (U's access tokens expire)
+  curl -s -X POST 'http://ADDR/_emu/users/U/kill-refresh'   (Zoom refuses U's refresh token)
+  curl -s -X POST 'http://ADDR/_emu/users/U/deauthorize?url=WEBHOOK_URL'   (U removes the app)
+  curl -s 'http://ADDR/_emu/users/U'                   (refreshes of U's tokens)
+  curl -s -X POST 'http://ADDR/_emu/webhook?event=meeting.created&meeting=N&host=U&url=WEBHOOK_URL'
+      event: meeting.created, meeting.deleted (the meeting is scheduled or removed), meeting.updated,
+             user.updated (user=U&pmi=N: U's personal meeting id changes)
 
 Realtime Media Streams (the RTMS app is the OAuth app unless -rtms-client-id says otherwise):
   PATCH /v2/live_meetings/{id}/rtms_app/status starts or stops a stream and sends the signed
   webhook to -rtms-webhook-url; workers join ws://ADDR/rtms/signaling and /rtms/media.
-  curl 'http://ADDR/_emu/rtms/stream?meeting=123456789'   (the running stream's id)
-  curl -X POST 'http://ADDR/_emu/rtms/stop?stream=ID'     (the meeting ends its stream)
+  curl -s 'http://ADDR/_emu/rtms/stream?meeting=123456789'   (the running stream's id)
+  curl -s -X POST 'http://ADDR/_emu/rtms/stop?stream=ID'     (the meeting ends its stream)
 
 Flags:
 `

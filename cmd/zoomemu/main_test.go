@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +195,33 @@ func TestWebhookControlSchedulesTheMeeting(t *testing.T) {
 	<-hook
 	if got := joinToken(); got != 404 {
 		t.Errorf("after meeting.deleted: %d", got)
+	}
+}
+
+// Every /_emu/ control the command registers is documented in its -h and in docs/deployment.md.
+func TestEveryControlIsDocumented(t *testing.T) {
+	source, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := os.ReadFile("../../docs/deployment.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	controls := regexp.MustCompile(`HandleFunc\("(?:GET|POST) (/_emu/[^"]+)"`).FindAllSubmatch(source, -1)
+	if len(controls) < 10 {
+		t.Fatalf("found %d controls", len(controls))
+	}
+	for _, m := range controls {
+		// A path parameter is written U (a user) in -h and u-1 in the docs.
+		path := string(m[1])
+		usage := strings.ReplaceAll(path, "{user}", "U")
+		doc := strings.ReplaceAll(path, "{user}", "u-1")
+		if !strings.Contains(usageHeader, usage) {
+			t.Errorf("zoomemu -h does not document %s", path)
+		}
+		if !strings.Contains(string(docs), doc) {
+			t.Errorf("docs/deployment.md does not document %s", path)
+		}
 	}
 }
