@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -114,12 +115,15 @@ func (m *Manager) Connect(ctx context.Context, c Connection, t Tokens, pmi int64
 		}
 	}
 	m.mu.Unlock()
+	// What the connection was before, to tell when a reconnect adds a ref (a connect is rare;
+	// the extra read is cheap).
+	prior, priorErr := m.cfg.Store.FindByZoomUserID(ctx, c.ZoomUserID)
 	saved, created, err := m.cfg.Store.Save(ctx, c)
 	if err != nil {
 		return Connection{}, false, storeError(err)
 	}
-	if !created && c.Ref != "" && len(saved.Refs) > 1 && saved.Refs[len(saved.Refs)-1] == c.Ref {
-		// A reconnect under a ref new to the connection: the earlier ones keep resolving to it.
+	if priorErr == nil && !created && c.Ref != "" && !slices.Contains(prior.Refs, c.Ref) {
+		// The earlier refs keep resolving to it.
 		m.cfg.Logger.Info().Str("connection", saved.ID).Int("refs", len(saved.Refs)).Msg("connection: a ref was added")
 	}
 	if pmi > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -75,12 +76,15 @@ func handleAttendee(a *Attendee, s2s *zoom.Client, zakUser string, zakTTL time.D
 		log := requestLogger(w).With().Str("bot_id", req.BotID).Int64("meeting_id", meetingID).Logger()
 		g := tokenGatherer{s2s: s2s, zakUser: zakUser, zakTTL: zakTTL, cd: cd, log: &log}
 		tokens := g.gather(r.Context(), req, meetingID)
+		if r.Context().Err() != nil {
+			return // the bot hung up: nobody to answer (recorded as 499)
+		}
 		if tokens == (attendeeTokens{}) && g.dbDown {
 			writeTextFailure(w, r, connections.ErrUnavailable)
 			return
 		}
 		log.Info().Bool("zak_token", tokens.ZAK != "").Bool("join_token", tokens.JoinToken != "").
-			Int("onbehalf_tokens", strings.Count(tokens.OnBehalf, ",")+min(len(tokens.OnBehalf), 1)).
+			Int("onbehalf_tokens", len(strings.FieldsFunc(tokens.OnBehalf, func(r rune) bool { return r == ',' }))).
 			Msg("attendee callback answered")
 		writeJSON(w, http.StatusOK, tokens)
 	}
@@ -124,8 +128,7 @@ func (g *tokenGatherer) gather(ctx context.Context, req attendee.Request, meetin
 		wg.Go(func() { tokens.ZAK = g.zak(ctx, named) })
 	}
 	wg.Wait()
-	obf = slicesCompact(obf)
-	tokens.OnBehalf = strings.Join(obf, ",")
+	tokens.OnBehalf = strings.Join(slices.DeleteFunc(obf, func(t string) bool { return t == "" }), ",")
 	return tokens
 }
 
@@ -267,15 +270,4 @@ func (g *tokenGatherer) noteDB(err error) {
 	if errors.Is(err, connections.ErrUnavailable) {
 		g.dbDown = true
 	}
-}
-
-// slicesCompact drops the empty entries, keeping the order.
-func slicesCompact(list []string) []string {
-	kept := list[:0]
-	for _, s := range list {
-		if s != "" {
-			kept = append(kept, s)
-		}
-	}
-	return kept
 }
