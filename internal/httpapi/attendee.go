@@ -117,7 +117,7 @@ func (g *tokenGatherer) gather(ctx context.Context, req attendee.Request, meetin
 	var wg sync.WaitGroup
 	for i, c := range onBehalf {
 		wg.Go(func() {
-			token, err := g.fromConnection(ctx, c, func(ctx context.Context, t zoom.UserToken) (string, error) {
+			token, err := g.cd.asConnection(ctx, c, func(ctx context.Context, t zoom.UserToken) (string, error) {
 				return g.cd.Zoom.OBF(ctx, t, meetingID)
 			})
 			obf[i] = g.keep(token, err, "onbehalf_token", c.ID)
@@ -190,11 +190,10 @@ func (g *tokenGatherer) host(ctx context.Context, meetingID int64) (connections.
 // when the host cannot make it) from the S2S app.
 func (g *tokenGatherer) joinToken(ctx context.Context, meetingID int64, host connections.Connection, hosted bool) string {
 	if hosted {
-		token, err := g.fromConnection(ctx, host, func(ctx context.Context, t zoom.UserToken) (string, error) {
+		token, err := g.cd.asConnection(ctx, host, func(ctx context.Context, t zoom.UserToken) (string, error) {
 			return g.cd.Zoom.JoinToken(ctx, t, meetingID, zoom.LocalRecording, false)
 		})
-		passOn := errors.Is(err, connections.ErrReauthorizationRequired) || zoom.KindOf(err) == zoom.KindNotFound
-		if err == nil || !passOn || g.s2s == nil {
+		if err == nil || !hostCannotMake(err) || g.s2s == nil {
 			return g.keep(token, err, "join_token", host.ID)
 		}
 	}
@@ -209,7 +208,7 @@ func (g *tokenGatherer) joinToken(ctx context.Context, meetingID int64, host con
 func (g *tokenGatherer) zak(ctx context.Context, named []connections.Connection) string {
 	switch {
 	case len(named) > 0:
-		token, err := g.fromConnection(ctx, named[0], func(ctx context.Context, t zoom.UserToken) (string, error) {
+		token, err := g.cd.asConnection(ctx, named[0], func(ctx context.Context, t zoom.UserToken) (string, error) {
 			return g.cd.Zoom.ZAK(ctx, t, g.cd.ZAKTTL)
 		})
 		return g.keep(token, err, "zak_token", named[0].ID)
@@ -219,13 +218,6 @@ func (g *tokenGatherer) zak(ctx context.Context, named []connections.Connection)
 	default:
 		return g.keep("", leftOutReason("no connection is named and ZOOM_ZAK_USER is not set"), "zak_token", "")
 	}
-}
-
-// fromConnection runs call with a fresh access token of c.
-func (g *tokenGatherer) fromConnection(ctx context.Context, c connections.Connection, call func(context.Context, zoom.UserToken) (string, error)) (string, error) {
-	return g.cd.Manager.Call(ctx, c, func(ctx context.Context, accessToken string) (string, error) {
-		return call(ctx, zoom.UserToken{Value: accessToken, Account: c.ZoomAccountID})
-	})
 }
 
 // keep returns the token when there is one a bot can use, and otherwise logs why it is left out.

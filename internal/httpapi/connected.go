@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -28,6 +29,21 @@ func connectionName(r *http.Request) (user, ref, problem string) {
 	return user, ref, ""
 }
 
+// asConnection runs call with a fresh access token of the connection c, as the user-level
+// Zoom client takes it.
+func (cd *Connected) asConnection(ctx context.Context, c connections.Connection,
+	call func(ctx context.Context, t zoom.UserToken) (string, error)) (string, error) {
+	return cd.Manager.Call(ctx, c, func(ctx context.Context, accessToken string) (string, error) {
+		return call(ctx, zoom.UserToken{Value: accessToken, Account: c.ZoomAccountID})
+	})
+}
+
+// hostCannotMake reports whether a connected host's failure lets the next token source try:
+// the connection has ended, or Zoom says the user cannot make this meeting's token.
+func hostCannotMake(err error) bool {
+	return errors.Is(err, connections.ErrReauthorizationRequired) || zoom.KindOf(err) == zoom.KindNotFound
+}
+
 // connectedToken looks the connection up and runs call with a fresh access token of it.
 func connectedToken(w http.ResponseWriter, r *http.Request, cd *Connected, user, ref string,
 	call func(ctx context.Context, t zoom.UserToken) (string, error)) {
@@ -36,9 +52,7 @@ func connectedToken(w http.ResponseWriter, r *http.Request, cd *Connected, user,
 		writeTextFailure(w, r, err)
 		return
 	}
-	token, err := cd.Manager.Call(r.Context(), c, func(ctx context.Context, accessToken string) (string, error) {
-		return call(ctx, zoom.UserToken{Value: accessToken, Account: c.ZoomAccountID})
-	})
+	token, err := cd.asConnection(r.Context(), c, call)
 	if err != nil {
 		writeTextFailure(w, r, err)
 		return

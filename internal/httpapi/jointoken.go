@@ -133,17 +133,13 @@ func joinTokenSources(w http.ResponseWriter, r *http.Request, s2s *zoom.Client, 
 		case err == nil && host.Status == connections.StatusActive:
 			sources = append(sources, tokenSource{
 				get: func(ctx context.Context) (string, error) {
-					token, err := cd.Manager.Call(ctx, host, func(ctx context.Context, accessToken string) (string, error) {
-						return fromUser(ctx, zoom.UserToken{Value: accessToken, Account: host.ZoomAccountID})
-					})
+					token, err := cd.asConnection(ctx, host, fromUser)
 					if err == nil {
 						requestLogger(w).Debug().Str("connection", host.ID).Msg("join token from the meeting's connected host")
 					}
 					return token, err
 				},
-				passOn: func(err error) bool {
-					return errors.Is(err, connections.ErrReauthorizationRequired) || zoom.KindOf(err) == zoom.KindNotFound
-				},
+				passOn: hostCannotMake,
 			})
 		}
 	}

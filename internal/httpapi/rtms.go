@@ -172,8 +172,8 @@ func handleRTMSControl(action zoom.RTMSAction, rt *RTMS, cd *Connected, s2s *zoo
 			writeJSONFailure(w, r, err, adminBody)
 			return
 		case conn.ID != "":
-			_, err = cd.Manager.Call(ctx, conn, func(ctx context.Context, accessToken string) (string, error) {
-				return "", cd.Zoom.ControlRTMS(ctx, zoom.UserToken{Value: accessToken, Account: conn.ZoomAccountID}, control)
+			_, err = cd.asConnection(ctx, conn, func(ctx context.Context, t zoom.UserToken) (string, error) {
+				return "", cd.Zoom.ControlRTMS(ctx, t, control)
 			})
 			answer["via"], answer["connection_id"] = "connection", conn.ID
 		case s2s != nil:
