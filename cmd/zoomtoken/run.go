@@ -210,7 +210,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		for i, k := range cfg.Attendee.Keys {
 			keys[i] = []byte(k.Reveal())
 		}
-		deps.Attendee = &httpapi.Attendee{Verifier: attendee.NewVerifier(keys)}
+		deps.Attendee = attendee.NewVerifier(keys)
 	}
 	servers := []listener{{name: "http", addr: *addr, handler: httpapi.NewHandler(deps)}}
 	if cfg.MetricsAddr != "" {

@@ -22,13 +22,6 @@ import (
 // maxAttendeeBody bounds a zoom_tokens callback; attendee caps a bot's metadata well below it.
 const maxAttendeeBody = 64 << 10
 
-// Attendee holds what POST /callbacks/attendee needs besides the token sources in Deps; nil in
-// Deps turns the route off.
-type Attendee struct {
-	// Verifier checks X-Webhook-Signature against ATTENDEE_WEBHOOK_SECRETS.
-	Verifier *attendee.Verifier
-}
-
 // attendeeTokens is the answer attendee reads: each token absent when it could not be had.
 type attendeeTokens struct {
 	ZAK       string `json:"zak_token,omitempty"`
@@ -40,7 +33,7 @@ type attendeeTokens struct {
 // first (401), then the request (400), then every token that can be had, fetched at once, each
 // left out with a logged reason when it cannot. 503 only when the database is down and no token
 // could be had.
-func handleAttendee(a *Attendee, s2s *zoom.Client, zakUser string, zakTTL time.Duration, cd *Connected, m *metrics.Metrics) http.HandlerFunc {
+func handleAttendee(v *attendee.Verifier, s2s *zoom.Client, zakUser string, zakTTL time.Duration, cd *Connected, m *metrics.Metrics) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAttendeeBody))
 		var tooLarge *http.MaxBytesError
@@ -52,7 +45,7 @@ func handleAttendee(a *Attendee, s2s *zoom.Client, zakUser string, zakTTL time.D
 			writeText(w, http.StatusBadRequest, "the body could not be read")
 			return
 		}
-		if err := a.Verifier.Verify(body, r.Header.Get("X-Webhook-Signature")); err != nil {
+		if err := v.Verify(body, r.Header.Get("X-Webhook-Signature")); err != nil {
 			m.ObserveBotAuth(authRefused)
 			reason := err.Error()
 			if errors.Is(err, attendee.ErrNotJSON) {

@@ -93,7 +93,7 @@ func attendeeFixture(tb testing.TB, store *sqlstore.Store) *connectedFixture {
 		d.Zoom = zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
 			OAuthBaseURL: upstream, APIBaseURL: upstream, Budget: 2 * time.Second})
 		d.ZAKUser = botUser
-		d.Attendee = &Attendee{Verifier: attendee.NewVerifier([][]byte{attendeeKey, attendeeOldKey})}
+		d.Attendee = attendee.NewVerifier([][]byte{attendeeKey, attendeeOldKey})
 	})
 	f.connect(tb, "alice-id", "customer-42")
 	f.connect(tb, "bob-id", "mobile")
@@ -283,7 +283,7 @@ func TestAttendeeCallbackWithTheDatabaseDown(t *testing.T) {
 	cd := &Connected{Manager: manager, Zoom: zoom.NewUserClient(zoom.Config{OAuthBaseURL: upstream}, "")}
 	s2s := zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
 		OAuthBaseURL: upstream, APIBaseURL: upstream, Budget: 2 * time.Second})
-	verifier := &Attendee{Verifier: attendee.NewVerifier([][]byte{attendeeKey})}
+	verifier := attendee.NewVerifier([][]byte{attendeeKey})
 	for _, tc := range []struct {
 		name   string
 		s2s    *zoom.Client

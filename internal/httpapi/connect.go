@@ -270,15 +270,20 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <p>Need help? <a href="{{.}}">Contact support</a>.</p>{{end}}</main></body></html>
 `))
 
+// pageStyleSource is the CSP source that allows pageStyle and nothing else.
+var pageStyleSource = func() string {
+	sum := sha256.Sum256([]byte(pageStyle))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
+
 // pageCSP is the pages' Content-Security-Policy: their one style, and the logo's origin when
 // there is a logo; nothing else loads.
 func pageCSP(b Branding) string {
-	sum := sha256.Sum256([]byte(pageStyle))
 	img := ""
 	if u, err := url.Parse(b.LogoURL); err == nil && b.LogoURL != "" {
 		img = "img-src " + u.Scheme + "://" + u.Host + "; "
 	}
-	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " + img +
+	return "default-src 'none'; style-src " + pageStyleSource + "; " + img +
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/zoomtoken/zoomtoken/internal/attendee"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -52,9 +53,9 @@ type Deps struct {
 	// RTMS serves the Realtime Media Streams routes (/rtms/*, /admin/rtms/*, and RTMS webhooks);
 	// nil turns them off.
 	RTMS *RTMS
-	// Attendee serves POST /callbacks/attendee, attendee's zoom_tokens callback, from the token
-	// sources above; nil turns it off.
-	Attendee *Attendee
+	// Attendee checks the signature of POST /callbacks/attendee, attendee's zoom_tokens
+	// callback, which is served from the token sources above; nil turns the route off.
+	Attendee *attendee.Verifier
 	// AdminTokens are the bearer tokens /admin/* accepts; empty turns the admin API off.
 	AdminTokens []string
 	// ZoomWebhookTokens are the event subscription's Secret Tokens (the first answers URL
