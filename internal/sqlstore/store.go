@@ -287,12 +287,12 @@ func (s *Store) addRef(ctx context.Context, tx *sql.Tx, id, ref string, now int6
 	if err != nil {
 		return false, err
 	}
-	return added == 1, s.setRefs(ctx, tx, id, ref)
+	return added == 1, s.setRefs(ctx, tx, id, ref, now)
 }
 
-// setRefs writes the connection's refs column from connection_refs, and its ref: latest, or
-// (when empty) the latest left.
-func (s *Store) setRefs(ctx context.Context, tx *sql.Tx, id, latest string) error {
+// setRefs writes the connection's refs column from connection_refs, its ref (latest, or when
+// empty the latest left), and its updated_at.
+func (s *Store) setRefs(ctx context.Context, tx *sql.Tx, id, latest string, now int64) error {
 	rows, err := tx.QueryContext(ctx, `SELECT ref FROM connection_refs WHERE connection_id = $1 ORDER BY added_at, ref`, id)
 	if err != nil {
 		return err
@@ -314,7 +314,8 @@ func (s *Store) setRefs(ctx context.Context, tx *sql.Tx, id, latest string) erro
 		latest = refs[len(refs)-1]
 	}
 	encoded, _ := json.Marshal(refs)
-	_, err = tx.ExecContext(ctx, `UPDATE connections SET ref = $2, refs = $3 WHERE id = $1`, id, nullable(latest), string(encoded))
+	_, err = tx.ExecContext(ctx, `UPDATE connections SET ref = $2, refs = $3, updated_at = $4 WHERE id = $1`,
+		id, nullable(latest), string(encoded), now)
 	return err
 }
 
@@ -337,10 +338,7 @@ func (s *Store) RemoveRef(ctx context.Context, id, ref string) (connections.Conn
 		if latest == ref {
 			latest = ""
 		}
-		if err := s.setRefs(ctx, tx, id, latest); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE connections SET updated_at = $2 WHERE id = $1`, id, millis(s.now())); err != nil {
+		if err := s.setRefs(ctx, tx, id, latest, millis(s.now())); err != nil {
 			return err
 		}
 		if updated, err = get(ctx, tx, id); err != nil {
