@@ -213,7 +213,7 @@ func startEmulator(n int) (*zoomemu.Emulator, string, func(), error) {
 // seed stores n connections, each with tokens the emulator accepts, in one transaction per
 // thousand (the service's own Save commits each, which is right for it and slow for 100,000).
 func (b *connBench) seed(ctx context.Context, dbURL string, n int) error {
-	var store *sqlstore.Store
+	var store *sqlstore.DB
 	var err error
 	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok {
 		store, err = sqlite.Open(ctx, path, sqlstore.Options{})
@@ -226,7 +226,8 @@ func (b *connBench) seed(ctx context.Context, dbURL string, n int) error {
 	defer store.Close()
 	now := time.Now().UnixMilli()
 	for start := 0; start < n; start += 1000 {
-		tx, err := store.DB().BeginTx(ctx, nil)
+		db, _ := store.SQL()
+		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}

@@ -105,10 +105,11 @@ func TestRekeyCommand(t *testing.T) {
 	ctx := context.Background()
 
 	// Two connections sealed with A, as a service configured with A alone wrote them.
-	store, err := sqlite.Open(ctx, path, sqlstore.Options{})
+	db, err := sqlite.Open(ctx, path, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	store := db.Connections()
 	ringA, _ := seal.NewKeyring(rawA)
 	withA := connections.NewVault(ringA)
 	want := map[string]connections.Tokens{}
@@ -121,7 +122,7 @@ func TestRekeyCommand(t *testing.T) {
 		}
 		want[c.ID] = plain
 	}
-	store.Close()
+	db.Close()
 
 	rekey := func(keys string) (string, error) {
 		var out bytes.Buffer
@@ -137,11 +138,12 @@ func TestRekeyCommand(t *testing.T) {
 		t.Errorf("rekey B alone after the rekey: %q %v", out, err)
 	}
 
-	store, err = sqlite.Open(ctx, path, sqlstore.Options{})
+	db, err = sqlite.Open(ctx, path, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer db.Close()
+	store = db.Connections()
 	ringB, _ := seal.NewKeyring(rawB)
 	withB := connections.NewVault(ringB)
 	for id, plain := range want {

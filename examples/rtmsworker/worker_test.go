@@ -26,6 +26,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -50,7 +51,7 @@ func streams(r *replica) *rtms.Service { return r.streams }
 
 // startReplica serves the whole connected-accounts and RTMS side of zoomtoken against the
 // emulator, on store.
-func startReplica(tb testing.TB, store *sqlstore.Store, emuURL string, ring []byte) *replica {
+func startReplica(tb testing.TB, store *sqlstore.DB, emuURL string, ring []byte) *replica {
 	tb.Helper()
 	var handler atomic.Pointer[http.Handler]
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
@@ -61,18 +62,17 @@ func startReplica(tb testing.TB, store *sqlstore.Store, emuURL string, ring []by
 	}
 	uc := zoom.NewUserClient(zoom.Config{ClientID: clientID, ClientSecret: clientSecret, OAuthBaseURL: emuURL, APIBaseURL: emuURL},
 		front.URL+"/oauth/callback")
-	manager := connections.NewManager(connections.ManagerConfig{Store: store, Vault: connections.NewVault(keyring), Zoom: uc,
+	manager := connections.NewManager(connections.ManagerConfig{Store: store.Connections(), Vault: connections.NewVault(keyring), Zoom: uc,
 		Logger: zerolog.Nop()})
-	streams := rtms.NewService(rtms.Config{Store: store,
+	streams := rtms.NewService(rtms.Config{Store: store.Streams(),
 		Sign: func(id, stream string) string { return zoom.RTMSSignature(clientID, clientSecret, id, stream) }})
 	h := httpapi.NewHandler(httpapi.Deps{
-		Logger:            zerolog.Nop(),
-		Connected:         &httpapi.Connected{Manager: manager, Zoom: uc},
-		ConnectFlow:       &httpapi.ConnectFlow{Links: connectlink.NewSigner(front.URL, [][]byte{ring}, time.Now), Cookies: keyring, Now: time.Now},
-		RTMS:              &httpapi.RTMS{Service: streams, ClientID: clientID},
-		CallbackSecrets:   []string{secret},
-		AdminTokens:       []string{adminToken},
-		ZoomWebhookTokens: []string{webhookToken},
+		Logger: zerolog.Nop(),
+		App: vend.App{Connected: &vend.Connected{Manager: manager, Zoom: uc}, RTMS: streams, RTMSClientID: clientID,
+			WebhookTokens: []string{webhookToken}},
+		ConnectFlow:     &httpapi.ConnectFlow{Links: connectlink.NewSigner(front.URL, [][]byte{ring}, time.Now), Cookies: keyring, Now: time.Now},
+		CallbackSecrets: []string{secret},
+		AdminTokens:     []string{adminToken},
 	})
 	handler.Store(&h)
 	return &replica{url: front.URL, streams: streams}
@@ -85,17 +85,17 @@ func startReplica(tb testing.TB, store *sqlstore.Store, emuURL string, ring []by
 func TestAWorkerWithoutTheSecretGetsTheTranscript(t *testing.T) {
 	for _, backend := range []struct {
 		name string
-		open func(tb testing.TB) (*sqlstore.Store, *sqlstore.Store)
+		open func(tb testing.TB) (*sqlstore.DB, *sqlstore.DB)
 	}{
-		{"SQLite", func(tb testing.TB) (*sqlstore.Store, *sqlstore.Store) {
+		{"SQLite", func(tb testing.TB) (*sqlstore.DB, *sqlstore.DB) {
 			path := filepath.Join(tb.TempDir(), "zt.db")
-			return openStore(tb, func() (*sqlstore.Store, error) { return sqlite.Open(context.Background(), path, sqlstore.Options{}) }),
-				openStore(tb, func() (*sqlstore.Store, error) { return sqlite.Open(context.Background(), path, sqlstore.Options{}) })
+			return openStore(tb, func() (*sqlstore.DB, error) { return sqlite.Open(context.Background(), path, sqlstore.Options{}) }),
+				openStore(tb, func() (*sqlstore.DB, error) { return sqlite.Open(context.Background(), path, sqlstore.Options{}) })
 		}},
-		{"PostgreSQL", func(tb testing.TB) (*sqlstore.Store, *sqlstore.Store) {
+		{"PostgreSQL", func(tb testing.TB) (*sqlstore.DB, *sqlstore.DB) {
 			url := pgtest.NewDatabase(tb)
-			return openStore(tb, func() (*sqlstore.Store, error) { return postgres.Open(context.Background(), url, sqlstore.Options{}) }),
-				openStore(tb, func() (*sqlstore.Store, error) { return postgres.Open(context.Background(), url, sqlstore.Options{}) })
+			return openStore(tb, func() (*sqlstore.DB, error) { return postgres.Open(context.Background(), url, sqlstore.Options{}) }),
+				openStore(tb, func() (*sqlstore.DB, error) { return postgres.Open(context.Background(), url, sqlstore.Options{}) })
 		}},
 	} {
 		t.Run(backend.name, func(t *testing.T) {
@@ -105,7 +105,7 @@ func TestAWorkerWithoutTheSecretGetsTheTranscript(t *testing.T) {
 	}
 }
 
-func testWorkerFlow(t *testing.T, storeA, storeB *sqlstore.Store) {
+func testWorkerFlow(t *testing.T, storeA, storeB *sqlstore.DB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var webhookURL atomic.Value
@@ -130,7 +130,7 @@ func testWorkerFlow(t *testing.T, storeA, storeB *sqlstore.Store) {
 	// Alice connected once; her personal meeting is in the meeting map.
 	access, refresh, expires, _ := emu.IssueTokens("alice-id")
 	keyring, _ := seal.NewKeyring(key)
-	m := connections.NewManager(connections.ManagerConfig{Store: storeA, Vault: connections.NewVault(keyring)})
+	m := connections.NewManager(connections.ManagerConfig{Store: storeA.Connections(), Vault: connections.NewVault(keyring)})
 	if _, _, err := m.Connect(ctx, connections.Connection{ZoomUserID: "alice-id", ZoomAccountID: "acct", Email: "alice@example.com"},
 		connections.Tokens{Access: access, Refresh: refresh, AccessExpiresAt: expires}, meeting); err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func testWorkerFlow(t *testing.T, storeA, storeB *sqlstore.Store) {
 	}
 }
 
-func openStore(tb testing.TB, open func() (*sqlstore.Store, error)) *sqlstore.Store {
+func openStore(tb testing.TB, open func() (*sqlstore.DB, error)) *sqlstore.DB {
 	tb.Helper()
 	s, err := open()
 	if err != nil {
@@ -248,7 +248,7 @@ type dispatched struct {
 
 // dispatch delivers the outbox's due events (connection.created, rtms.started) to a receiver that
 // verifies them with the Standard Webhooks library, and returns the RTMS one.
-func dispatch(tb testing.TB, ctx context.Context, store *sqlstore.Store, streams *rtms.Service) dispatched {
+func dispatch(tb testing.TB, ctx context.Context, store *sqlstore.DB, streams *rtms.Service) dispatched {
 	tb.Helper()
 	const signingSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	verifier, _ := standardwebhooks.NewWebhook(signingSecret)
@@ -264,7 +264,7 @@ func dispatch(tb testing.TB, ctx context.Context, store *sqlstore.Store, streams
 	}))
 	defer receiver.Close()
 	signer, _ := standardwebhooks.NewWebhook(signingSecret)
-	d := events.New(events.Config{Store: store, URL: receiver.URL, Signer: signer, Complete: streams.CompleteEvent, Logger: zerolog.Nop()})
+	d := events.New(events.Config{Store: store.Outbox(), URL: receiver.URL, Signer: signer, Complete: streams.CompleteEvent, Logger: zerolog.Nop()})
 	n, err := d.DeliverDue(ctx)
 	if err != nil {
 		tb.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/rs/xid"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 )
 
 // EventType names a connection event.
@@ -20,19 +20,6 @@ const (
 	// ref, or removed by the admin API.
 	EventUpdated EventType = "connection.updated"
 )
-
-// Event is one connection event in the outbox. Payload is the body to POST, fixed when the event
-// is recorded, so every delivery attempt sends the same bytes under the same ID.
-type Event struct {
-	// ID is unique per event and kept across retries (the webhook-id a receiver deduplicates on).
-	ID           string
-	ConnectionID string
-	Type         EventType
-	Payload      []byte
-	CreatedAt    time.Time
-	// Attempts counts the deliveries tried so far, this claim's included.
-	Attempts int
-}
 
 // Fields are a connection's public fields, as the admin API and events show them: no token, no
 // secret.
@@ -77,15 +64,15 @@ func (c Connection) Fields() Fields {
 	return f
 }
 
-// NewEvent builds the event of type t about c, as it stands after the change, at time at.
-func NewEvent(t EventType, c Connection, at time.Time) (Event, error) {
+// NewEvent builds the outbox event of type t about c, as it stands after the change, at time at.
+func NewEvent(t EventType, c Connection, at time.Time) (outbox.Event, error) {
 	payload, err := json.Marshal(struct {
 		Type      EventType `json:"type"`
 		Timestamp time.Time `json:"timestamp"`
 		Data      Fields    `json:"data"`
 	}{t, at.UTC(), c.Fields()})
 	if err != nil {
-		return Event{}, err
+		return outbox.Event{}, err
 	}
-	return Event{ID: "evt_" + xid.New().String(), ConnectionID: c.ID, Type: t, Payload: payload, CreatedAt: at}, nil
+	return outbox.New(string(t), c.ID, payload, at), nil
 }

@@ -1,8 +1,6 @@
 package connections
 
 import (
-	"context"
-	"errors"
 	"testing"
 	"time"
 )
@@ -31,32 +29,5 @@ func TestFreshUntilTheMargin(t *testing.T) {
 				t.Errorf("fresh with %v of %v left: got %v, want %v", tc.left, tc.lifetime, got, tc.want)
 			}
 		})
-	}
-}
-
-// pingOnly is a store whose database answers.
-type pingOnly struct{ Store }
-
-func (pingOnly) Ping(context.Context) error { return nil }
-func (pingOnly) Get(context.Context, string) (Connection, error) {
-	return Connection{}, ErrNotFound
-}
-
-func TestPendingStoreIsUnavailableUntilSet(t *testing.T) {
-	ctx := context.Background()
-	p := &PendingStore{}
-	m := NewManager(ManagerConfig{Store: p})
-	if err := m.Ready(ctx); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Ready before the database answered: %v", err)
-	}
-	if _, err := m.Connection(ctx, "conn_1"); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Connection before the database answered: %v", err)
-	}
-	p.Set(pingOnly{})
-	if err := m.Ready(ctx); err != nil {
-		t.Errorf("Ready once set: %v", err)
-	}
-	if _, err := m.Connection(ctx, "conn_1"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Connection once set: %v, want the store's own answer", err)
 	}
 }

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Store keeps connections, the meetings they host, and the outbox of connection events. Every
-// change that causes an event writes that event in the same transaction, so the event is neither
+// Store keeps connections and the meetings they host. Every change that causes a connection
+// event writes that event to the outbox in the same transaction, so the event is neither
 // lost nor sent for a change that did not happen. Implementations are safe for concurrent use,
 // also by several processes sharing one database.
 type Store interface {
@@ -69,16 +69,6 @@ type Store interface {
 	// notSince, or never.
 	MeetingListingsDue(ctx context.Context, notSince time.Time) ([]string, error)
 
-	// ClaimEvents returns up to limit events that are due at now, at most one per connection
-	// (its oldest undelivered one, so a connection's events go out in order), and holds them
-	// for lease: no other claim returns them until the lease ends or they are settled.
-	ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Event, error)
-	// PendingEvents counts the events in the outbox.
-	PendingEvents(ctx context.Context) (int, error)
-	// EventDelivered removes a delivered event from the outbox.
-	EventDelivered(ctx context.Context, eventID string) error
-	// EventFailed records a failed delivery and when to try again.
-	EventFailed(ctx context.Context, eventID string, retryAt time.Time, reason string) error
 
 	// ConsumeState records that an OAuth state has been used and reports whether this was its
 	// first use. expiresAt is when the record may be forgotten (the state is refused by then
@@ -87,8 +77,6 @@ type Store interface {
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
-	// Close releases the database.
-	Close() error
 }
 
 // UpdateFunc decides, under a connection's update lock, what to write. It sees the connection

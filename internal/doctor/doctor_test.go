@@ -198,11 +198,12 @@ func TestConnectedAccountChecks(t *testing.T) {
 		"PUBLIC_URL": "http://127.0.0.1:4000", "TOKEN_ENCRYPTION_KEYS": base64.StdEncoding.EncodeToString(key),
 		"CALLBACK_SECRETS": "0123456789abcdef0123456789abcdef", "ZOOM_OAUTH_BASE_URL": srv.URL, "ZOOM_API_BASE_URL": srv.URL,
 	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer db.Close()
+	store := db.Connections()
 	ring, _ := seal.NewKeyring(key)
 	vault := connections.NewVault(ring)
 	run := func(env map[string]string) []Check {

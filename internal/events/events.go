@@ -1,8 +1,8 @@
-// Package events delivers connection events from the database's outbox to the operator's
+// Package events delivers the outbox's events (connection and RTMS stream events) to the operator's
 // EVENTS_URL, signed the Standard Webhooks way (webhook-id, webhook-timestamp,
 // webhook-signature), so a receiver verifies them with any Standard Webhooks library. Delivery
 // is at least once: an event leaves the outbox only after a 2xx; a failure is retried with
-// exponential backoff for a day; a connection's events go out in order; a restart loses none,
+// exponential backoff for a day; one subject's events go out in order; a restart loses none,
 // since the outbox is in the database.
 package events
 
@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 )
 
 // Delivery outcomes, as Config.Observe is told them.
@@ -42,7 +42,7 @@ const (
 type Config struct {
 	// Store holds the outbox; one whose database has not answered yet fails each claim, and
 	// the next tick tries again.
-	Store connections.Store
+	Store outbox.Store
 	// URL is EVENTS_URL; empty drops events (they are recorded whether or not anyone listens).
 	URL string
 	// Signer signs each delivery with EVENTS_SIGNING_SECRET.
@@ -56,7 +56,7 @@ type Config struct {
 	// Complete, when set, returns the body to send for an event: what the outbox holds, with
 	// anything not kept at rest added (an RTMS stream's signature). It must give the same bytes
 	// on every attempt.
-	Complete func(connections.Event) ([]byte, error)
+	Complete func(outbox.Event) ([]byte, error)
 	// Observe, when set, is told each delivery's outcome.
 	Observe func(outcome string)
 	Logger  zerolog.Logger
@@ -105,7 +105,7 @@ func (d *Deliverer) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// DeliverDue claims the events due now (at most one per connection, its oldest) and delivers
+// DeliverDue claims the events due now (at most one per subject, its oldest) and delivers
 // them, and returns how many it claimed.
 func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 	s := d.cfg.Store
@@ -120,8 +120,8 @@ func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
-func (d *Deliverer) deliver(ctx context.Context, s connections.Store, e connections.Event) {
-	log := d.cfg.Logger.With().Str("event_id", e.ID).Str("event", string(e.Type)).Str("connection", e.ConnectionID).Logger()
+func (d *Deliverer) deliver(ctx context.Context, s outbox.Store, e outbox.Event) {
+	log := d.cfg.Logger.With().Str("event_id", e.ID).Str("event", e.Type).Str("subject", e.Subject).Logger()
 	if d.cfg.URL == "" {
 		d.settle(ctx, s, e, Dropped)
 		return
@@ -129,23 +129,23 @@ func (d *Deliverer) deliver(ctx context.Context, s connections.Store, e connecti
 	err := d.post(ctx, e)
 	if err == nil {
 		d.settle(ctx, s, e, Delivered)
-		log.Debug().Int("attempt", e.Attempts).Msg("connection event delivered")
+		log.Debug().Int("attempt", e.Attempts).Msg("event delivered")
 		return
 	}
 	if d.cfg.Now().Sub(e.CreatedAt) > d.cfg.GiveUpAfter {
-		log.Error().Err(err).Int("attempts", e.Attempts).Msg("connection event dropped: EVENTS_URL kept failing")
+		log.Error().Err(err).Int("attempts", e.Attempts).Msg("event dropped: EVENTS_URL kept failing")
 		d.settle(ctx, s, e, Dropped)
 		return
 	}
 	retryAt := d.cfg.Now().Add(backoff(e.Attempts))
-	log.Warn().Err(err).Int("attempt", e.Attempts).Time("retry_at", retryAt).Msg("connection event not delivered; will retry")
+	log.Warn().Err(err).Int("attempt", e.Attempts).Time("retry_at", retryAt).Msg("event not delivered; will retry")
 	d.cfg.Observe(Failed)
 	if err := s.EventFailed(ctx, e.ID, retryAt, err.Error()); err != nil {
 		log.Warn().Err(err).Msg("recording the failed delivery failed; the claim's lease will expire instead")
 	}
 }
 
-func (d *Deliverer) settle(ctx context.Context, s connections.Store, e connections.Event, outcome string) {
+func (d *Deliverer) settle(ctx context.Context, s outbox.Store, e outbox.Event, outcome string) {
 	if err := s.EventDelivered(ctx, e.ID); err != nil {
 		// The claim's lease ends and the event is sent again: at least once.
 		d.cfg.Logger.Warn().Str("event_id", e.ID).Err(err).Msg("removing a settled event from the outbox failed")
@@ -156,7 +156,7 @@ func (d *Deliverer) settle(ctx context.Context, s connections.Store, e connectio
 
 // post sends one event. The webhook-id is the event's own, the same on every attempt, so the
 // receiver can deduplicate.
-func (d *Deliverer) post(ctx context.Context, e connections.Event) error {
+func (d *Deliverer) post(ctx context.Context, e outbox.Event) error {
 	now := time.Now() // the wall clock the receiver checks the timestamp against, not the scheduling clock
 	body := e.Payload
 	if d.cfg.Complete != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 
 	"github.com/rs/zerolog"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -68,10 +69,11 @@ func TestEventsSurviveFailuresAndRestartsInOrder(t *testing.T) {
 	defer srv.Close()
 	clk := fakeclock.New(time.Now())
 	path := filepath.Join(t.TempDir(), "zt.db")
-	store, err := sqlite.Open(ctx, path, sqlstore.Options{Now: clk.Now})
+	db, err := sqlite.Open(ctx, path, sqlstore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	store := db.Connections()
 
 	// created, reconnected, reauthorization_required, deleted: four events of one connection.
 	ring, _ := seal.NewKeyring(make([]byte, seal.KeySize))
@@ -83,12 +85,12 @@ func TestEventsSurviveFailuresAndRestartsInOrder(t *testing.T) {
 	})
 	store.Delete(ctx, c.ID)
 
-	newDeliverer := func(s connections.Store) *events.Deliverer {
+	newDeliverer := func(s outbox.Store) *events.Deliverer {
 		signer, _ := standardwebhooks.NewWebhook(signingSecret)
 		return events.New(events.Config{Store: s, URL: srv.URL,
 			Signer: signer, Now: clk.Now, Logger: zerolog.Nop()})
 	}
-	d := newDeliverer(store)
+	d := newDeliverer(db.Outbox())
 	// Three failed attempts at the first event; the others wait behind it.
 	for range 3 {
 		if n, err := d.DeliverDue(ctx); err != nil || n != 1 {
@@ -100,13 +102,13 @@ func TestEventsSurviveFailuresAndRestartsInOrder(t *testing.T) {
 		t.Fatalf("delivered while the receiver fails: %v", rc.got)
 	}
 	// The process stops and starts again: the outbox is in the database.
-	store.Close()
-	store, err = sqlite.Open(ctx, path, sqlstore.Options{Now: clk.Now})
+	db.Close()
+	db, err = sqlite.Open(ctx, path, sqlstore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	d = newDeliverer(store)
+	defer db.Close()
+	d = newDeliverer(db.Outbox())
 	for range 10 {
 		d.DeliverDue(ctx)
 	}
@@ -131,16 +133,17 @@ func TestEventsSurviveFailuresAndRestartsInOrder(t *testing.T) {
 
 func TestEventsAreDroppedWithoutAnURL(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer db.Close()
+	store := db.Connections()
 	ring, _ := seal.NewKeyring(make([]byte, seal.KeySize))
 	sealed, _ := connections.NewVault(ring).Seal("u1", connections.Tokens{Access: "a", Refresh: "r"})
 	store.Save(ctx, connections.Connection{ID: connections.NewID(), ZoomUserID: "u1", Tokens: sealed})
 	var outcomes []string
-	d := events.New(events.Config{Store: store,
+	d := events.New(events.Config{Store: db.Outbox(),
 		Observe: func(o string) { outcomes = append(outcomes, o) }, Logger: zerolog.Nop()})
 	if n, _ := d.DeliverDue(ctx); n != 1 || !slices.Equal(outcomes, []string{events.Dropped}) {
 		t.Errorf("claimed %d, outcomes %v", n, outcomes)

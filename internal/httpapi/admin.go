@@ -18,9 +18,11 @@ import (
 // maxAdminBody bounds an admin request body; a connect-link request is a few dozen bytes.
 const maxAdminBody = 16 << 10
 
-// writeAdminError answers an admin request the API refuses as it stands (401, 400, 404).
-func writeAdminError(w http.ResponseWriter, status int, reason string) {
-	writeJSON(w, status, map[string]string{"error": reason})
+// adminOff answers an admin route whose feature is off: 404 with what turns it on.
+func adminOff(reason string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeJSONFailure(w, r, &requestError{status: http.StatusNotFound, reason: reason}, adminBody)
+	}
 }
 
 // handleListConnections serves GET /admin/connections[?ref=R][&status=S].
@@ -29,7 +31,7 @@ func handleListConnections(m *connections.Manager) http.HandlerFunc {
 		q := r.URL.Query()
 		status := connections.Status(q.Get("status"))
 		if status != "" && status != connections.StatusActive && status != connections.StatusReauthorizationRequired {
-			writeAdminError(w, http.StatusBadRequest, "status must be active or reauthorization_required")
+			writeJSONFailure(w, r, badRequest("status must be active or reauthorization_required"), adminBody)
 			return
 		}
 		list, err := m.Connections(r.Context(), connections.Filter{Ref: q.Get("ref"), Status: status})
@@ -77,13 +79,12 @@ func handleRemoveRef(m *connections.Manager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ref, err := url.PathUnescape(chi.URLParam(r, "ref"))
 		if err != nil || ref == "" {
-			writeAdminError(w, http.StatusBadRequest, "the ref in the path is not percent-encoded text")
+			writeJSONFailure(w, r, badRequest("the ref in the path is not percent-encoded text"), adminBody)
 			return
 		}
 		c, err := m.RemoveRef(r.Context(), chi.URLParam(r, "id"), ref)
 		if errors.Is(err, connections.ErrNotFound) {
-			writeAdminError(w, http.StatusNotFound, "no connection with this id has this ref")
-			return
+			err = &requestError{status: http.StatusNotFound, reason: "no connection with this id has this ref"}
 		}
 		if err != nil {
 			writeJSONFailure(w, r, err, adminBody)
@@ -96,31 +97,9 @@ func handleRemoveRef(m *connections.Manager) http.HandlerFunc {
 // handleCreateConnectLink serves POST /admin/connect-links {"ref": R, "ttl_seconds": N}.
 func handleCreateConnectLink(links *connectlink.Signer) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Ref *string         `json:"ref"`
-			TTL json.RawMessage `json:"ttl_seconds"`
-		}
-		var buf bytes.Buffer
-		if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxAdminBody)); err != nil {
-			writeAdminError(w, http.StatusRequestEntityTooLarge, "the body is larger than 16 KiB")
-			return
-		}
-		if buf.Len() > 0 {
-			if err := json.Unmarshal(buf.Bytes(), &body); err != nil {
-				writeAdminError(w, http.StatusBadRequest, `the body must be a JSON object such as {"ref": "customer-42", "ttl_seconds": 86400}`)
-				return
-			}
-		}
-		ttl, problem := connectLinkTTL(body.TTL)
-		ref := ""
-		if body.Ref != nil {
-			ref = *body.Ref
-		}
-		if problem == "" && (utf8.RuneCountInString(ref) > connectlink.MaxRefLength || !utf8.ValidString(ref)) {
-			problem = "ref must be text of at most 200 characters"
-		}
-		if problem != "" {
-			writeAdminError(w, http.StatusBadRequest, problem)
+		ref, ttl, err := parseConnectLinkRequest(w, r)
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
 			return
 		}
 		link, expires := links.Mint(ref, ttl)
@@ -128,15 +107,45 @@ func handleCreateConnectLink(links *connectlink.Signer) http.HandlerFunc {
 	}
 }
 
+// parseConnectLinkRequest reads the body of POST /admin/connect-links: an optional ref and
+// ttl_seconds; an empty body is all defaults.
+func parseConnectLinkRequest(w http.ResponseWriter, r *http.Request) (string, time.Duration, error) {
+	raw, err := readBody(w, r, maxAdminBody)
+	if err != nil {
+		return "", 0, err
+	}
+	var body struct {
+		Ref *string         `json:"ref"`
+		TTL json.RawMessage `json:"ttl_seconds"`
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			return "", 0, badRequest(`the body must be a JSON object such as {"ref": "customer-42", "ttl_seconds": 86400}`)
+		}
+	}
+	ttl, err := connectLinkTTL(body.TTL)
+	if err != nil {
+		return "", 0, err
+	}
+	ref := ""
+	if body.Ref != nil {
+		ref = *body.Ref
+	}
+	if utf8.RuneCountInString(ref) > connectlink.MaxRefLength || !utf8.ValidString(ref) {
+		return "", 0, badRequest("ref must be text of at most 200 characters")
+	}
+	return ref, ttl, nil
+}
+
 // connectLinkTTL reads ttl_seconds: absent is the default, otherwise a JSON integer from 1 to
 // 2592000 (30 days).
-func connectLinkTTL(raw json.RawMessage) (time.Duration, string) {
+func connectLinkTTL(raw json.RawMessage) (time.Duration, error) {
 	if len(raw) == 0 {
-		return connectlink.DefaultTTL, ""
+		return connectlink.DefaultTTL, nil
 	}
 	var n int64
 	if err := json.Unmarshal(raw, &n); err != nil || bytes.ContainsAny(raw, ".eE") || n < 1 || n > int64(connectlink.MaxTTL/time.Second) {
-		return 0, "ttl_seconds must be a whole number of seconds from 1 to 2592000"
+		return 0, badRequest("ttl_seconds must be a whole number of seconds from 1 to 2592000")
 	}
-	return time.Duration(n) * time.Second, ""
+	return time.Duration(n) * time.Second, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -83,16 +84,16 @@ const s2sMeeting = 85746065432
 
 // attendeeFixture is the whole service with connected accounts, the S2S app and the attendee
 // callback on, against the emulator, with alice connected as customer-42 and bob as mobile.
-func attendeeFixture(tb testing.TB, store *sqlstore.Store) *connectedFixture {
+func attendeeFixture(tb testing.TB, store *sqlstore.DB) *connectedFixture {
 	tb.Helper()
 	f := newConnectedFixtureOn(tb, store, func(c *zoomemu.Config) {
 		c.Apps = []zoomemu.App{{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret"}}
 		c.Users = append(c.Users, zoomemu.User{ID: "bot-id", Email: botUser})
 		c.Meetings = []int64{s2sMeeting}
 	}, "", func(d *Deps, upstream string) {
-		d.Zoom = zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
+		d.App.S2S = zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
 			OAuthBaseURL: upstream, APIBaseURL: upstream, Budget: 2 * time.Second})
-		d.ZAKUser = botUser
+		d.App.ZAKUser = botUser
 		d.Attendee = attendee.NewVerifier([][]byte{attendeeKey, attendeeOldKey})
 	})
 	f.connect(tb, "alice-id", "customer-42")
@@ -100,7 +101,7 @@ func attendeeFixture(tb testing.TB, store *sqlstore.Store) *connectedFixture {
 	// The listing that follows a connect maps alice's scheduled meeting to her; it runs in the
 	// background, so the fixture runs it once more itself rather than wait for it.
 	alice := mustFind(tb, f, "alice-id")
-	if err := f.srv.deps.Connected.Manager.ListMeetings(context.Background(), alice.ID, true); err != nil {
+	if err := f.srv.deps.App.Connected.Manager.ListMeetings(context.Background(), alice.ID, true); err != nil {
 		tb.Fatal(err)
 	}
 	if _, err := f.store.MeetingHost(context.Background(), 81112223333); err != nil {
@@ -154,10 +155,10 @@ func joinTokensBy(emu *zoomemu.Emulator, by string) []string {
 func TestAttendeeCallback(t *testing.T) {
 	for _, backend := range []struct {
 		name string
-		open func(testing.TB) *sqlstore.Store
+		open func(testing.TB) *sqlstore.DB
 	}{
-		{"SQLite", func(tb testing.TB) *sqlstore.Store { return sqlitetest.Open(tb, sqlstore.Options{}) }},
-		{"PostgreSQL", func(tb testing.TB) *sqlstore.Store {
+		{"SQLite", func(tb testing.TB) *sqlstore.DB { return sqlitetest.Open(tb, sqlstore.Options{}) }},
+		{"PostgreSQL", func(tb testing.TB) *sqlstore.DB {
 			store, err := postgres.Open(context.Background(), pgtest.NewDatabase(tb), sqlstore.Options{})
 			if err != nil {
 				tb.Fatal(err)
@@ -232,7 +233,7 @@ func testAttendeeCallback(t *testing.T, f *connectedFixture) {
 			{"malformed", asRequestsSends(good), "c2hvcnQ=", 401, "unauthorized", "not the base64 of a 32-byte"},
 			{"signed, then changed", strings.Replace(asRequestsSends(good), "811", "911", 1), signAttendee(attendeeKey, good), 401, "unauthorized", "matches none"},
 			{"not JSON", "bot_id=1", signAttendee(attendeeKey, "bot_id=1"), 401, "unauthorized", "not a JSON value"},
-			{"over 64 KiB", `{"a":"` + strings.Repeat("x", 64<<10) + `"}`, "", 413, "over 64 KiB", ""},
+			{"over 64 KiB", `{"a":"` + strings.Repeat("x", 64<<10) + `"}`, "", 413, "larger than 64 KiB", ""},
 			{"not Zoom's", asRequestsSends(attendeeCallback(`null`, "https://teams.microsoft.com/l/meetup-join/1")),
 				signAttendee(attendeeKey, attendeeCallback(`null`, "https://teams.microsoft.com/l/meetup-join/1")), 400, `"teams.microsoft.com" is not Zoom's`, ""},
 			{"another callback type", `{"callback_type":"bot_state","meeting_url":"https://zoom.us/j/1"}`,
@@ -279,8 +280,8 @@ func TestAttendeeCallbackWithTheDatabaseDown(t *testing.T) {
 	t.Cleanup(func() { emu.Close(); server.Close() })
 	upstream := server.URL
 	_, ring := sealtest.Key(t)
-	manager := connections.NewManager(connections.ManagerConfig{Store: &connections.PendingStore{}, Vault: connections.NewVault(ring)})
-	cd := &Connected{Manager: manager, Zoom: zoom.NewUserClient(zoom.Config{OAuthBaseURL: upstream}, "")}
+	manager := connections.NewManager(connections.ManagerConfig{Store: new(sqlstore.DB).Connections(), Vault: connections.NewVault(ring)})
+	cd := &vend.Connected{Manager: manager, Zoom: zoom.NewUserClient(zoom.Config{OAuthBaseURL: upstream}, "")}
 	s2s := zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
 		OAuthBaseURL: upstream, APIBaseURL: upstream, Budget: 2 * time.Second})
 	verifier := attendee.NewVerifier([][]byte{attendeeKey})
@@ -293,7 +294,7 @@ func TestAttendeeCallbackWithTheDatabaseDown(t *testing.T) {
 		{"with the S2S app", s2s, 200, []string{"join_token", "zak_token"}},
 		{"without", nil, 503, nil},
 	} {
-		srv := newTestServer(t, Deps{Connected: cd, Zoom: tc.s2s, ZAKUser: botUser, Attendee: verifier, CallbackSecrets: []string{botSecret}})
+		srv := newTestServer(t, Deps{App: vend.App{Connected: cd, S2S: tc.s2s, ZAKUser: botUser}, Attendee: verifier, CallbackSecrets: []string{botSecret}})
 		canonical := attendeeCallback(`{"zoomtoken_ref":"customer-42","zoomtoken_zak":false}`, "https://zoom.us/j/85746065432")
 		if tc.s2s != nil {
 			canonical = attendeeCallback(`{"zoomtoken_zak":true}`, "https://zoom.us/j/85746065432")

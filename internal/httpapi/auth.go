@@ -98,7 +98,7 @@ func requireCaller(secrets secretSet, signed signedCallback, m *metrics.Metrics)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			q := r.URL.Query()
 			if len(q["secret"]) > 1 {
-				writeText(w, http.StatusBadRequest, "secret is given more than once")
+				writeTextFailure(w, r, badRequest("secret is given more than once"))
 				return
 			}
 			via := authRefused
@@ -110,13 +110,13 @@ func requireCaller(secrets secretSet, signed signedCallback, m *metrics.Metrics)
 			}
 			m.ObserveBotAuth(via)
 			if via == authRefused {
-				writeText(w, http.StatusUnauthorized, "unauthorized")
+				writeTextFailure(w, r, errUnauthorized)
 				return
 			}
 			// A parameter given twice is ambiguous: which one would Zoom be asked about?
 			for _, name := range []string{"meeting_id", "type", "user", "ref", "bypass_waiting_room", "rtms_stream_id"} {
 				if len(q[name]) > 1 {
-					writeText(w, http.StatusBadRequest, name+" is given more than once")
+					writeTextFailure(w, r, badRequest(name+" is given more than once"))
 					return
 				}
 			}
@@ -132,7 +132,7 @@ func requireAdmin(tokens secretSet) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearer(r)
 			if !ok || !tokens.match(token) {
-				writeAdminError(w, http.StatusUnauthorized, "unauthorized")
+				writeJSONFailure(w, r, errUnauthorized, adminBody)
 				return
 			}
 			next.ServeHTTP(w, r)

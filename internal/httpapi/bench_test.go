@@ -14,6 +14,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -76,7 +77,7 @@ func BenchmarkBotRoutes(b *testing.B) {
 	b.Cleanup(upstream.Close)
 	client := zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
 		OAuthBaseURL: upstream.URL, APIBaseURL: upstream.URL})
-	h := NewHandler(Deps{Logger: zerolog.New(io.Discard), Zoom: client, CallbackSecrets: []string{botSecret}, ZAKUser: botUser})
+	h := NewHandler(Deps{Logger: zerolog.New(io.Discard), App: vend.App{S2S: client, ZAKUser: botUser}, CallbackSecrets: []string{botSecret}})
 	ctx := context.Background()
 
 	through := func(path string) func(*testing.B) {

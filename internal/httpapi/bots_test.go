@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -36,7 +37,7 @@ func botServer(tb testing.TB, zakUser string, emuCfg func(*zoomemu.Config)) (*te
 	tb.Cleanup(func() { emu.Close(); upstream.Close() })
 	client := zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
 		OAuthBaseURL: upstream.URL, APIBaseURL: upstream.URL, Budget: time.Second, AttemptTimeout: 300 * time.Millisecond})
-	srv := newTestServer(tb, Deps{Zoom: client, CallbackSecrets: []string{botSecret}, ZAKUser: zakUser})
+	srv := newTestServer(tb, Deps{App: vend.App{S2S: client, ZAKUser: zakUser}, CallbackSecrets: []string{botSecret}})
 	return srv, emu
 }
 
@@ -159,9 +160,12 @@ func TestParseMeetingID(t *testing.T) {
 		{"+123", 0}, {"１２３", 0}, {"9223372036854775808", 0}, {"123\n", 0},
 	}
 	for _, tt := range tests {
-		got, problem := parseMeetingID(tt.raw)
-		if got != tt.want || (problem == "") != (tt.want != 0) {
-			t.Errorf("parseMeetingID(%q): got %d %q, want %d", tt.raw, got, problem, tt.want)
+		got, err := parseMeetingID(tt.raw)
+		if got != tt.want || (err == nil) != (tt.want != 0) {
+			t.Errorf("parseMeetingID(%q): got %d %v, want %d", tt.raw, got, err, tt.want)
+		}
+		if f := classify(err); err != nil && f.status != http.StatusBadRequest {
+			t.Errorf("parseMeetingID(%q): its error answers %d, want 400", tt.raw, f.status)
 		}
 	}
 }

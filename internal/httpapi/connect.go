@@ -21,6 +21,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
@@ -67,7 +68,7 @@ var cookieAD = []byte("zoomtoken connect state cookie")
 // handleConnect serves GET /connect?ref=R&expires=T&sig=S, the link an operator gives a user: it
 // checks the link, binds a fresh state and PKCE verifier to this browser with a sealed cookie,
 // and sends the browser to Zoom's consent page. A bad link never reaches Zoom.
-func handleConnect(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
+func handleConnect(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ref, err := flow.Links.Verify(r.URL.Query())
 		if err != nil {
@@ -148,7 +149,7 @@ func missingScopes(granted []string) []string {
 // handleCallback serves GET /oauth/callback?code=C&state=S, where Zoom sends the browser back:
 // it checks the state first (a bad one never exchanges the code), exchanges the code with the
 // PKCE verifier, checks the granted scopes, reads who connected, and stores the connection.
-func handleCallback(cd *Connected, flow *ConnectFlow) http.HandlerFunc {
+func handleCallback(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		log := requestLogger(w)

@@ -23,11 +23,13 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
 	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 	"github.com/zoomtoken/zoomtoken/internal/rtms"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -37,11 +39,12 @@ const adminToken = "admin-token-0123456789"
 // connectedFixture is the whole service with connected accounts on, against the emulator, on a
 // SQLite store; every answer is checked against the OpenAPI document.
 type connectedFixture struct {
-	srv   *testServer
-	emu   *zoomemu.Emulator
-	store connections.Store
-	clock *fakeclock.Clock
-	vault *connections.Vault
+	srv    *testServer
+	emu    *zoomemu.Emulator
+	store  connections.Store
+	events outbox.Store
+	clock  *fakeclock.Clock
+	vault  *connections.Vault
 }
 
 func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL string, options ...func(*Deps, string)) *connectedFixture {
@@ -50,8 +53,9 @@ func newConnectedFixture(tb testing.TB, emuCfg func(*zoomemu.Config), successURL
 }
 
 // newConnectedFixtureOn is newConnectedFixture on the given store.
-func newConnectedFixtureOn(tb testing.TB, store *sqlstore.Store, emuCfg func(*zoomemu.Config), successURL string, options ...func(*Deps, string)) *connectedFixture {
+func newConnectedFixtureOn(tb testing.TB, db *sqlstore.DB, emuCfg func(*zoomemu.Config), successURL string, options ...func(*Deps, string)) *connectedFixture {
 	tb.Helper()
+	store := db.Connections()
 	var handler atomic.Pointer[http.Handler]
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 	tb.Cleanup(front.Close)
@@ -86,11 +90,11 @@ func newConnectedFixtureOn(tb testing.TB, store *sqlstore.Store, emuCfg func(*zo
 		Logger:       logger,
 	})
 	d := Deps{
-		Metrics:   m,
-		Connected: &Connected{Manager: manager, Zoom: uc},
-		// The RTMS app is the connected-accounts app; its routes answer once webhooks are on.
-		RTMS: &RTMS{ClientID: "oauth-client", Service: rtms.NewService(rtms.Config{Store: store,
-			Sign: func(id, stream string) string { return zoom.RTMSSignature("oauth-client", "oauth-secret", id, stream) }})},
+		Metrics: m,
+		App: vend.App{Connected: &vend.Connected{Manager: manager, Zoom: uc},
+			// The RTMS app is the connected-accounts app; its routes answer once webhooks are on.
+			RTMSClientID: "oauth-client", RTMS: rtms.NewService(rtms.Config{Store: db.Streams(),
+				Sign: func(id, stream string) string { return zoom.RTMSSignature("oauth-client", "oauth-secret", id, stream) }})},
 		ConnectFlow: &ConnectFlow{Links: connectlink.NewSigner(front.URL, [][]byte{key}, clk.Now), Cookies: ring,
 			SuccessURL: successURL, Now: clk.Now},
 		CallbackSecrets: []string{botSecret},
@@ -104,7 +108,7 @@ func newConnectedFixtureOn(tb testing.TB, store *sqlstore.Store, emuCfg func(*zo
 	h := NewHandler(d)
 	handler.Store(&h)
 	srv := &testServer{Server: front, deps: d, logs: logs, spec: loadSpec(tb)}
-	return &connectedFixture{srv: srv, emu: emu, store: store, clock: clk, vault: vault}
+	return &connectedFixture{srv: srv, emu: emu, store: store, events: db.Outbox(), clock: clk, vault: vault}
 }
 
 // browser is a person's browser: it keeps cookies and follows redirects.
@@ -563,10 +567,10 @@ func TestConnectedRoutesWithTheDatabaseDown(t *testing.T) {
 	key := bytes.Repeat([]byte{3}, seal.KeySize)
 	ring, _ := seal.NewKeyring(key)
 	links := connectlink.NewSigner("http://127.0.0.1", [][]byte{key}, time.Now)
-	manager := connections.NewManager(connections.ManagerConfig{Store: &connections.PendingStore{},
+	manager := connections.NewManager(connections.ManagerConfig{Store: new(sqlstore.DB).Connections(),
 		Vault: connections.NewVault(ring), Logger: zerolog.Nop()})
 	srv := newTestServer(t, Deps{
-		Connected:       &Connected{Manager: manager, Zoom: zoom.NewUserClient(zoom.Config{OAuthBaseURL: "http://127.0.0.1:1"}, "")},
+		App:             vend.App{Connected: &vend.Connected{Manager: manager, Zoom: zoom.NewUserClient(zoom.Config{OAuthBaseURL: "http://127.0.0.1:1"}, "")}},
 		ConnectFlow:     &ConnectFlow{Links: links, Cookies: ring, Now: time.Now},
 		CallbackSecrets: []string{botSecret},
 		AdminTokens:     []string{adminToken},

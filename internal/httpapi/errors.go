@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/rtms"
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
@@ -41,26 +43,46 @@ type failure struct {
 	pageStatus int
 }
 
+// requestError is a request that cannot be answered as it was asked: its status (400, 401, 404,
+// 413) and the reason, in the caller's terms. Every parser of a request returns one.
+type requestError struct {
+	status int
+	reason string
+}
+
+func (e *requestError) Error() string { return e.reason }
+
+// errUnauthorized answers a caller who did not show a credential this route accepts.
+var errUnauthorized = &requestError{status: http.StatusUnauthorized, reason: "unauthorized"}
+
+// badRequest is the 400 of a request that is wrong as it stands.
+func badRequest(reason string) error {
+	return &requestError{status: http.StatusBadRequest, reason: reason}
+}
+
 // errEffectNotStored wraps a webhook's storage failure: Zoom retries a 500, so the event is not
 // lost.
 var errEffectNotStored = errors.New("could not store the event's effect; retry")
-
-// errNoJoinTokenSource says no connected host owns a meeting and no S2S app can make its join
-// token instead.
-var errNoJoinTokenSource = errors.New("no connected host owns this meeting, and no Server-to-Server app is configured")
 
 // classify reads an error into the failure it is. The order matters where an error matches
 // several: a Zoom error wrapping a deadline is Zoom's failure, not ours.
 func classify(err error) failure {
 	var zerr *zoom.Error
+	var rerr *requestError
+	var off vend.Off
 	switch {
+	case errors.As(err, &rerr):
+		return failure{status: rerr.status, reason: rerr.reason, level: zerolog.NoLevel}
+	case errors.As(err, &off):
+		return failure{status: http.StatusNotFound, reason: off.Error(), level: zerolog.NoLevel}
+	case errors.Is(err, vend.ErrNotAToken):
+		return failure{status: http.StatusBadGateway, reason: vend.ErrNotAToken.Error(), level: zerolog.WarnLevel,
+			logged: "Zoom answered 200 without a token"}
 	case errors.Is(err, errEffectNotStored):
 		return failure{status: http.StatusInternalServerError, reason: errEffectNotStored.Error(), level: zerolog.ErrorLevel,
 			logged: "webhook: storing its effect failed; Zoom will retry"}
-	case errors.Is(err, errNoJoinTokenSource):
-		return failure{status: http.StatusNotFound, reason: errNoJoinTokenSource.Error(), level: zerolog.NoLevel}
-	case errors.Is(err, errNoRTMSSource):
-		return failure{status: http.StatusNotFound, reason: errNoRTMSSource.Error(), level: zerolog.NoLevel}
+	case errors.Is(err, vend.ErrNoJoinTokenSource), errors.Is(err, vend.ErrNoRTMSSource):
+		return failure{status: http.StatusNotFound, reason: err.Error(), level: zerolog.NoLevel}
 	case errors.Is(err, rtms.ErrNotFound):
 		return failure{status: http.StatusNotFound, reason: "no verified Zoom webhook announced this stream", level: zerolog.NoLevel}
 	case errors.Is(err, rtms.ErrStopped):
@@ -201,4 +223,35 @@ func writePageFailure(w http.ResponseWriter, r *http.Request, b Branding, err er
 		p = pageInternal
 	}
 	writePage(w, status, b, p)
+}
+
+// readBody reads a request's body of at most limit bytes. A body over it is a 413 that says the
+// limit; one that cannot be read (the caller stopped sending) a 400.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := readBodyInto(&buf, w, r, limit); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// readBodyInto is readBody into a buffer the caller keeps (POST / reuses its buffers).
+func readBodyInto(buf *bytes.Buffer, w http.ResponseWriter, r *http.Request, limit int64) error {
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return &requestError{status: http.StatusRequestEntityTooLarge, reason: "the body is larger than " + byteSize(limit)}
+	case err != nil:
+		return badRequest("the body could not be read")
+	}
+	return nil
+}
+
+// byteSize writes a limit as people read it: 16 KiB, 1 MiB.
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n>>10, 10) + " KiB"
 }

@@ -26,8 +26,8 @@ func FuzzParseMeetingID(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		id, problem := parseMeetingID(raw)
-		if problem != "" {
+		id, err := parseMeetingID(raw)
+		if err != nil {
 			if id != 0 {
 				t.Fatalf("refused %q but returned %d", raw, id)
 			}
@@ -136,8 +136,8 @@ func FuzzConnectLinkTTL(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		ttl, problem := connectLinkTTL(json.RawMessage(raw))
-		if problem != "" {
+		ttl, err := connectLinkTTL(json.RawMessage(raw))
+		if err != nil {
 			return
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
@@ -155,11 +155,11 @@ func FuzzParseStreamID(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		id, problem := parseStreamID(raw)
-		if problem == "" && (len(id) != 32 || strings.Trim(strings.ToLower(id), "0123456789abcdef") != "" || id != raw) {
+		id, err := parseStreamID(raw)
+		if err == nil && (len(id) != 32 || strings.Trim(strings.ToLower(id), "0123456789abcdef") != "" || id != raw) {
 			t.Fatalf("accepted %q as %q", raw, id)
 		}
-		if problem != "" && id != "" {
+		if err != nil && id != "" {
 			t.Fatalf("refused %q but returned %q", raw, id)
 		}
 	})

@@ -6,10 +6,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 )
 
 // handleHealthz serves GET /healthz: 200 while the process serves.
@@ -63,20 +63,12 @@ func onlyMethod(method string) http.HandlerFunc {
 	}
 }
 
-// The variables that turn the bot routes' features on, as a 404 names them.
-const (
-	s2sVariables       = "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and CALLBACK_SECRETS (or CALLBACK_SIGNING_SECRETS)"
-	connectedVariables = "ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET, PUBLIC_URL, TOKEN_ENCRYPTION_KEYS and CALLBACK_SECRETS"
-)
-
 // connectedOff answers a connected-account route while connected accounts are off.
-func connectedOff(w http.ResponseWriter, r *http.Request) { featureOff(connectedVariables)(w, r) }
+func connectedOff(w http.ResponseWriter, r *http.Request) { featureOff(vend.ConnectedVariables)(w, r) }
 
 // featureOff answers 404 naming the variables that turn a route on.
 func featureOff(variables string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		writeText(w, http.StatusNotFound, "this endpoint is off: set "+variables+" to turn it on")
-	}
+	return func(w http.ResponseWriter, r *http.Request) { writeTextFailure(w, r, vend.Off{Variables: variables}) }
 }
 
 // noStore marks every answer of the bot routes as not cacheable: tokens are fresh or useless.
@@ -88,31 +80,15 @@ func noStore(next http.Handler) http.Handler {
 }
 
 // writeToken answers 200 with the token as the whole body. An empty token is never a 200.
-func writeToken(w http.ResponseWriter, token string) {
-	if !plausibleToken(token) {
-		writeText(w, http.StatusBadGateway, "Zoom answered with something that is not a token")
+func writeToken(w http.ResponseWriter, r *http.Request, token string) {
+	if !vend.Plausible(token) {
+		writeTextFailure(w, r, vend.ErrNotAToken)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(token)))
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, token)
-}
-
-// plausibleToken reports whether Zoom's answer looks like a token a bot can use: 16 to 8192
-// characters of a token alphabet (base64, base64url, JWT dots). A 200 carrying blanks, HTML or a
-// line break is Zoom misbehaving, not a token.
-func plausibleToken(token string) bool {
-	if len(token) < 16 || len(token) > 8192 {
-		return false
-	}
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/=", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // writeText answers with a short plain-text body, exactly the text (the contract names the

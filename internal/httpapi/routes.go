@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
@@ -31,44 +31,34 @@ func addRoutes(r chi.Router, d Deps) {
 
 	// Bot routes. One that no configured feature serves answers 404 before the caller check;
 	// otherwise the caller check (secret or signature) comes before anything else.
+	app := d.App
+	v := vend.New(app)
 	r.Group(func(r chi.Router) {
 		r.Use(noStore)
-		for _, path := range []string{"/zak", "/join-token", "/obf-token"} {
+		for _, path := range []string{"/zak", "/join-token", "/obf-token", "/rtms/stream", "/rtms/signature"} {
 			r.HandleFunc(path, methodNotAllowed) // every method but the GET registered below
 		}
 		guard := requireCaller(newSecretSet(d.CallbackSecrets), d.CallbackSigners, d.Metrics)
-		s2sOff := featureOff(s2sVariables)
-
-		s2sZAK := s2sOff
-		switch {
-		case d.Zoom != nil && d.ZAKUser == "":
-			s2sZAK = featureOff("ZOOM_ZAK_USER")
-		case d.Zoom != nil:
-			s2sZAK = handleZAK(d.Zoom, d.ZAKUser, d.ZAKTTL)
-		}
-		if d.Zoom == nil && d.Connected == nil {
-			r.Get("/zak", s2sOff)
-			r.Get("/join-token", s2sOff)
+		if app.S2S == nil && app.Connected == nil {
+			r.Get("/zak", featureOff(vend.S2SVariables))
+			r.Get("/join-token", featureOff(vend.S2SVariables))
 		} else {
-			r.With(guard).Get("/zak", handleZAKRoute(s2sZAK, d.Connected))
-			r.With(guard).Get("/join-token", handleJoinToken(d.Zoom, d.Connected))
+			r.With(guard).Get("/zak", handleZAK(v))
+			r.With(guard).Get("/join-token", handleJoinToken(v))
 		}
-		if d.Connected == nil {
+		if app.Connected == nil {
 			r.Get("/obf-token", connectedOff)
 		} else {
-			r.With(guard).Get("/obf-token", handleOBF(d.Connected))
+			r.With(guard).Get("/obf-token", handleOBF(v))
 		}
 
 		// Realtime Media Streams: what a worker needs to join a stream, without the Client Secret.
-		for _, path := range []string{"/rtms/stream", "/rtms/signature"} {
-			r.HandleFunc(path, methodNotAllowed)
-		}
-		if d.RTMS == nil {
+		if app.RTMS == nil {
 			r.Get("/rtms/stream", featureOff(rtmsVariables))
 			r.Get("/rtms/signature", featureOff(rtmsVariables))
 		} else {
-			r.With(guard).Get("/rtms/stream", handleRTMSStream(d.RTMS))
-			r.With(guard).Get("/rtms/signature", handleRTMSSignature(d.RTMS))
+			r.With(guard).Get("/rtms/stream", handleRTMSStream(v))
+			r.With(guard).Get("/rtms/signature", handleRTMSSignature(v))
 		}
 	})
 
@@ -79,25 +69,21 @@ func addRoutes(r chi.Router, d Deps) {
 		if d.Attendee == nil {
 			r.Post("/callbacks/attendee", featureOff("ATTENDEE_WEBHOOK_SECRETS"))
 		} else {
-			r.Post("/callbacks/attendee", handleAttendee(d.Attendee, d.Zoom, d.ZAKUser, d.ZAKTTL, d.Connected, d.Metrics))
+			r.Post("/callbacks/attendee", handleAttendee(d.Attendee, v, d.Metrics))
 		}
 	})
 
-	// Zoom's event notifications keep the meeting map and the connections current.
-	if len(d.ZoomWebhookTokens) > 0 {
-		var m *connections.Manager
-		if d.Connected != nil {
-			m = d.Connected.Manager
-		}
-		r.Post("/webhooks/zoom", handleZoomWebhook(d.ZoomWebhookTokens, m, d.RTMS, d.Metrics, time.Now))
+	// Zoom's event notifications keep the meeting map, the connections and the streams current.
+	if len(app.WebhookTokens) > 0 {
+		r.Post("/webhooks/zoom", handleZoomWebhook(app, d.Metrics, time.Now))
 	} else {
 		r.Post("/webhooks/zoom", featureOff("ZOOM_WEBHOOK_SECRET_TOKENS"))
 	}
 
 	// Connecting an account: a link from the operator, Zoom's consent, and back.
-	if d.Connected != nil && d.ConnectFlow != nil {
-		r.Get("/connect", handleConnect(d.Connected, d.ConnectFlow))
-		r.Get("/oauth/callback", handleCallback(d.Connected, d.ConnectFlow))
+	if app.Connected != nil && d.ConnectFlow != nil {
+		r.Get("/connect", handleConnect(app.Connected, d.ConnectFlow))
+		r.Get("/oauth/callback", handleCallback(app.Connected, d.ConnectFlow))
 	} else {
 		r.Get("/connect", connectedOff)
 		r.Get("/oauth/callback", connectedOff)
@@ -106,25 +92,22 @@ func addRoutes(r chi.Router, d Deps) {
 	// The admin API, for the operator's backend.
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(noStore)
-		if len(d.AdminTokens) == 0 || d.Connected == nil {
-			r.HandleFunc("/*", func(w http.ResponseWriter, r *http.Request) {
-				writeAdminError(w, http.StatusNotFound, "the admin API is off: set ADMIN_TOKENS (with connected accounts on)")
-			})
+		if len(d.AdminTokens) == 0 || app.Connected == nil {
+			r.HandleFunc("/*", adminOff("the admin API is off: set ADMIN_TOKENS (with connected accounts on)"))
 			return
 		}
+		m := app.Connected.Manager
 		r.Use(requireAdmin(newSecretSet(d.AdminTokens)))
-		r.Get("/connections", handleListConnections(d.Connected.Manager))
-		r.Get("/connections/{id}", handleGetConnection(d.Connected.Manager))
-		r.Delete("/connections/{id}", handleDeleteConnection(d.Connected.Manager))
-		r.Delete("/connections/{id}/refs/{ref}", handleRemoveRef(d.Connected.Manager))
+		r.Get("/connections", handleListConnections(m))
+		r.Get("/connections/{id}", handleGetConnection(m))
+		r.Delete("/connections/{id}", handleDeleteConnection(m))
+		r.Delete("/connections/{id}/refs/{ref}", handleRemoveRef(m))
 		r.Post("/connect-links", handleCreateConnectLink(d.ConnectFlow.Links))
-		if d.RTMS != nil {
-			r.Post("/rtms/start", handleRTMSControl(zoom.RTMSStart, d.RTMS, d.Connected, d.Zoom))
-			r.Post("/rtms/stop", handleRTMSControl(zoom.RTMSStop, d.RTMS, d.Connected, d.Zoom))
+		if app.RTMS != nil {
+			r.Post("/rtms/start", handleRTMSControl(zoom.RTMSStart, v))
+			r.Post("/rtms/stop", handleRTMSControl(zoom.RTMSStop, v))
 		} else {
-			r.Post("/rtms/*", func(w http.ResponseWriter, r *http.Request) {
-				writeAdminError(w, http.StatusNotFound, "RTMS is off: set "+rtmsVariables)
-			})
+			r.Post("/rtms/*", adminOff("RTMS is off: set "+rtmsVariables))
 		}
 	})
 }

@@ -63,12 +63,12 @@ func TestRTMSStreamFromWebhooks(t *testing.T) {
 	}
 	var events int
 	for range 3 {
-		list, _ := f.store.ClaimEvents(t.Context(), timeFar(), 0, 100)
+		list, _ := f.events.ClaimEvents(t.Context(), timeFar(), 0, 100)
 		for _, e := range list {
 			if strings.HasPrefix(string(e.Type), "rtms.") {
 				events++
 			}
-			f.store.EventDelivered(t.Context(), e.ID)
+			f.events.EventDelivered(t.Context(), e.ID)
 		}
 	}
 	if events != 1 {

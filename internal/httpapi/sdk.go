@@ -90,14 +90,10 @@ func handleJWTRequest(issue issueFunc) http.HandlerFunc {
 			buf.body.Reset()
 			buffers.Put(buf)
 		}()
-		if _, err := buf.body.ReadFrom(http.MaxBytesReader(w, r.Body, maxSignatureBody)); err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeFieldErrors(w, http.StatusRequestEntityTooLarge, sdkjwt.FieldError{Property: "body",
-					Reason: "is larger than 100 KiB"})
-				return
-			}
-			writeFieldErrors(w, http.StatusBadRequest, sdkjwt.FieldError{Property: "body", Reason: "could not be read"})
+		if err := readBodyInto(&buf.body, w, r, maxSignatureBody); err != nil {
+			var rerr *requestError
+			errors.As(err, &rerr)
+			writeFieldErrors(w, rerr.status, sdkjwt.FieldError{Property: "body", Reason: strings.TrimPrefix(rerr.reason, "the body ")})
 			return
 		}
 		answer, err := issue(buf.answer[:0], buf.body.Bytes())

@@ -1,14 +1,14 @@
 // Package httpapi is the service's HTTP surface: the chi router (every route is in routes.go),
-// the handlers by route family (sdk.go, s2s.go, jointoken.go, connected.go, connect.go,
-// admin.go, webhooks.go), the callers' checks (auth.go), the middleware, and errors.go, where
-// every error becomes an answer. It imports no storage package: connected accounts are reached
-// through the connections Manager.
+// the handlers by route family (sdk.go, tokens.go, rtms.go, attendee.go, connect.go, admin.go,
+// webhooks.go), the callers' checks (auth.go), the middleware, and errors.go, where every error
+// becomes an answer. A handler parses, asks, and answers: which credential makes a token is the
+// vend package's choice, and storage is reached only through the domain (no storage package is
+// imported here).
 package httpapi
 
 import (
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
@@ -17,7 +17,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/attendee"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
-	"github.com/zoomtoken/zoomtoken/internal/zoom"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 )
 
 // Deps are the handler's dependencies. A nil feature dependency turns that feature's routes
@@ -34,33 +34,21 @@ type Deps struct {
 	// allows any.
 	CORSAllowedOrigins []string
 
-	// Zoom fetches ZAKs and join tokens; nil when the S2S credentials are not configured.
-	Zoom *zoom.Client
+	// App is the Zoom app tokens are vended from: its S2S client, connected accounts, RTMS
+	// streams and webhook tokens; each nil or empty part turns its routes off.
+	App vend.App
 	// CallbackSecrets are the secrets the bot routes accept in ?secret=.
 	CallbackSecrets []string
 	// CallbackSigners verify bot requests signed the Standard Webhooks way, which need no
 	// ?secret=.
 	CallbackSigners []*standardwebhooks.Webhook
-	// ZAKUser is whose ZAK GET /zak returns; empty turns the route off. ZAKTTL is the lifetime
-	// asked of Zoom, zero for Zoom's default.
-	ZAKUser string
-	ZAKTTL  time.Duration
-
-	// Connected serves the connected-account routes (/obf-token, /zak?user=|ref=, /connect,
-	// /oauth/callback, /admin/*); nil turns them off. ConnectFlow is the connect flow's part.
-	Connected   *Connected
+	// ConnectFlow is the connect flow's part of connected accounts (links, cookies, pages).
 	ConnectFlow *ConnectFlow
-	// RTMS serves the Realtime Media Streams routes (/rtms/*, /admin/rtms/*, and RTMS webhooks);
-	// nil turns them off.
-	RTMS *RTMS
 	// Attendee checks the signature of POST /callbacks/attendee, attendee's zoom_tokens
 	// callback, which is served from the token sources above; nil turns the route off.
 	Attendee *attendee.Verifier
 	// AdminTokens are the bearer tokens /admin/* accepts; empty turns the admin API off.
 	AdminTokens []string
-	// ZoomWebhookTokens are the event subscription's Secret Tokens (the first answers URL
-	// validation); empty turns POST /webhooks/zoom off.
-	ZoomWebhookTokens []string
 
 	// Draining, when set and true, makes GET /readyz answer 503: the service is shutting down.
 	Draining *atomic.Bool

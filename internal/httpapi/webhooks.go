@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
@@ -23,40 +23,43 @@ const webhookDeadline = 2500 * time.Millisecond
 // the raw body is checked before anything else (the size limit comes first, so a huge body is
 // not hashed); then the event keeps the meeting map, the connections and the RTMS streams
 // current. A storage failure answers 500, so Zoom retries.
-func handleZoomWebhook(tokens []string, m *connections.Manager, rt *RTMS, met *metrics.Metrics, now func() time.Time) http.HandlerFunc {
+func handleZoomWebhook(app vend.App, met *metrics.Metrics, now func() time.Time) http.HandlerFunc {
+	tokens := app.WebhookTokens
+	var m *connections.Manager
+	if app.Connected != nil {
+		m = app.Connected.Manager
+	}
 	countWebhook := func(event, outcome string) {
 		if met != nil {
 			met.ObserveWebhook(event, outcome)
 		}
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		var body bytes.Buffer
-		if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, maxWebhookBody)); err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				countWebhook("", "too_large")
-				writeText(w, http.StatusRequestEntityTooLarge, "the body is larger than 1 MiB")
-				return
-			}
-			writeText(w, http.StatusBadRequest, "the body could not be read")
+		body, err := readBody(w, r, maxWebhookBody)
+		var rerr *requestError
+		if errors.As(err, &rerr) && rerr.status == http.StatusRequestEntityTooLarge {
+			countWebhook("", "too_large")
+		}
+		if err != nil {
+			writeTextFailure(w, r, err)
 			return
 		}
-		if err := zoom.VerifyWebhook(tokens, r.Header.Get("x-zm-request-timestamp"), r.Header.Get("x-zm-signature"), body.Bytes(), now()); err != nil {
+		if err := zoom.VerifyWebhook(tokens, r.Header.Get("x-zm-request-timestamp"), r.Header.Get("x-zm-signature"), body, now()); err != nil {
 			countWebhook("", "unauthorized")
 			requestLogger(w).Warn().Str("reason", err.Error()).Msg("webhook refused")
-			writeText(w, http.StatusUnauthorized, "unauthorized")
+			writeTextFailure(w, r, errUnauthorized)
 			return
 		}
-		ev, err := zoom.ParseWebhook(body.Bytes())
+		ev, err := zoom.ParseWebhook(body)
 		if err != nil {
 			countWebhook("", "malformed")
-			writeText(w, http.StatusBadRequest, "the body is not the JSON of a Zoom event")
+			writeTextFailure(w, r, badRequest("the body is not the JSON of a Zoom event"))
 			return
 		}
 		if ev.Event == "endpoint.url_validation" {
 			if ev.PlainToken == "" {
 				countWebhook(ev.Event, "malformed")
-				writeText(w, http.StatusBadRequest, "payload.plainToken is missing")
+				writeTextFailure(w, r, badRequest("payload.plainToken is missing"))
 				return
 			}
 			countWebhook(ev.Event, "ok")
@@ -68,7 +71,7 @@ func handleZoomWebhook(tokens []string, m *connections.Manager, rt *RTMS, met *m
 		defer cancel()
 		var outcome string
 		if change, ok := rtmsChange(ev); ok {
-			outcome, err = applyRTMSEvent(ctx, w, rt, ev, change)
+			outcome, err = applyRTMSEvent(ctx, w, app, ev, change)
 		} else {
 			outcome, err = applyZoomEvent(ctx, m, ev)
 		}

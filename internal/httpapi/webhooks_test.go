@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -25,11 +26,11 @@ const (
 
 // withWebhooks turns POST /webhooks/zoom on with two secret tokens; the emulator signs with the
 // second.
-func withWebhooks(d *Deps, _ string) { d.ZoomWebhookTokens = []string{webhookToken, otherWebhookToken} }
+func withWebhooks(d *Deps, _ string) { d.App.WebhookTokens = []string{webhookToken, otherWebhookToken} }
 
 // withS2S adds the S2S app, for join tokens of meetings no connected user hosts.
 func withS2S(d *Deps, upstream string) {
-	d.Zoom = zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
+	d.App.S2S = zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
 		OAuthBaseURL: upstream, APIBaseURL: upstream, Budget: 2 * time.Second})
 }
 
@@ -218,7 +219,7 @@ func TestWebhooksKeepTheMapAndConnectionsCurrent(t *testing.T) {
 	if ids, _ := f.store.Meetings(ctx, c.ID); len(ids) != 0 {
 		t.Errorf("%d meetings left", len(ids))
 	}
-	if got := drain(t, f); len(got) != 1 || got[0].Type != connections.EventDeleted || got[0].ConnectionID != c.ID {
+	if got := drain(t, f); len(got) != 1 || got[0].Type != string(connections.EventDeleted) || got[0].Subject != c.ID {
 		t.Errorf("events after deauthorization: %+v", got)
 	}
 	assertCounter(t, f.srv.deps.Metrics, `zoomtoken_webhooks_total{event="app_deauthorized",outcome="ok"} 1`)
@@ -238,7 +239,7 @@ func TestReauthorizationRequiredIsAnnouncedOnce(t *testing.T) {
 		f.srv.do(t, http.MethodGet, "/obf-token?secret="+botSecret+"&user=alice-id", nil, "")
 	}
 	got := drain(t, f)
-	if len(got) != 1 || got[0].Type != connections.EventReauthorizationRequired {
+	if len(got) != 1 || got[0].Type != string(connections.EventReauthorizationRequired) {
 		t.Fatalf("events: %+v, want one connection.reauthorization_required", got)
 	}
 	var body struct {
@@ -251,11 +252,11 @@ func TestReauthorizationRequiredIsAnnouncedOnce(t *testing.T) {
 }
 
 // drain takes every event out of the outbox.
-func drain(tb testing.TB, f *connectedFixture) []connections.Event {
+func drain(tb testing.TB, f *connectedFixture) []outbox.Event {
 	tb.Helper()
-	var all []connections.Event
+	var all []outbox.Event
 	for {
-		batch, err := f.store.ClaimEvents(context.Background(), time.Now().Add(time.Hour), time.Minute, 100)
+		batch, err := f.events.ClaimEvents(context.Background(), time.Now().Add(time.Hour), time.Minute, 100)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -263,7 +264,7 @@ func drain(tb testing.TB, f *connectedFixture) []connections.Event {
 			return all
 		}
 		for _, e := range batch {
-			f.store.EventDelivered(context.Background(), e.ID)
+			f.events.EventDelivered(context.Background(), e.ID)
 		}
 		all = append(all, batch...)
 	}

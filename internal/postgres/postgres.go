@@ -50,7 +50,7 @@ func OpenDB(url string) (*sql.DB, error) {
 }
 
 // Open connects to and migrates the store at url.
-func Open(ctx context.Context, url string, opts sqlstore.Options) (*sqlstore.Store, error) {
+func Open(ctx context.Context, url string, opts sqlstore.Options) (*sqlstore.DB, error) {
 	db, err := OpenDB(url)
 	if err != nil {
 		return nil, err

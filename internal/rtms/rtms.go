@@ -10,9 +10,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/rs/xid"
-
-	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 )
 
 // Kind is what a stream comes from, as the webhook's prefix says.
@@ -35,11 +33,11 @@ const (
 	StateStopped     State = "stopped"
 )
 
-// The events a stream's changes cause, delivered through the connections outbox.
+// The events a stream's changes cause, delivered through the outbox.
 const (
-	EventStarted     connections.EventType = "rtms.started"
-	EventInterrupted connections.EventType = "rtms.interrupted"
-	EventStopped     connections.EventType = "rtms.stopped"
+	EventStarted     = "rtms.started"
+	EventInterrupted = "rtms.interrupted"
+	EventStopped     = "rtms.stopped"
 )
 
 // ErrNotFound: no verified webhook announced the stream.
@@ -85,7 +83,7 @@ type Store interface {
 	// database) and, when fn says it changed, writes the stream and records event(next) in the
 	// outbox in the same transaction. It returns the stream as stored afterwards and whether it
 	// changed.
-	UpdateStream(ctx context.Context, id string, fn UpdateFunc, event func(Stream) (connections.Event, error)) (Stream, bool, error)
+	UpdateStream(ctx context.Context, id string, fn UpdateFunc, event func(Stream) (outbox.Event, error)) (Stream, bool, error)
 	// Stream returns the stream with this id, or ErrNotFound.
 	Stream(ctx context.Context, id string) (Stream, error)
 	// DeleteStreams deletes the streams whose last event came before t, and says how many.
@@ -139,21 +137,21 @@ func (s Stream) join(signature string) Join {
 }
 
 // eventTypes maps a state to the event a change into it causes.
-var eventTypes = map[State]connections.EventType{
+var eventTypes = map[State]string{
 	StateStarted: EventStarted, StateInterrupted: EventInterrupted, StateStopped: EventStopped}
 
 // newEvent is the outbox event a stream's change causes. Its stored payload holds no signature
 // (a bearer credential for the stream): Service.CompleteEvent adds it as the event is sent. The
-// outbox orders events by ConnectionID, so a stream's events go out in order.
-func newEvent(s Stream, at time.Time) (connections.Event, error) {
+// outbox orders events by subject, so a stream's events go out in order.
+func newEvent(s Stream, at time.Time) (outbox.Event, error) {
 	t := eventTypes[s.State]
 	payload, err := json.Marshal(struct {
-		Type      connections.EventType `json:"type"`
-		Timestamp time.Time             `json:"timestamp"`
-		Data      Join                  `json:"data"`
+		Type      string    `json:"type"`
+		Timestamp time.Time `json:"timestamp"`
+		Data      Join      `json:"data"`
 	}{t, at.UTC(), s.join("")})
 	if err != nil {
-		return connections.Event{}, err
+		return outbox.Event{}, err
 	}
-	return connections.Event{ID: "evt_" + xid.New().String(), ConnectionID: "rtms_" + s.ID, Type: t, Payload: payload, CreatedAt: at}, nil
+	return outbox.New(t, "rtms_"+s.ID, payload, at), nil
 }

@@ -53,8 +53,8 @@ func TestCompleteEventAddsTheSignatureOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(e.Payload, []byte("sig(")) || e.ConnectionID != "rtms_s1" || e.Type != EventStarted {
-		t.Fatalf("stored: %s %s %s", e.Type, e.ConnectionID, e.Payload)
+	if bytes.Contains(e.Payload, []byte("sig(")) || e.Subject != "rtms_s1" || e.Type != EventStarted {
+		t.Fatalf("stored: %s %s %s", e.Type, e.Subject, e.Payload)
 	}
 	first, err := s.CompleteEvent(e)
 	again, _ := s.CompleteEvent(e)

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 )
 
 // DefaultTTL is how long a stream is kept after its last event when no stop came.
@@ -50,7 +51,7 @@ func (s *Service) Record(ctx context.Context, c Change) (Stream, bool, error) {
 	now := s.cfg.Now()
 	stream, changed, err := s.cfg.Store.UpdateStream(ctx, c.Stream.ID, func(cur Stream, found bool) (Stream, bool) {
 		return apply(cur, found, c, now)
-	}, func(next Stream) (connections.Event, error) { return newEvent(next, now) })
+	}, func(next Stream) (outbox.Event, error) { return newEvent(next, now) })
 	if err != nil {
 		return Stream{}, false, storeError(err)
 	}
@@ -73,14 +74,14 @@ func (s *Service) Join(ctx context.Context, id string) (Join, error) {
 // CompleteEvent returns the body to send for an outbox event: for rtms.started, the stored
 // payload with the stream's signature added (it is not stored); any other event as stored. It is
 // deterministic, so every delivery attempt sends the same bytes.
-func (s *Service) CompleteEvent(e connections.Event) ([]byte, error) {
+func (s *Service) CompleteEvent(e outbox.Event) ([]byte, error) {
 	if e.Type != EventStarted {
 		return e.Payload, nil
 	}
 	var body struct {
-		Type      connections.EventType `json:"type"`
-		Timestamp time.Time             `json:"timestamp"`
-		Data      Join                  `json:"data"`
+		Type      string    `json:"type"`
+		Timestamp time.Time `json:"timestamp"`
+		Data      Join      `json:"data"`
 	}
 	if err := json.Unmarshal(e.Payload, &body); err != nil {
 		return nil, fmt.Errorf("rtms event %s: %w", e.ID, err)

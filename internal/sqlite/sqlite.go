@@ -65,7 +65,7 @@ func OpenDB(path string) (*sql.DB, error) {
 }
 
 // Open opens (creating if need be) and migrates the store in the file at path.
-func Open(ctx context.Context, path string, opts sqlstore.Options) (*sqlstore.Store, error) {
+func Open(ctx context.Context, path string, opts sqlstore.Options) (*sqlstore.DB, error) {
 	db, err := OpenDB(path)
 	if err != nil {
 		return nil, err

@@ -121,14 +121,36 @@ func newPostgres(tb testing.TB) backend {
 	}
 }
 
-// open returns a migrated store on a new handle.
-func (b backend) open(tb testing.TB, opts sqlstore.Options) *sqlstore.Store {
+// open returns the stores on a new, migrated handle.
+func (b backend) open(tb testing.TB, opts sqlstore.Options) stores {
 	tb.Helper()
 	db := b.openDB(tb)
 	if _, err := sqlstore.Migrate(context.Background(), db, b.dialect, 0); err != nil {
 		tb.Fatalf("migrate: %v", err)
 	}
-	return sqlstore.New(db, b.dialect, opts)
+	return newStores(sqlstore.New(db, b.dialect, opts))
+}
+
+// stores is every store on one handle of the test database, as one process of the service has
+// them.
+type stores struct {
+	*sqlstore.Connections
+	*sqlstore.Outbox
+	*sqlstore.Streams
+	db *sqlstore.DB
+}
+
+func newStores(db *sqlstore.DB) stores {
+	return stores{Connections: db.Connections(), Outbox: db.Outbox(), Streams: db.Streams(), db: db}
+}
+
+// Close closes the handle.
+func (s stores) Close() error { return s.db.Close() }
+
+// DB is the handle's database, for statements the stores do not make.
+func (s stores) DB() *sql.DB {
+	db, _ := s.db.SQL()
+	return db
 }
 
 // containsSecret reports whether dump holds secret as text or as the hex PostgreSQL prints

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 )
@@ -77,9 +78,9 @@ func save(tb testing.TB, s connections.Store, c connections.Connection) connecti
 
 // drainEvents claims and settles the outbox's events in claim order until none is left, as if
 // every retry were due.
-func drainEvents(tb testing.TB, s connections.Store) []connections.Event {
+func drainEvents(tb testing.TB, s outbox.Store) []outbox.Event {
 	tb.Helper()
-	var all []connections.Event
+	var all []outbox.Event
 	for {
 		batch, err := s.ClaimEvents(ctx, time.Now().Add(24*365*time.Hour), time.Minute, 100)
 		if err != nil {
@@ -97,7 +98,7 @@ func drainEvents(tb testing.TB, s connections.Store) []connections.Event {
 	}
 }
 
-func eventTypes(events []connections.Event) []string {
+func eventTypes(events []outbox.Event) []string {
 	var types []string
 	for _, e := range events {
 		types = append(types, string(e.Type))
@@ -396,7 +397,7 @@ func TestDeleteTakesEverythingWithIt(t *testing.T) {
 			t.Errorf("another connection's meeting went too: %v %v", host.ID, err)
 		}
 		events := drainEvents(t, s)
-		if len(events) != 1 || events[0].Type != connections.EventDeleted || events[0].ConnectionID != c.ID {
+		if len(events) != 1 || events[0].Type != string(connections.EventDeleted) || events[0].Subject != c.ID {
 			t.Fatalf("events after Delete: %v", eventTypes(events))
 		}
 		var body struct {
@@ -497,8 +498,8 @@ func TestOutboxOrderLeaseAndRetry(t *testing.T) {
 		if got := eventTypes(first); !slices.Equal(got, []string{"connection.created", "connection.created"}) {
 			t.Fatalf("first claim %v, want the first event of each connection", got)
 		}
-		if first[0].ConnectionID != a.ID || first[0].Attempts != 1 {
-			t.Errorf("first claimed event: connection %s attempts %d", first[0].ConnectionID, first[0].Attempts)
+		if first[0].Subject != a.ID || first[0].Attempts != 1 {
+			t.Errorf("first claimed event: connection %s attempts %d", first[0].Subject, first[0].Attempts)
 		}
 		// Leased: another process sees nothing, and a's next event waits for the first.
 		if again, _ := s2.ClaimEvents(ctx, now, time.Minute, 10); len(again) != 0 {
@@ -534,7 +535,7 @@ func TestOutboxOrderLeaseAndRetry(t *testing.T) {
 func TestConcurrentClaimsNeverShareAnEvent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		v := newVault(t, newKey(t))
-		stores := []*sqlstore.Store{b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{})}
+		stores := []stores{b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{})}
 		for i := range 30 {
 			c, _ := newConnection(t, v, fmt.Sprintf("u%d", i))
 			save(t, stores[0], c)
@@ -698,7 +699,7 @@ func mustOpen(tb testing.TB, v *connections.Vault, c connections.Connection) con
 func TestOneRefreshPerRound(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		v := newVault(t, newKey(t))
-		stores := []*sqlstore.Store{b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{})}
+		stores := []stores{b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{}), b.open(t, sqlstore.Options{})}
 		c, _ := newConnection(t, v, "racer")
 		c = save(t, stores[0], c)
 
@@ -890,7 +891,7 @@ func TestMigrationsFromEveryEarlierVersion(t *testing.T) {
 					if from, err := sqlstore.Migrate(ctx, db, b.dialect, 0); err != nil || from != start {
 						t.Fatalf("migrate on from %d: from %d, %v", start, from, err)
 					}
-					s := sqlstore.New(db, b.dialect, sqlstore.Options{})
+					s := newStores(sqlstore.New(db, b.dialect, sqlstore.Options{}))
 					if _, err := s.Get(ctx, "conn_old"); err != nil {
 						t.Errorf("a connection from version %d is gone: %v", start, err)
 					}
@@ -985,7 +986,7 @@ func TestMeetingListingClaimedOncePerPeriod(t *testing.T) {
 		}
 		var won atomic.Int32
 		var wg sync.WaitGroup
-		for _, s := range []*sqlstore.Store{s1, s2, s1, s2} {
+		for _, s := range []stores{s1, s2, s1, s2} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

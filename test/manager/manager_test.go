@@ -52,7 +52,7 @@ func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *
 	tb.Cleanup(emu.Close)
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: emuURL,
 		APIBaseURL: emuURL, Now: clk.Now, HTTPClient: &http.Client{Transport: transport, Timeout: 5 * time.Second}}, redirect)
-	store := sqlitetest.Open(tb, sqlstore.Options{Now: clk.Now})
+	store := sqlitetest.Open(tb, sqlstore.Options{Now: clk.Now}).Connections()
 	var s connections.Store = store
 	if wrap != nil {
 		s = wrap(store)
@@ -288,7 +288,7 @@ func TestLookupByIDEmailAndRef(t *testing.T) {
 	if _, err := f.m.Lookup(context.Background(), "nobody@example.com", ""); !errors.Is(err, connections.ErrNotFound) {
 		t.Errorf("unknown user: %v", err)
 	}
-	down := connections.NewManager(connections.ManagerConfig{Store: &connections.PendingStore{}})
+	down := connections.NewManager(connections.ManagerConfig{Store: new(sqlstore.DB).Connections()})
 	if _, err := down.Lookup(context.Background(), "alice-id", ""); !errors.Is(err, connections.ErrUnavailable) {
 		t.Errorf("database down: %v", err)
 	}

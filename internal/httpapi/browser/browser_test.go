@@ -27,6 +27,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -278,7 +279,7 @@ func TestConnectAccountInABrowser(t *testing.T) {
 	})
 	upstream := httptest.NewServer(emu)
 	t.Cleanup(func() { emu.Close(); upstream.Close() })
-	store := sqlitetest.Open(t, sqlstore.Options{})
+	store := sqlitetest.Open(t, sqlstore.Options{}).Connections()
 	key, ring := sealtest.Key(t)
 	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
 		APIBaseURL: upstream.URL}, front.URL+"/oauth/callback")
@@ -288,7 +289,7 @@ func TestConnectAccountInABrowser(t *testing.T) {
 	links := connectlink.NewSigner(front.URL, [][]byte{key}, time.Now)
 	h := httpapi.NewHandler(httpapi.Deps{
 		Logger:      zerolog.New(io.Discard),
-		Connected:   &httpapi.Connected{Manager: manager, Zoom: uc},
+		App:         vend.App{Connected: &vend.Connected{Manager: manager, Zoom: uc}},
 		ConnectFlow: &httpapi.ConnectFlow{Links: links, Cookies: ring, Now: time.Now},
 	})
 	handler.Store(&h)

@@ -11,8 +11,8 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 )
 
-// Open opens a migrated SQLite store in a temporary folder, closed when the test ends.
-func Open(tb testing.TB, opts sqlstore.Options) *sqlstore.Store {
+// Open opens a migrated SQLite database in a temporary folder, closed when the test ends.
+func Open(tb testing.TB, opts sqlstore.Options) *sqlstore.DB {
 	tb.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "zt.db"), opts)
 	if err != nil {

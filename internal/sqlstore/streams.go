@@ -7,10 +7,14 @@ import (
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 	"github.com/zoomtoken/zoomtoken/internal/rtms"
 )
 
-var _ rtms.Store = (*Store)(nil)
+// Streams is the rtms.Store on a DB.
+type Streams struct{ db *DB }
+
+var _ rtms.Store = (*Streams)(nil)
 
 const streamColumns = `id, kind, meeting_uuid, meeting_id, server_urls, account_id, state, started_at, updated_at`
 
@@ -30,8 +34,12 @@ func scanStream(row interface{ Scan(...any) error }) (rtms.Stream, error) {
 // UpdateStream implements rtms.Store. The stream's lock is its row: a placeholder row (state ”)
 // is inserted first when there is none, so that two processes hearing of a new stream at once
 // take turns on it; a transaction that changes nothing rolls the placeholder back.
-func (s *Store) UpdateStream(ctx context.Context, id string, fn rtms.UpdateFunc,
-	event func(rtms.Stream) (connections.Event, error)) (rtms.Stream, bool, error) {
+func (st *Streams) UpdateStream(ctx context.Context, id string, fn rtms.UpdateFunc,
+	event func(rtms.Stream) (outbox.Event, error)) (rtms.Stream, bool, error) {
+	s, ok := st.db.open()
+	if !ok {
+		return rtms.Stream{}, false, connections.ErrUnavailable
+	}
 	var stored rtms.Stream
 	var changed bool
 	errUnchanged := errors.New("unchanged")
@@ -74,7 +82,11 @@ func (s *Store) UpdateStream(ctx context.Context, id string, fn rtms.UpdateFunc,
 }
 
 // Stream implements rtms.Store.
-func (s *Store) Stream(ctx context.Context, id string) (rtms.Stream, error) {
+func (st *Streams) Stream(ctx context.Context, id string) (rtms.Stream, error) {
+	s, ok := st.db.open()
+	if !ok {
+		return rtms.Stream{}, connections.ErrUnavailable
+	}
 	stmt, err := s.prepared(ctx, `SELECT `+streamColumns+` FROM rtms_streams WHERE id = $1 AND state <> ''`)
 	if err != nil {
 		return rtms.Stream{}, err
@@ -83,7 +95,11 @@ func (s *Store) Stream(ctx context.Context, id string) (rtms.Stream, error) {
 }
 
 // DeleteStreams implements rtms.Store.
-func (s *Store) DeleteStreams(ctx context.Context, before time.Time) (int, error) {
+func (st *Streams) DeleteStreams(ctx context.Context, before time.Time) (int, error) {
+	s, ok := st.db.open()
+	if !ok {
+		return 0, connections.ErrUnavailable
+	}
 	res, err := s.exec(ctx, `DELETE FROM rtms_streams WHERE updated_at < $1 AND state <> ''`, millis(before))
 	if err != nil {
 		return 0, err

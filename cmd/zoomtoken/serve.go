@@ -1,0 +1,282 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/zoomtoken/zoomtoken/internal/config"
+	"github.com/zoomtoken/zoomtoken/internal/connlimit"
+	"github.com/zoomtoken/zoomtoken/internal/httpapi"
+	"github.com/zoomtoken/zoomtoken/internal/logging"
+	"github.com/zoomtoken/zoomtoken/internal/metrics"
+	"github.com/zoomtoken/zoomtoken/internal/rtms"
+	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+)
+
+// runServe serves zoomtoken serve, the default command: it loads the configuration, builds
+// every configured feature, serves until ctx ends or SIGINT/SIGTERM arrives, then drains
+// in-flight requests. It reads as the list of what the service is made of.
+func runServe(ctx context.Context, inv invocation) error {
+	cfg, err := loadConfig(inv)
+	if err != nil {
+		return err
+	}
+	logger, flushLogs, err := logging.New(cfg.LogLevel, cfg.LogFormat, inv.stdout)
+	if err != nil {
+		return err
+	}
+	defer flushLogs()
+	addr := cmp.Or(inv.addr, ":"+strconv.Itoa(cfg.Port))
+	if cfg.MetricsAddr != "" && sameListenAddress(cfg.MetricsAddr, addr) {
+		return fmt.Errorf("invalid configuration:\n  METRICS_ADDR: %q is where the service itself listens (%s): give /metrics a port of its own, or unset METRICS_ADDR to serve it on PORT", cfg.MetricsAddr, addr)
+	}
+	warnURLUnsafeSecrets(cfg, logger)
+
+	m := metrics.New()
+	deps := httpapi.Deps{
+		Logger:             logger,
+		Signer:             newSigner(cfg),
+		VideoSigner:        newVideoSigner(cfg),
+		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
+		App:                newApp(cfg, m, logger),
+		CallbackSecrets:    reveal(cfg.CallbackSecrets),
+		Attendee:           newAttendeeVerifier(cfg),
+		Metrics:            m,
+		MetricsElsewhere:   cfg.MetricsAddr != "",
+		Draining:           &atomic.Bool{},
+	}
+	if deps.CallbackSigners, err = newCallbackSigners(cfg); err != nil {
+		return err
+	}
+	database := ""
+	if cfg.Connections != nil {
+		ctx, cancel := context.WithCancel(ctx) // ends the background work with run
+		defer cancel()
+		db := new(sqlstore.DB) // answers ErrUnavailable until the database is open and migrated
+		database = attachWhenOpen(ctx, db, cfg.Connections.Database, logger)
+		defer db.Close()
+		connected, flow, err := newConnected(cfg, db.Connections(), m, logger)
+		if err != nil {
+			return err
+		}
+		watchConnections(m, db)
+		deps.App.Connected, deps.ConnectFlow = connected, flow
+		deps.AdminTokens = reveal(cfg.AdminTokens)
+		var streams *rtms.Service
+		if cfg.RTMS != nil {
+			streams = newRTMS(cfg.RTMS, db.Streams(), logger)
+			deps.App.RTMS, deps.App.RTMSClientID = streams, cfg.RTMS.ClientID
+			go streams.Run(ctx, max(min(cfg.RTMS.StreamTTL/10, 10*time.Minute), 100*time.Millisecond))
+		}
+		deliverer, err := newDeliverer(cfg, db.Outbox(), streams, m, logger)
+		if err != nil {
+			return err
+		}
+		go deliverer.Run(ctx, time.Second)
+		keepalive := cfg.Connections.Keepalive
+		go connected.Manager.Run(ctx, keepalive, min(max(keepalive/10, 100*time.Millisecond), 10*time.Minute), 200*time.Millisecond)
+	}
+	servers := []listener{{name: "http", addr: addr, handler: httpapi.NewHandler(deps)}}
+	if cfg.MetricsAddr != "" {
+		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})
+	}
+	return serve(ctx, servers, cfg, database, deps.Draining, logger)
+}
+
+// warnURLUnsafeSecrets warns of CALLBACK_SECRETS entries a bot URL would change unless encoded.
+func warnURLUnsafeSecrets(cfg config.Config, logger zerolog.Logger) {
+	for i, s := range cfg.CallbackSecrets {
+		if s.NeedsURLEscaping() {
+			logger.Warn().Int("entry", i+1).Msg("a CALLBACK_SECRETS entry has characters a URL changes (such as +, / or =): " +
+				config.URLSafetyAdvice)
+		}
+	}
+}
+
+// Server timeouts. WriteTimeout leaves room for the slowest upstream call a bot route may wait on.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	// idleTimeout is short: an idle keep-alive connection costs memory and a place under the cap.
+	idleTimeout = 30 * time.Second
+)
+
+// firstRunAdvice says where the configuration was looked for and how to make one.
+func firstRunAdvice() string {
+	where, err := filepath.Abs(".env")
+	if err != nil {
+		where = ".env"
+	}
+	found := "not found"
+	if _, err := os.Stat(where); err == nil {
+		found = "found, but it sets none of these"
+	}
+	return "  looked for " + where + " (" + found + ") and the environment;\n" +
+		"  to start: cp .env.example .env and fill in a feature's variables, or try make demo first"
+}
+
+// listener is one HTTP server run() starts.
+type listener struct {
+	name    string
+	addr    string
+	handler http.Handler
+}
+
+// serve listens on every address synchronously (so a taken port is an error returned to the
+// caller), serves in the background, and shuts everything down gracefully when ctx ends or a stop
+// signal arrives.
+// database, when not empty, says how the connections database's first opening went.
+// draining is set on SIGTERM, for /readyz.
+func serve(ctx context.Context, listeners []listener, cfg config.Config, database string, draining *atomic.Bool, logger zerolog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	memoryLimit := containerMemoryLimit()
+	tuneGC(os.Getenv, memoryLimit)
+	servers := make([]*http.Server, len(listeners))
+	served := make(chan error, len(listeners))
+	for i, l := range listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, srv := range servers[:i] {
+				srv.Close()
+			}
+			return err
+		}
+		var connState func(net.Conn, http.ConnState)
+		if l.name == "http" {
+			limiter := connlimit.New(maxConnections(cfg.MaxConnections, memoryLimit))
+			ln, connState = limiter.Listener(ln), limiter.ConnState
+		}
+		servers[i] = &http.Server{
+			Handler:           l.handler,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			ConnState:         connState,
+			ErrorLog:          log.New(logger.With().Str("source", "http.Server").Logger(), "", 0),
+		}
+		go func() { served <- servers[i].Serve(ln) }()
+		event := logger.Info().Str("version", version).Str("addr", ln.Addr().String())
+		if l.name == "http" {
+			if database != "" {
+				event.Str("database", database)
+			}
+			event.Strs("features", cfg.Features()).Msg("zoomtoken listening")
+		} else {
+			event.Msg("metrics listening")
+		}
+	}
+
+	select {
+	case err := <-served:
+		for _, srv := range servers {
+			srv.Close()
+		}
+		return err
+	case <-ctx.Done():
+	}
+	draining.Store(true)
+	if cfg.ShutdownDelay > 0 {
+		// Still serving: /readyz says 503 so the load balancer stops sending, then the drain.
+		logger.Info().Dur("delay", cfg.ShutdownDelay).Msg("shutting down: not ready, still serving")
+		time.Sleep(cfg.ShutdownDelay)
+	}
+	logger.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
+	}
+	logger.Info().Msg("stopped")
+	return errors.Join(errs...)
+}
+
+// Per-connection memory (two 4 KiB buffers, a goroutine, the runtime's share), rounded up, and
+// the bounds of the derived connection cap.
+const (
+	bytesPerConnection = 32 << 10 // measured: about 28 KiB each with 1,000 held (make bench: zoombench flood)
+	minConnections     = 64
+	maxDerived         = 10000
+	defaultConnections = 1000
+)
+
+// maxConnections is MAX_CONNECTIONS, or, unset, what half the container's memory limit holds
+// (1000 when no limit is visible).
+func maxConnections(configured int, containerLimit int64) int {
+	if configured > 0 {
+		return configured
+	}
+	if containerLimit > 0 {
+		return min(max(int(containerLimit/2/bytesPerConnection), minConnections), maxDerived)
+	}
+	return defaultConnections
+}
+
+// containerMemoryLimit is the memory limit of the process's cgroup (v2, then v1) in bytes, or 0
+// when none is visible.
+func containerMemoryLimit() int64 {
+	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		limit, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || limit <= 0 || limit > 1<<50 { // "max", or v1's "no limit"
+			return 0
+		}
+		return limit
+	}
+	return 0
+}
+
+// gcPercent is the service's GOGC. Its live heap is about 1.5 MB, so at Go's default of 100 the
+// heap goal stays at its 4 MB floor and the collector runs about 40 times a second under load;
+// at 200 it runs half as often, for about 4 MB more memory (docs/performance.md).
+const gcPercent = 200
+
+// tuneGC sets the garbage collector's defaults where the environment has not: GOGC at gcPercent
+// and, given a container memory limit, a soft limit (GOMEMLIMIT) at three quarters of it, so a
+// heap grown large (say, by a flood of connections) is collected as often as it must be to stay
+// inside the container. The Go runtime reads GOGC and GOMEMLIMIT only from the process's
+// environment, not from .env.
+func tuneGC(getenv func(string) string, containerLimit int64) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" && containerLimit > 0 {
+		debug.SetMemoryLimit(containerLimit / 4 * 3)
+	}
+}
+
+// sameListenAddress reports whether two listen addresses would take the same port: the same port,
+// and hosts that overlap (equal, or either one all interfaces).
+func sameListenAddress(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb {
+		return false
+	}
+	any := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || any(ha) || any(hb)
+}

@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
+	"github.com/zoomtoken/zoomtoken/internal/zoom"
+)
+
+// The bot routes that answer a token: each parses its parameters, asks the vendor, and answers
+// the token or the reason there is none.
+
+// handleZAK serves GET /zak?secret=S[&(user=U|ref=R)]: the ZAK of that connected user, or,
+// without a name, that of ZOOM_ZAK_USER from the S2S app.
+func handleZAK(v *vend.Vendor) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name, err := parseName(r.URL.Query())
+		if err != nil {
+			writeTextFailure(w, r, err)
+			return
+		}
+		token, err := v.ZAK(r.Context(), name)
+		answerToken(w, r, token, err)
+	}
+}
+
+// handleOBF serves GET /obf-token?secret=S&(user=U|ref=R)[&meeting_id=N]: an on-behalf-of
+// token of that connected user, fresh each time (never cached or shared).
+func handleOBF(v *vend.Vendor) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		name, err := parseName(q)
+		if err == nil && !name.Given() {
+			err = badRequest("name the connected user: user=<Zoom user id or email> or ref=<your id for them>")
+		}
+		var meetingID int64
+		if raw := q.Get("meeting_id"); err == nil && raw != "" {
+			meetingID, err = parseMeetingID(raw)
+		}
+		if err != nil {
+			writeTextFailure(w, r, err)
+			return
+		}
+		token, err := v.OBF(r.Context(), name, meetingID)
+		answerToken(w, r, token, err)
+	}
+}
+
+// handleJoinToken serves GET /join-token?secret=S&meeting_id=N[&type=T][&bypass_waiting_room=B]
+// [&user=U|ref=R]: a fresh join token, never cached and never shared, since each is single-use.
+func handleJoinToken(v *vend.Vendor) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, err := parseJoinTokenRequest(r.URL.Query())
+		if err != nil {
+			writeTextFailure(w, r, err)
+			return
+		}
+		token, err := v.JoinToken(r.Context(), req)
+		answerToken(w, r, token, err)
+	}
+}
+
+// answerToken writes a vended token, or why there is none, and logs where it came from.
+func answerToken(w http.ResponseWriter, r *http.Request, token vend.Token, err error) {
+	log := requestLogger(w)
+	switch {
+	case token.PassedOver == nil:
+	case errors.Is(token.PassedOver, connections.ErrUnavailable):
+		log.Warn().Err(token.PassedOver).Msg("join token: the meeting map is unavailable; falling back to the S2S app")
+	default:
+		log.Info().Err(token.PassedOver).Msg("join token: the mapped host cannot make it; falling back")
+	}
+	if err != nil {
+		writeTextFailure(w, r, err)
+		return
+	}
+	if token.Via == vend.ViaConnection {
+		log.Debug().Str("connection", token.ConnectionID).Msg("token vended from a connection")
+	}
+	writeToken(w, r, token.Value)
+}
+
+// parseName reads user= or ref=, which name a connected account; giving both is a 400.
+func parseName(q url.Values) (vend.Name, error) {
+	name := vend.Name{User: q.Get("user"), Ref: q.Get("ref")}
+	if name.User != "" && name.Ref != "" {
+		return vend.Name{}, badRequest("give user or ref, not both")
+	}
+	return name, nil
+}
+
+// parseMeetingID reads a numeric meeting id, dropping the spaces and dashes people copy along
+// with it ("123 456 789", "123-456-789"). Anything else that is not a digit is refused, so
+// nothing but digits can reach Zoom's URL.
+func parseMeetingID(raw string) (int64, error) {
+	if raw == "" {
+		return 0, badRequest("meeting_id is required")
+	}
+	digits := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, raw)
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, badRequest("meeting_id must be the numeric meeting id")
+	}
+	id, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("meeting_id must be the numeric meeting id")
+	}
+	return id, nil
+}
+
+// parseJoinTokenRequest reads meeting_id, type, bypass_waiting_room and the connection's name.
+func parseJoinTokenRequest(q url.Values) (vend.JoinTokenRequest, error) {
+	meetingID, err := parseMeetingID(q.Get("meeting_id"))
+	if err != nil {
+		return vend.JoinTokenRequest{}, err
+	}
+	req := vend.JoinTokenRequest{MeetingID: meetingID, Kind: zoom.LocalRecording}
+	if t := q.Get("type"); t != "" {
+		var ok bool
+		if req.Kind, ok = zoom.ParseJoinTokenKind(t); !ok {
+			return vend.JoinTokenRequest{}, badRequest("type must be local_recording, live_streaming or local_archiving")
+		}
+	}
+	switch q.Get("bypass_waiting_room") {
+	case "", "false":
+	case "true":
+		req.Bypass = true
+	default:
+		return vend.JoinTokenRequest{}, badRequest("bypass_waiting_room must be true or false")
+	}
+	req.Name, err = parseName(q)
+	return req, err
+}
