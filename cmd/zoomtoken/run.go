@@ -28,8 +28,9 @@ type invocation struct {
 // command is one of zoomtoken's subcommands: its usage says what it does, and run does it.
 type command struct {
 	name string
-	// synopsis follows "zoomtoken NAME" in the usage; summary says what the command does.
-	synopsis, summary string
+	// synopsis follows "zoomtoken NAME" in the usage; summary says what the command does, and
+	// details, when set, what more its help says.
+	synopsis, summary, details string
 	// usage, when set, writes the command's full help (its flags); otherwise the synopsis and
 	// summary are its help.
 	usage func(out io.Writer)
@@ -39,15 +40,20 @@ type command struct {
 // commands lists zoomtoken's commands; serve, the first, is the default.
 func commands() []command {
 	return []command{
-		{name: "serve", synopsis: "", summary: "serves Zoom credentials over HTTP (the default command)", run: runServe},
-		{name: "doctor", summary: "checks, live, that every configured feature can work", run: runDoctor},
-		{name: "healthcheck", summary: "exits 0 if the server on -addr or $PORT answers /healthz (for HEALTHCHECK)", run: runHealthcheck},
+		{name: "serve", summary: "serves Zoom credentials over HTTP (the default command)", run: runServe},
+		{name: "doctor", summary: "checks, live, that every configured feature can work",
+			details: "It reads the configuration as serve does, calls Zoom with the configured credentials and opens the\n" +
+				"database, changing nothing; it exits non-zero when a check fails.", run: runDoctor},
+		{name: "healthcheck", summary: "exits 0 if the server on -addr or $PORT answers /healthz (for HEALTHCHECK)",
+			details: "It reads PORT only, so it works in an image with no shell or curl.", run: runHealthcheck},
 		{name: "version", summary: "prints the version", run: runVersion},
-		{name: "rekey", summary: "re-encrypts every stored token with the first TOKEN_ENCRYPTION_KEYS key", run: runRekey},
+		{name: "rekey", summary: "re-encrypts every stored token with the first TOKEN_ENCRYPTION_KEYS key",
+			details: "It reads the configuration as serve does. Put a new key first in TOKEN_ENCRYPTION_KEYS, run rekey,\n" +
+				"then drop the old keys; rows no configured key opens are named and left as they are.", run: runRekey},
 		{name: "connect-link", synopsis: "[-ref R] [-ttl 24h|86400]",
 			summary: "prints a link a user opens to connect their Zoom account",
 			usage:   func(out io.Writer) { newConnectLinkFlags(out).Usage() }, run: runConnectLink},
-		{name: "help", summary: "prints this help", run: nil},
+		{name: "help", summary: "prints this help"},
 	}
 }
 
@@ -117,11 +123,11 @@ func programUsage(out io.Writer, flags *flag.FlagSet) {
 	fmt.Fprintln(out, "Usage: zoomtoken [-addr host:port] [serve]")
 	for _, c := range commands()[1:] {
 		line := strings.TrimSpace(c.name + " " + c.synopsis)
-		if len(line) > 30 {
-			fmt.Fprintf(out, "       zoomtoken %s\n       %-40s%s\n", line, "", c.summary)
+		if len(line) > 22 {
+			fmt.Fprintf(out, "       zoomtoken %s\n       %-32s%s\n", line, "", c.summary)
 			continue
 		}
-		fmt.Fprintf(out, "       zoomtoken %-30s%s\n", line, c.summary)
+		fmt.Fprintf(out, "       zoomtoken %-22s%s\n", line, c.summary)
 	}
 	fmt.Fprint(out, "\nServes Zoom credentials over HTTP. Every command answers -h with its own help.\n\n")
 	flags.SetOutput(out)
@@ -136,8 +142,10 @@ func commandUsage(out io.Writer, c command) {
 		c.usage(out)
 		return
 	}
-	fmt.Fprintf(out, "Usage: zoomtoken %s\n%s%s.\nIt reads the configuration as serve does (zoomtoken -h lists the variables).\n",
-		strings.TrimSpace(c.name+" "+c.synopsis), strings.ToUpper(c.summary[:1]), c.summary[1:])
+	fmt.Fprintf(out, "Usage: zoomtoken %s\n%s%s.\n", strings.TrimSpace(c.name+" "+c.synopsis), strings.ToUpper(c.summary[:1]), c.summary[1:])
+	if c.details != "" {
+		fmt.Fprintln(out, c.details)
+	}
 }
 
 // runVersion serves zoomtoken version (and -version).

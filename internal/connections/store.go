@@ -69,7 +69,6 @@ type Store interface {
 	// notSince, or never.
 	MeetingListingsDue(ctx context.Context, notSince time.Time) ([]string, error)
 
-
 	// ConsumeState records that an OAuth state has been used and reports whether this was its
 	// first use. expiresAt is when the record may be forgotten (the state is refused by then
 	// anyway).
