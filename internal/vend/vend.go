@@ -6,6 +6,7 @@
 package vend
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -157,8 +158,9 @@ func (v *Vendor) OBF(ctx context.Context, name Name, meetingID int64) (Token, er
 // JoinTokenRequest is what a join token is asked for with.
 type JoinTokenRequest struct {
 	MeetingID int64
-	Kind      zoom.JoinTokenKind
-	Bypass    bool
+	// Kind is the token's type; the zero value is local_recording, the contract's default.
+	Kind   zoom.JoinTokenKind
+	Bypass bool
 	// Name, when given, is the connection that must make it; otherwise the meeting's host or
 	// the S2S app does.
 	Name Name
@@ -167,6 +169,7 @@ type JoinTokenRequest struct {
 // JoinToken returns a fresh join token (never cached or shared: each is single-use), from the
 // named connection, else from the meeting's connected host, else from the S2S app.
 func (v *Vendor) JoinToken(ctx context.Context, req JoinTokenRequest) (Token, error) {
+	req.Kind = cmp.Or(req.Kind, zoom.LocalRecording)
 	asUser := func(ctx context.Context, t zoom.UserToken) (string, error) {
 		return v.app.Connected.Zoom.JoinToken(ctx, t, req.MeetingID, req.Kind, req.Bypass)
 	}
