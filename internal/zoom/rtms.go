@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Zoom's codes for a Realtime Media Streams control call that cannot be made.
@@ -19,7 +20,8 @@ const (
 	CodeRTMSNotEntitled = 2310
 )
 
-const opRTMSControl = "rtms control"
+// opRTMSControl starts or stops a stream.
+var opRTMSControl = operation{name: "rtms control", endpoint: EndpointRTMSControl}
 
 // EndpointRTMSControl names the RTMS start/stop call, as Hooks receive it.
 const EndpointRTMSControl = "rtms_control"
@@ -69,11 +71,13 @@ func (tr *transport) controlRTMS(ctx context.Context, at accessToken, rc RTMSCon
 	defer cancel()
 	probe, tooLong := at.gate.pass(ctx)
 	if tooLong > 0 {
-		return &Error{Kind: KindUnavailable, Op: opRTMSControl, Status: http.StatusTooManyRequests, RateLimitType: rateLimitQPS,
+		return &Error{Kind: KindUnavailable, Op: opRTMSControl.name, Status: http.StatusTooManyRequests, RateLimitType: rateLimitQPS,
 			RetryAfter: tooLong, Message: "Zoom's per-second rate limit for this account is reached"}
 	}
 	path, body := rc.request()
+	began := time.Now()
 	_, zerr := tr.send(ctx, opRTMSControl, at, http.MethodPatch, path, nil, body)
+	tr.observe(opRTMSControl, zerr, time.Since(began))
 	if zerr != nil && zerr.Status == http.StatusTooManyRequests && zerr.RateLimitType != rateLimitDaily {
 		at.gate.limited(zerr.RetryAfter)
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -27,7 +30,20 @@ func TestControlRTMS(t *testing.T) {
 	hooks := make(chan string, 4)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hooks <- r.URL.Path }))
 	defer receiver.Close()
+	var counted sync.Map // endpoint/outcome → attempts, as the metrics count them
+	count := func(endpoint, outcome string, _ time.Duration) {
+		n, _ := counted.LoadOrStore(endpoint+"/"+outcome, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
+	attempts := func(key string) int64 {
+		n, ok := counted.Load(key)
+		if !ok {
+			return 0
+		}
+		return n.(*atomic.Int64).Load()
+	}
 	f := newFixture(t, func(e *zoomemu.Config, c *Config) {
+		c.Hooks.Request = count
 		e.OAuthApp = &zoomemu.OAuthApp{ClientID: "rtms-client", ClientSecret: "rtms-secret"}
 		e.Users = append(e.Users, zoomemu.User{ID: "alice-id", Email: "alice@example.com", Meetings: []int64{81112223333}})
 		e.RTMS = &zoomemu.RTMS{ClientID: "rtms-client", ClientSecret: "rtms-secret", WebhookURL: receiver.URL}
@@ -39,7 +55,11 @@ func TestControlRTMS(t *testing.T) {
 		t.Fatalf("S2S start: %v", err)
 	}
 	<-hooks
-	uc := NewUserClient(Config{ClientID: "rtms-client", ClientSecret: "rtms-secret", OAuthBaseURL: f.url, APIBaseURL: f.url}, "")
+	if n := attempts(EndpointRTMSControl + "/ok"); n != 1 {
+		t.Errorf("the start is counted %d times under %s, want once (and not as the token endpoint)", n, EndpointRTMSControl)
+	}
+	uc := NewUserClient(Config{ClientID: "rtms-client", ClientSecret: "rtms-secret", OAuthBaseURL: f.url, APIBaseURL: f.url,
+		Hooks: Hooks{Request: count}}, "")
 	alice, _, _, _ := f.emu.IssueTokens("alice-id")
 	other := RTMSControl{MeetingID: testMeeting, Action: RTMSStart, ClientID: "rtms-client"}
 	if err := uc.ControlRTMS(ctx, UserToken{Value: alice}, other); KindOf(err) != KindNotFound {
@@ -54,5 +74,8 @@ func TestControlRTMS(t *testing.T) {
 	}
 	if calls := f.emu.Calls(zoomemu.EndpointRTMSControl) - before; calls != 1 {
 		t.Errorf("%d calls after a 500; Zoom may have acted, so it is never retried", calls)
+	}
+	if n := attempts(EndpointRTMSControl + "/" + KindUnavailable.String()); n != 1 {
+		t.Errorf("the 500 is counted %d times under %s, want once", n, EndpointRTMSControl)
 	}
 }

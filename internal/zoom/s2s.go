@@ -15,11 +15,11 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-// Operation names, as errors carry them.
-const (
-	opAccessToken = "access token"
-	opZAK         = "zak"
-	opJoinToken   = "join token"
+// The S2S client's operations. A user's join token is the same operation as the app's.
+var (
+	opAccessToken = operation{name: "access token", endpoint: EndpointToken}
+	opZAK         = operation{name: "zak", endpoint: EndpointZAK}
+	opJoinToken   = operation{name: "join token", endpoint: EndpointJoinToken}
 )
 
 // Client talks to Zoom for one S2S OAuth app. It is safe for concurrent use.
@@ -71,7 +71,7 @@ func (c *Client) JoinToken(ctx context.Context, meetingID int64, kind JoinTokenK
 // call GETs a Zoom endpoint that answers {"token": "..."} with the S2S access token, and
 // returns the token. After a 401 (code 124) it fetches a new access token and tries once more;
 // tokenAs retries the rest.
-func (c *Client) call(ctx context.Context, op, path string, query url.Values) (string, error) {
+func (c *Client) call(ctx context.Context, op operation, path string, query url.Values) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.tr.cfg.Budget)
 	defer cancel()
 	for refreshed := false; ; refreshed = true {
@@ -113,14 +113,14 @@ func (c *Client) fetchToken(ctx context.Context) (accessToken, error) {
 		if err == nil {
 			at := c.tr.accessToken(tok, start)
 			at.gate = c.gate
-			c.tr.observe(EndpointToken, nil, time.Since(began))
+			c.tr.observe(opAccessToken, nil, time.Since(began))
 			if c.tr.cfg.Hooks.TokenFetched != nil {
 				c.tr.cfg.Hooks.TokenFetched(at.expiresAt)
 			}
 			return at, nil
 		}
 		zerr := c.tr.tokenError(err)
-		c.tr.observe(EndpointToken, zerr, time.Since(began))
+		c.tr.observe(opAccessToken, zerr, time.Since(began))
 		if !c.tr.retryAfter(ctx, zerr, attempt) {
 			return accessToken{}, zerr
 		}

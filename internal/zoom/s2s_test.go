@@ -464,7 +464,7 @@ func TestBadCredentialsAreRefusedWithoutRetry(t *testing.T) {
 	f := newFixture(t, func(e *zoomemu.Config, c *Config) { c.ClientSecret = "wrong" })
 	_, err := f.client.ZAK(context.Background(), testUser, 0)
 	zerr := wantKind(t, err, KindRefused)
-	if zerr.OAuthError != "invalid_client" || zerr.Op != opAccessToken {
+	if zerr.OAuthError != "invalid_client" || zerr.Op != opAccessToken.name {
 		t.Errorf("got %+v", zerr)
 	}
 	if got := f.emu.Calls(zoomemu.EndpointToken); got != 1 {

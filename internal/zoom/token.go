@@ -85,7 +85,7 @@ func (tc *tokenCache) get(ctx context.Context) (accessToken, error) {
 		}
 		return res.Val.(accessToken), nil
 	case <-ctx.Done():
-		return accessToken{}, &Error{Kind: KindUnavailable, Op: opAccessToken,
+		return accessToken{}, &Error{Kind: KindUnavailable, Op: opAccessToken.name,
 			Message: "gave up waiting for an access token", Err: ctx.Err()}
 	}
 }

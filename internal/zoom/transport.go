@@ -37,10 +37,20 @@ const maxAnswer = 64 << 10
 // join_url, times, topic and an agenda of up to 2,000 characters, is about a megabyte.
 const maxListingAnswer = 8 << 20
 
+// operation is one kind of call to Zoom, as the transport treats it: its name (Error.Op, the
+// logs), the endpoint its metrics and Hooks count it under, and how much of its answer is read.
+// Each call names its own, so a new one is never counted as another.
+type operation struct {
+	name     string
+	endpoint string
+	// maxAnswer caps the answer read; maxAnswer (the package's) when zero.
+	maxAnswer int64
+}
+
 // answerLimit is how much of op's answer is read.
-func answerLimit(op string) int64 {
-	if op == opListMeetings {
-		return maxListingAnswer
+func (op operation) answerLimit() int64 {
+	if op.maxAnswer > 0 {
+		return op.maxAnswer
 	}
 	return maxAnswer
 }
@@ -148,7 +158,7 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 }
 
 // tokenAs GETs an endpoint that answers {"token": "..."} with the given access token.
-func (tr *transport) tokenAs(ctx context.Context, op string, at accessToken, path string, query url.Values) (string, error) {
+func (tr *transport) tokenAs(ctx context.Context, op operation, at accessToken, path string, query url.Values) (string, error) {
 	var answer struct {
 		Token string `json:"token"`
 	}
@@ -169,7 +179,7 @@ var errEmptyToken = errors.New("answer has an empty token")
 // callAs GETs a Zoom endpoint with an access token and hands the 200 body to decode. It retries
 // within the budget with backoff after 5xx answers, network errors and per-second rate limits;
 // daily limits and refusals (a 401 included) are final and returned as *Error.
-func (tr *transport) callAs(ctx context.Context, op string, at accessToken, path string, query url.Values, decode func([]byte) error) error {
+func (tr *transport) callAs(ctx context.Context, op operation, at accessToken, path string, query url.Values, decode func([]byte) error) error {
 	ctx, cancel := context.WithTimeout(ctx, tr.cfg.Budget)
 	defer cancel()
 	gate := at.gate
@@ -177,14 +187,14 @@ func (tr *transport) callAs(ctx context.Context, op string, at accessToken, path
 		probe, tooLong := gate.pass(ctx)
 		if tooLong > 0 {
 			// Waiting for the account's rate limit would overrun this call's budget.
-			return &Error{Kind: KindUnavailable, Op: op, Status: http.StatusTooManyRequests, RateLimitType: rateLimitQPS,
+			return &Error{Kind: KindUnavailable, Op: op.name, Status: http.StatusTooManyRequests, RateLimitType: rateLimitQPS,
 				RetryAfter: tooLong, Message: "Zoom's per-second rate limit for this account is reached"}
 		}
 		began := time.Now()
 		body, zerr := tr.get(ctx, op, at, path, query)
 		if zerr == nil {
 			if err := decode(body.data); err != nil {
-				zerr = &Error{Kind: KindRefused, Op: op, Status: http.StatusOK, TrackingID: body.trackingID,
+				zerr = &Error{Kind: KindRefused, Op: op.name, Status: http.StatusOK, TrackingID: body.trackingID,
 					Message: "answer is not the JSON Zoom documents"}
 				if errors.Is(err, errEmptyToken) {
 					zerr.Message = errEmptyToken.Error()
@@ -198,7 +208,7 @@ func (tr *transport) callAs(ctx context.Context, op string, at accessToken, path
 		if probe {
 			gate.report()
 		}
-		tr.observe(endpointOf(op), zerr, time.Since(began))
+		tr.observe(op, zerr, time.Since(began))
 		switch {
 		case zerr == nil:
 			return nil
@@ -229,13 +239,13 @@ type answer struct {
 }
 
 // get makes one GET with the access token and returns the 200 body, or the error Zoom answered.
-func (tr *transport) get(ctx context.Context, op string, at accessToken, path string, query url.Values) (answer, *Error) {
+func (tr *transport) get(ctx context.Context, op operation, at accessToken, path string, query url.Values) (answer, *Error) {
 	return tr.send(ctx, op, at, http.MethodGet, path, query, nil)
 }
 
 // send makes one request with the access token (a JSON body when body is not nil) and returns a
 // 2xx answer's body, or the error Zoom answered.
-func (tr *transport) send(ctx context.Context, op string, at accessToken, method, path string, query url.Values, body []byte) (answer, *Error) {
+func (tr *transport) send(ctx context.Context, op operation, at accessToken, method, path string, query url.Values, body []byte) (answer, *Error) {
 	actx, cancel := context.WithTimeout(ctx, tr.cfg.AttemptTimeout)
 	defer cancel()
 	target := at.apiBase + path
@@ -248,7 +258,7 @@ func (tr *transport) send(ctx context.Context, op string, at accessToken, method
 	}
 	req, err := http.NewRequestWithContext(actx, method, target, reader)
 	if err != nil {
-		return answer{}, &Error{Kind: KindRefused, Op: op, Message: "bad request URL", Err: err}
+		return answer{}, &Error{Kind: KindRefused, Op: op.name, Message: "bad request URL", Err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+at.value)
 	req.Header.Set("Accept", "application/json")
@@ -257,21 +267,21 @@ func (tr *transport) send(ctx context.Context, op string, at accessToken, method
 	}
 	resp, err := tr.http.Do(req)
 	if err != nil {
-		return answer{}, &Error{Kind: KindUnavailable, Op: op, Message: transportProblem(err), Err: stripURL(err)}
+		return answer{}, &Error{Kind: KindUnavailable, Op: op.name, Message: transportProblem(err), Err: stripURL(err)}
 	}
 	defer resp.Body.Close()
 	tr.observeRateLimit(resp.Header)
 	at.gate.learn(resp.Header)
-	limit := answerLimit(op)
+	limit := op.answerLimit()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	trackingID := resp.Header.Get("x-zm-trackingid")
 	if err != nil {
-		return answer{}, &Error{Kind: KindUnavailable, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
+		return answer{}, &Error{Kind: KindUnavailable, Op: op.name, Status: resp.StatusCode, TrackingID: trackingID,
 			Message: "answer cut short", Err: stripURL(err)}
 	}
 	if int64(len(data)) > limit {
 		// Cut short, it would be unreadable JSON; say what happened instead.
-		return answer{}, &Error{Kind: KindRefused, Op: op, Status: resp.StatusCode, TrackingID: trackingID,
+		return answer{}, &Error{Kind: KindRefused, Op: op.name, Status: resp.StatusCode, TrackingID: trackingID,
 			Message: "answer larger than " + strconv.FormatInt(limit>>10, 10) + " KiB"}
 	}
 	if resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2 {
@@ -280,26 +290,8 @@ func (tr *transport) send(ctx context.Context, op string, at accessToken, method
 	return answer{}, tr.restError(op, resp, data)
 }
 
-// endpointOf maps an operation to the endpoint name Hooks receive.
-func endpointOf(op string) string {
-	switch op {
-	case opZAK:
-		return EndpointZAK
-	case opJoinToken:
-		return EndpointJoinToken
-	case opUsersMe:
-		return EndpointUsersMe
-	case opOBF, opUserZAK:
-		return EndpointUserToken
-	case opListMeetings:
-		return EndpointMeetings
-	case opRTMSControl:
-		return EndpointRTMSControl
-	}
-	return EndpointToken
-}
-
-func (tr *transport) observe(endpoint string, err *Error, took time.Duration) {
+// observe tells the Hooks how one attempt of op went.
+func (tr *transport) observe(op operation, err *Error, took time.Duration) {
 	if tr.cfg.Hooks.Request == nil {
 		return
 	}
@@ -311,7 +303,7 @@ func (tr *transport) observe(endpoint string, err *Error, took time.Duration) {
 	case err != nil:
 		outcome = err.Kind.String()
 	}
-	tr.cfg.Hooks.Request(endpoint, outcome, took)
+	tr.cfg.Hooks.Request(op.endpoint, outcome, took)
 }
 
 // retryAfter waits before the next attempt of a call whose attempt failed with err, and reports
@@ -342,13 +334,13 @@ func (tr *transport) observeRateLimit(h http.Header) {
 }
 
 // restError classifies a non-200 REST answer.
-func (tr *transport) restError(op string, resp *http.Response, body []byte) *Error {
+func (tr *transport) restError(op operation, resp *http.Response, body []byte) *Error {
 	var answer struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	}
 	json.Unmarshal(body, &answer) // a body that is not Zoom's shape leaves the status to speak
-	e := &Error{Op: op, Status: resp.StatusCode, Code: answer.Code, Message: clip(answer.Message),
+	e := &Error{Op: op.name, Status: resp.StatusCode, Code: answer.Code, Message: clip(answer.Message),
 		TrackingID: resp.Header.Get("x-zm-trackingid")}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
@@ -478,7 +470,7 @@ func validBaseURL(s string) bool {
 func (tr *transport) tokenError(err error) *Error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		e := &Error{Op: opAccessToken, OAuthError: re.ErrorCode}
+		e := &Error{Op: opAccessToken.name, OAuthError: re.ErrorCode}
 		if re.Response != nil {
 			e.Status = re.Response.StatusCode
 			e.TrackingID = re.Response.Header.Get("x-zm-trackingid")
@@ -507,10 +499,10 @@ func (tr *transport) tokenError(err error) *Error {
 	}
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return &Error{Kind: KindUnavailable, Op: opAccessToken, Message: transportProblem(err), Err: stripURL(err)}
+		return &Error{Kind: KindUnavailable, Op: opAccessToken.name, Message: transportProblem(err), Err: stripURL(err)}
 	}
 	// A 200 whose body is not a token: unreadable JSON or no access_token.
-	return &Error{Kind: KindRefused, Op: opAccessToken, Message: "answer is not an access token"}
+	return &Error{Kind: KindRefused, Op: opAccessToken.name, Message: "answer is not an access token"}
 }
 
 // transportProblem describes a request that got no answer.

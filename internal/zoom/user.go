@@ -15,15 +15,15 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Operations of the user-level client, as errors carry them.
-const (
-	opExchange     = "code exchange"
-	opRefresh      = "refresh"
-	opRevoke       = "revoke"
-	opUsersMe      = "users/me"
-	opOBF          = "obf token"
-	opUserZAK      = "user zak"
-	opListMeetings = "meeting listing"
+// The user-level client's operations.
+var (
+	opExchange     = operation{name: "code exchange", endpoint: EndpointToken}
+	opRefresh      = operation{name: "refresh", endpoint: EndpointToken}
+	opRevoke       = operation{name: "revoke", endpoint: EndpointRevoke}
+	opUsersMe      = operation{name: "users/me", endpoint: EndpointUsersMe}
+	opOBF          = operation{name: "obf token", endpoint: EndpointUserToken}
+	opUserZAK      = operation{name: "user zak", endpoint: EndpointUserToken}
+	opListMeetings = operation{name: "meeting listing", endpoint: EndpointMeetings, maxAnswer: maxListingAnswer}
 )
 
 // Endpoint names of the user-level client, as Hooks receive them.
@@ -117,7 +117,7 @@ func (u *UserClient) RefreshTokens(ctx context.Context, refreshToken string) (ac
 
 // token runs one token request. presented is the code or refresh token sent, scrubbed from
 // Zoom's reason text (Zoom echoes a bad code back), so an error never carries it into a log.
-func (u *UserClient) token(ctx context.Context, op, presented string, get func(context.Context) (*oauth2.Token, error)) (Grant, error) {
+func (u *UserClient) token(ctx context.Context, op operation, presented string, get func(context.Context) (*oauth2.Token, error)) (Grant, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, u.tr.http)
 	start, began := u.tr.cfg.Now(), time.Now()
 	actx, cancel := context.WithTimeout(ctx, u.tr.cfg.AttemptTimeout)
@@ -125,16 +125,16 @@ func (u *UserClient) token(ctx context.Context, op, presented string, get func(c
 	tok, err := get(actx)
 	if err != nil {
 		zerr := u.tr.tokenError(err)
-		zerr.Op = op
+		zerr.Op = op.name
 		if presented != "" {
 			zerr.Message = strings.ReplaceAll(zerr.Message, presented, "[redacted]")
 		}
-		u.tr.observe(EndpointToken, zerr, time.Since(began))
+		u.tr.observe(op, zerr, time.Since(began))
 		return Grant{}, zerr
 	}
-	u.tr.observe(EndpointToken, nil, time.Since(began))
+	u.tr.observe(op, nil, time.Since(began))
 	if tok.RefreshToken == "" {
-		return Grant{}, &Error{Kind: KindRefused, Op: op, Message: "answer has no refresh token"}
+		return Grant{}, &Error{Kind: KindRefused, Op: op.name, Message: "answer has no refresh token"}
 	}
 	at := u.tr.accessToken(tok, start)
 	return Grant{AccessToken: at.value, RefreshToken: tok.RefreshToken, ExpiresAt: at.expiresAt, Scopes: at.scopes, APIBase: at.apiBase}, nil
@@ -147,21 +147,21 @@ func (u *UserClient) Revoke(ctx context.Context, token string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.tr.cfg.OAuthBaseURL+"/oauth/revoke",
 		strings.NewReader(url.Values{"token": {token}}.Encode()))
 	if err != nil {
-		return &Error{Kind: KindRefused, Op: opRevoke, Message: "bad request URL", Err: err}
+		return &Error{Kind: KindRefused, Op: opRevoke.name, Message: "bad request URL", Err: err}
 	}
 	req.SetBasicAuth(url.QueryEscape(u.oauth.ClientID), url.QueryEscape(u.oauth.ClientSecret))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	began := time.Now()
 	resp, err := u.tr.http.Do(req)
 	if err != nil {
-		zerr := &Error{Kind: KindUnavailable, Op: opRevoke, Message: transportProblem(err), Err: stripURL(err)}
-		u.tr.observe(EndpointRevoke, zerr, time.Since(began))
+		zerr := &Error{Kind: KindUnavailable, Op: opRevoke.name, Message: transportProblem(err), Err: stripURL(err)}
+		u.tr.observe(opRevoke, zerr, time.Since(began))
 		return zerr
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if resp.StatusCode == http.StatusOK {
-		u.tr.observe(EndpointRevoke, nil, time.Since(began))
+		u.tr.observe(opRevoke, nil, time.Since(began))
 		return nil
 	}
 	var answer struct {
@@ -169,12 +169,12 @@ func (u *UserClient) Revoke(ctx context.Context, token string) error {
 		Reason string `json:"reason"`
 	}
 	json.Unmarshal(body, &answer)
-	zerr := &Error{Kind: KindRefused, Op: opRevoke, Status: resp.StatusCode, OAuthError: answer.Error,
+	zerr := &Error{Kind: KindRefused, Op: opRevoke.name, Status: resp.StatusCode, OAuthError: answer.Error,
 		Message: clip(cmpOr(answer.Reason, http.StatusText(resp.StatusCode))), TrackingID: resp.Header.Get("x-zm-trackingid")}
 	if resp.StatusCode >= 500 {
 		zerr.Kind = KindUnavailable
 	}
-	u.tr.observe(EndpointRevoke, zerr, time.Since(began))
+	u.tr.observe(opRevoke, zerr, time.Since(began))
 	return zerr
 }
 
@@ -314,5 +314,5 @@ func (e *Error) AccessTokenRejected() bool {
 // invalid_grant (used, revoked or expired), or 4711 (the app's scopes changed). invalid_client is
 // not: that is the app's configuration, not the connection.
 func (e *Error) RefreshTokenDead() bool {
-	return e.Op == opRefresh && (e.OAuthError == "invalid_grant" || e.OAuthError == "4711" || e.Code == codeMissingScope)
+	return e.Op == opRefresh.name && (e.OAuthError == "invalid_grant" || e.OAuthError == "4711" || e.Code == codeMissingScope)
 }
