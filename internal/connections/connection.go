@@ -1,8 +1,11 @@
 // Package connections is the domain of connected Zoom accounts: people who authorized the app
-// once, whose rotating tokens zoomtoken keeps alive and vends from. It declares the Connection,
-// the Store that keeps connections (implemented by the sqlstore package on SQLite and
-// PostgreSQL), the events a change causes, and the Vault that seals tokens before any store sees
-// them. It knows no SQL and no HTTP.
+// once, whose rotating tokens zoomtoken keeps alive and vends from. It declares the Connection
+// and the Store that keeps it (sqlstore implements it on SQLite and PostgreSQL), the Zoom calls
+// it needs (Zoom, which zoom.UserClient satisfies), and the Manager: lookups by user or ref,
+// access tokens refreshed once per expiry across replicas, the keep-alive, the meeting map
+// (which connection hosts a meeting), and the connect, delete and webhook changes, each with
+// the outbox event it causes. The Vault seals tokens before any store sees them. It knows no
+// SQL, no HTTP and no Zoom client.
 package connections
 
 import (

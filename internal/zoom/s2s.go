@@ -1,8 +1,11 @@
-// Package zoom is Zoom's API as zoomtoken uses it: the Server-to-Server client behind the bot
-// routes (Client), the user-managed OAuth app's client behind connected accounts (UserClient),
-// and the checks of Zoom's webhooks. Both clients share one transport: per-call budgets,
-// retries with backoff, a rate gate per Zoom account, and typed errors that carry what Zoom
-// said and never a token.
+// Package zoom is Zoom's API as zoomtoken uses it: the Server-to-Server client (s2s.go: ZAKs,
+// join tokens, RTMS control), the user-managed OAuth app's client (user.go: code exchange,
+// refresh, revoke, users/me, OBF tokens, ZAKs, join tokens, meeting listings), Zoom's webhooks
+// (webhook.go: verify and parse), RTMS signatures and control (rtms.go), and meeting ids read out
+// of Zoom links (meetingurl.go). Both clients share one transport (transport.go): each call names
+// its operation (its metrics endpoint and answer limit), and gets a budget, retries with
+// backoff, a rate gate per Zoom account, and typed errors that carry what Zoom said and never a
+// token. It knows none of its callers.
 package zoom
 
 import (
