@@ -27,6 +27,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/sqlite"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
+	"github.com/zoomtoken/zoomtoken/internal/vend/vendtest"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -56,19 +57,13 @@ func startReplica(tb testing.TB, store *sqlstore.DB, emuURL string, ring []byte)
 	var handler atomic.Pointer[http.Handler]
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 	tb.Cleanup(front.Close)
-	keyring, err := seal.NewKeyring(ring)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	uc := zoom.NewUserClient(zoom.Config{ClientID: clientID, ClientSecret: clientSecret, OAuthBaseURL: emuURL, APIBaseURL: emuURL},
-		front.URL+"/oauth/callback")
-	manager := connections.NewManager(connections.ManagerConfig{Store: store.Connections(), Vault: connections.NewVault(keyring), Zoom: uc,
-		Logger: zerolog.Nop()})
+	accounts := vendtest.Connected(tb, store.Connections(), emuURL, front.URL+"/oauth/callback", vendtest.Config{Key: ring})
+	keyring := accounts.Ring
 	streams := rtms.NewService(rtms.Config{Store: store.Streams(),
 		Sign: func(id, stream string) string { return zoom.RTMSSignature(clientID, clientSecret, id, stream) }})
 	h := httpapi.NewHandler(httpapi.Deps{
 		Logger: zerolog.Nop(),
-		App: vend.App{Connected: &vend.Connected{Manager: manager, Zoom: uc}, RTMS: streams, RTMSClientID: clientID,
+		App: vend.App{Connected: accounts.Connected, RTMS: streams, RTMSClientID: clientID,
 			WebhookTokens: []string{webhookToken}},
 		ConnectFlow:     &httpapi.ConnectFlow{Links: connectlink.NewSigner(front.URL, [][]byte{ring}, time.Now), Cookies: keyring, Now: time.Now},
 		CallbackSecrets: []string{secret},

@@ -10,10 +10,10 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/attendee"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
-	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
+	"github.com/zoomtoken/zoomtoken/internal/vend/vendtest"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -46,11 +46,9 @@ func newFixture(tb testing.TB) *fixture {
 	})
 	srv := httptest.NewServer(emu)
 	tb.Cleanup(func() { emu.Close(); srv.Close() })
-	_, ring := sealtest.Key(tb)
 	store := sqlitetest.Open(tb, sqlstore.Options{}).Connections()
-	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: srv.URL,
-		APIBaseURL: srv.URL, Budget: 2 * time.Second}, "http://127.0.0.1/oauth/callback")
-	m := connections.NewManager(connections.ManagerConfig{Store: store, Vault: connections.NewVault(ring), Zoom: uc})
+	accounts := vendtest.Connected(tb, store, srv.URL, "http://127.0.0.1/oauth/callback", vendtest.Config{Budget: 2 * time.Second})
+	m := accounts.Manager
 	access, refresh, expires, err := emu.IssueTokens("alice-id")
 	if err != nil {
 		tb.Fatal(err)
@@ -62,7 +60,7 @@ func newFixture(tb testing.TB) *fixture {
 	}
 	s2s := zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
 		OAuthBaseURL: srv.URL, APIBaseURL: srv.URL, Budget: 2 * time.Second})
-	return &fixture{emu: emu, store: store, alice: alice, s2s: s2s, cd: &vend.Connected{Manager: m, Zoom: uc}}
+	return &fixture{emu: emu, store: store, alice: alice, s2s: s2s, cd: accounts.Connected}
 }
 
 // endAlice marks alice's connection as needing re-authorization, as a refused refresh does.

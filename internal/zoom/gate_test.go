@@ -2,12 +2,11 @@ package zoom
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/zoomtoken/zoomtoken/internal/crowd"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
@@ -23,19 +22,10 @@ func realTime(budget time.Duration, rateLimit float64, emuPerSecond int) option 
 
 // joinBurst makes n concurrent join-token calls and returns how many succeeded.
 func joinBurst(f *fixture, n int) int {
-	var ok atomic.Int32
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false); err == nil {
-				ok.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return int(ok.Load())
+	return crowd.Count(n, func() bool {
+		_, err := f.client.JoinToken(context.Background(), testMeeting, LocalRecording, false)
+		return err == nil
+	})
 }
 
 func TestEveryCallLimitedCostsLittleMoreThanOneCallEach(t *testing.T) {

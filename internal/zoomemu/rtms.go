@@ -154,10 +154,8 @@ func (e *Emulator) meetingExists(id int64) bool {
 func (e *Emulator) startRTMS(meetingID int64) *rtmsStream {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, s := range e.rtms.streams {
-		if s.meetingID == meetingID && !isClosed(s.stopped) {
-			return s
-		}
+	if s := e.runningRTMS(meetingID); s != nil {
+		return s
 	}
 	s := &rtmsStream{id: randomHex(16), meetingID: meetingID, meetingUUID: randomString(22) + "==",
 		stopped: make(chan struct{})}
@@ -165,9 +163,15 @@ func (e *Emulator) startRTMS(meetingID int64) *rtmsStream {
 	return s
 }
 
+// activeRTMS returns the meeting's running stream, or nil.
 func (e *Emulator) activeRTMS(meetingID int64) *rtmsStream {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.runningRTMS(meetingID)
+}
+
+// runningRTMS is the meeting's running stream, or nil; e.mu is held.
+func (e *Emulator) runningRTMS(meetingID int64) *rtmsStream {
 	for _, s := range e.rtms.streams {
 		if s.meetingID == meetingID && !isClosed(s.stopped) {
 			return s

@@ -6,21 +6,20 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/rs/zerolog"
 	"golang.org/x/oauth2"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/crowd"
 	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
 	"github.com/zoomtoken/zoomtoken/internal/pipenet"
-	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/vend/vendtest"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -50,24 +49,14 @@ func newFixture(tb testing.TB, wrap func(connections.Store) connections.Store) *
 	// (its waits then take no real time); it works as well outside one.
 	emuURL, transport := pipenet.Serve(tb, emu)
 	tb.Cleanup(emu.Close)
-	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: emuURL,
-		APIBaseURL: emuURL, Now: clk.Now, HTTPClient: &http.Client{Transport: transport, Timeout: 5 * time.Second}}, redirect)
 	store := sqlitetest.Open(tb, sqlstore.Options{Now: clk.Now}).Connections()
 	var s connections.Store = store
 	if wrap != nil {
 		s = wrap(store)
 	}
-	_, ring := sealtest.Key(tb)
-	vault := connections.NewVault(ring)
-	m := connections.NewManager(connections.ManagerConfig{
-		Store:        s,
-		Vault:        vault,
-		Zoom:         uc,
-		RefusalGrace: 50 * time.Millisecond,
-		Now:          clk.Now,
-		Logger:       zerolog.Nop(),
-	})
-	return &fixture{m: m, store: s, emu: emu, uc: uc, clock: clk, vault: vault, transport: transport}
+	accounts := vendtest.Connected(tb, s, emuURL, redirect, vendtest.Config{Now: clk.Now,
+		HTTPClient: &http.Client{Transport: transport, Timeout: 5 * time.Second}, RefusalGrace: 50 * time.Millisecond})
+	return &fixture{m: accounts.Manager, store: s, emu: emu, uc: accounts.Zoom, clock: clk, vault: accounts.Vault, transport: transport}
 }
 
 // connect runs alice's consent and stores her connection, as the callback does.
@@ -104,20 +93,14 @@ func (f *fixture) obf(ctx context.Context, c connections.Connection) (string, er
 
 // burst makes n concurrent OBF calls and returns how many failed.
 func (f *fixture) burst(tb testing.TB, c connections.Connection, n int) int {
-	var failed atomic.Int32
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if token, err := f.obf(context.Background(), c); err != nil || !strings.HasPrefix(token, "emu_obf_") {
-				tb.Logf("OBF: %q %v", token, err)
-				failed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return int(failed.Load())
+	return n - crowd.Count(n, func() bool {
+		token, err := f.obf(context.Background(), c)
+		if err != nil || !strings.HasPrefix(token, "emu_obf_") {
+			tb.Logf("OBF: %q %v", token, err)
+			return false
+		}
+		return true
+	})
 }
 
 func TestOneRefreshForABurstAfterRevocation(t *testing.T) {

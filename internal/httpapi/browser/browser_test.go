@@ -20,15 +20,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
-	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
-	"github.com/zoomtoken/zoomtoken/internal/zoom"
+	"github.com/zoomtoken/zoomtoken/internal/vend/vendtest"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
@@ -280,16 +278,12 @@ func TestConnectAccountInABrowser(t *testing.T) {
 	upstream := httptest.NewServer(emu)
 	t.Cleanup(func() { emu.Close(); upstream.Close() })
 	store := sqlitetest.Open(t, sqlstore.Options{}).Connections()
-	key, ring := sealtest.Key(t)
-	uc := zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: upstream.URL,
-		APIBaseURL: upstream.URL}, front.URL+"/oauth/callback")
-	manager := connections.NewManager(connections.ManagerConfig{
-		Store: store, Vault: connections.NewVault(ring), Zoom: uc, Logger: zerolog.Nop(),
-	})
+	accounts := vendtest.Connected(t, store, upstream.URL, front.URL+"/oauth/callback", vendtest.Config{})
+	key, ring := accounts.Key, accounts.Ring
 	links := connectlink.NewSigner(front.URL, [][]byte{key}, time.Now)
 	h := httpapi.NewHandler(httpapi.Deps{
 		Logger:      zerolog.New(io.Discard),
-		App:         vend.App{Connected: &vend.Connected{Manager: manager, Zoom: uc}},
+		App:         vend.App{Connected: accounts.Connected},
 		ConnectFlow: &httpapi.ConnectFlow{Links: links, Cookies: ring, Now: time.Now},
 	})
 	handler.Store(&h)
