@@ -189,20 +189,12 @@ func get(ctx context.Context, q queryer, id string) (connections.Connection, err
 
 // Get implements connections.Store.
 func (st *Connections) Get(ctx context.Context, id string) (connections.Connection, error) {
-	s, ok := st.db.open()
-	if !ok {
-		return connections.Connection{}, connections.ErrUnavailable
-	}
-	return s.lookup(ctx, `SELECT `+columns+` FROM connections WHERE id = $1`, id)
+	return st.db.lookup(ctx, `SELECT `+columns+` FROM connections WHERE id = $1`, id)
 }
 
 // FindByZoomUserID implements connections.Store.
 func (st *Connections) FindByZoomUserID(ctx context.Context, zoomUserID string) (connections.Connection, error) {
-	s, ok := st.db.open()
-	if !ok {
-		return connections.Connection{}, connections.ErrUnavailable
-	}
-	return s.lookup(ctx, `SELECT `+columns+` FROM connections WHERE zoom_user_id = $1`, zoomUserID)
+	return st.db.lookup(ctx, `SELECT `+columns+` FROM connections WHERE zoom_user_id = $1`, zoomUserID)
 }
 
 // preferActive orders several matches so the active connection updated last comes first.
@@ -210,20 +202,12 @@ const preferActive = ` ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END, upd
 
 // FindByEmail implements connections.Store.
 func (st *Connections) FindByEmail(ctx context.Context, email string) (connections.Connection, error) {
-	s, ok := st.db.open()
-	if !ok {
-		return connections.Connection{}, connections.ErrUnavailable
-	}
-	return s.lookup(ctx, `SELECT `+columns+` FROM connections WHERE lower(email) = lower($1)`+preferActive, email)
+	return st.db.lookup(ctx, `SELECT `+columns+` FROM connections WHERE lower(email) = lower($1)`+preferActive, email)
 }
 
 // FindByRef implements connections.Store.
 func (st *Connections) FindByRef(ctx context.Context, ref string) (connections.Connection, error) {
-	s, ok := st.db.open()
-	if !ok {
-		return connections.Connection{}, connections.ErrUnavailable
-	}
-	return s.lookup(ctx, `SELECT `+columns+` FROM connections
+	return st.db.lookup(ctx, `SELECT `+columns+` FROM connections
 		WHERE id IN (SELECT connection_id FROM connection_refs WHERE ref = $1)`+preferActive, ref)
 }
 
@@ -379,21 +363,13 @@ func (st *Connections) ReplaceMeetings(ctx context.Context, connectionID string,
 
 // DeleteMeeting implements connections.Store.
 func (st *Connections) DeleteMeeting(ctx context.Context, meetingID int64) error {
-	s, ok := st.db.open()
-	if !ok {
-		return connections.ErrUnavailable
-	}
-	_, err := s.exec(ctx, `DELETE FROM meetings WHERE meeting_id = $1`, meetingID)
+	_, err := st.db.exec(ctx, `DELETE FROM meetings WHERE meeting_id = $1`, meetingID)
 	return err
 }
 
 // MeetingHost implements connections.Store.
 func (st *Connections) MeetingHost(ctx context.Context, meetingID int64) (connections.Connection, error) {
-	s, ok := st.db.open()
-	if !ok {
-		return connections.Connection{}, connections.ErrUnavailable
-	}
-	return s.lookup(ctx, `SELECT `+columns+` FROM connections
+	return st.db.lookup(ctx, `SELECT `+columns+` FROM connections
 		WHERE id = (SELECT connection_id FROM meetings WHERE meeting_id = $1)`, meetingID)
 }
 

@@ -106,6 +106,24 @@ func (d *DB) open() (*database, bool) {
 	return s, s != nil
 }
 
+// lookup is database.lookup on the attached database; ErrUnavailable while there is none.
+func (d *DB) lookup(ctx context.Context, query string, args ...any) (connections.Connection, error) {
+	s, ok := d.open()
+	if !ok {
+		return connections.Connection{}, connections.ErrUnavailable
+	}
+	return s.lookup(ctx, query, args...)
+}
+
+// exec is database.exec on the attached database; ErrUnavailable while there is none.
+func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, ok := d.open()
+	if !ok {
+		return nil, connections.ErrUnavailable
+	}
+	return s.exec(ctx, query, args...)
+}
+
 // Connections is the store of connected accounts on d.
 func (d *DB) Connections() *Connections { return &Connections{db: d} }
 

@@ -76,21 +76,13 @@ func (st *Outbox) PendingEvents(ctx context.Context) (int, error) {
 
 // EventDelivered implements outbox.Store.
 func (st *Outbox) EventDelivered(ctx context.Context, eventID string) error {
-	s, ok := st.db.open()
-	if !ok {
-		return connections.ErrUnavailable
-	}
-	_, err := s.exec(ctx, `DELETE FROM events WHERE id = $1`, eventID)
+	_, err := st.db.exec(ctx, `DELETE FROM events WHERE id = $1`, eventID)
 	return err
 }
 
 // EventFailed implements outbox.Store.
 func (st *Outbox) EventFailed(ctx context.Context, eventID string, retryAt time.Time, reason string) error {
-	s, ok := st.db.open()
-	if !ok {
-		return connections.ErrUnavailable
-	}
-	_, err := s.exec(ctx, `UPDATE events SET next_attempt_at = $2, last_error = $3 WHERE id = $1`,
+	_, err := st.db.exec(ctx, `UPDATE events SET next_attempt_at = $2, last_error = $3 WHERE id = $1`,
 		eventID, millis(retryAt), reason)
 	return err
 }

@@ -45,9 +45,9 @@ var rules = []rule{
 			"without a network or a database, and which store or Zoom client it runs on is chosen in cmd/",
 	},
 	{
-		packages: []string{"internal/vend"},
+		packages:  []string{"internal/vend"},
 		forbidden: append([]string{"net/http", "github.com/rs/zerolog", module + "internal/httpapi"}, storage...),
-		direct:   true,
+		direct:    true,
 		why: "vend decides which credential makes a token and answers a token or a typed reason; parsing, " +
 			"logging and writing the answer are httpapi's, so every caller gets the same choice",
 	},
