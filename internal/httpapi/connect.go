@@ -76,7 +76,7 @@ func handleConnect(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 			if errors.Is(err, connectlink.ErrExpired) {
 				page = pageExpiredLink
 			}
-			writePage(w, http.StatusBadRequest, flow.Branding, page)
+			writePageFailure(w, r, flow.Branding, badPage(page))
 			return
 		}
 		if err := cd.Manager.Ready(r.Context()); err != nil {
@@ -159,7 +159,7 @@ func handleCallback(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/oauth/callback", MaxAge: -1, HttpOnly: true,
 			Secure: flow.SecureCookie, SameSite: http.SameSiteLaxMode})
 		if !ok {
-			writePage(w, http.StatusBadRequest, flow.Branding, pageBadState)
+			writePageFailure(w, r, flow.Branding, badPage(pageBadState))
 			return
 		}
 		first, err := cd.Manager.UseState(ctx, fs.State, time.Unix(fs.IssuedAt, 0).Add(stateLifetime))
@@ -168,11 +168,11 @@ func handleCallback(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 			writePageFailure(w, r, flow.Branding, err)
 			return
 		case !first:
-			writePage(w, http.StatusBadRequest, flow.Branding, pageBadState)
+			writePageFailure(w, r, flow.Branding, badPage(pageBadState))
 			return
 		}
 		if q.Get("error") != "" {
-			writePage(w, http.StatusBadRequest, flow.Branding, pageDeclined)
+			writePageFailure(w, r, flow.Branding, badPage(pageDeclined))
 			return
 		}
 		grant, err := cd.Zoom.Exchange(ctx, q.Get("code"), fs.Verifier)
@@ -184,7 +184,7 @@ func handleCallback(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 			if err := cd.Zoom.Revoke(ctx, grant.RefreshToken); err != nil {
 				log.Warn().Err(err).Msg("connect: revoking the tokens of a refused grant failed")
 			}
-			writePage(w, http.StatusBadRequest, flow.Branding, pageMissingScopes(missing))
+			writePageFailure(w, r, flow.Branding, badPage(pageMissingScopes(missing)))
 			return
 		}
 		me, err := cd.Zoom.Me(ctx, zoom.UserToken{Value: grant.AccessToken, APIBase: grant.APIBase})

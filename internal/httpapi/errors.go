@@ -48,9 +48,16 @@ type failure struct {
 type requestError struct {
 	status int
 	reason string
+	// page is what a person sees when the request was a step of the connect flow.
+	page page
 }
 
 func (e *requestError) Error() string { return e.reason }
+
+// badPage is the 400 of a connect-flow step that cannot go on, with the page that says why.
+func badPage(p page) error {
+	return &requestError{status: http.StatusBadRequest, reason: p.Title, page: p}
+}
 
 // errUnauthorized answers a caller who did not show a credential this route accepts.
 var errUnauthorized = &requestError{status: http.StatusUnauthorized, reason: "unauthorized"}
@@ -72,7 +79,7 @@ func classify(err error) failure {
 	var off vend.Off
 	switch {
 	case errors.As(err, &rerr):
-		return failure{status: rerr.status, reason: rerr.reason, level: zerolog.NoLevel}
+		return failure{status: rerr.status, reason: rerr.reason, level: zerolog.NoLevel, page: rerr.page}
 	case errors.As(err, &off):
 		return failure{status: http.StatusNotFound, reason: off.Error(), level: zerolog.NoLevel}
 	case errors.Is(err, vend.ErrNotAToken):
