@@ -107,9 +107,6 @@ type Vendor struct {
 // New returns a Vendor over app.
 func New(app App) *Vendor { return &Vendor{app: app} }
 
-// App returns the app the vendor vends from.
-func (v *Vendor) App() App { return v.app }
-
 // ZAK returns the ZAK of the named connection, or without a name that of ZOOM_ZAK_USER from the
 // S2S app (concurrent requests share one call to Zoom).
 func (v *Vendor) ZAK(ctx context.Context, name Name) (Token, error) {
