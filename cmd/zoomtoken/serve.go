@@ -55,6 +55,8 @@ func runServe(ctx context.Context, inv invocation) error {
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		App:                newApp(cfg, m, logger),
 		CallbackSecrets:    reveal(cfg.CallbackSecrets),
+		BotLinks:           newBotLinks(cfg),
+		CallbackReach:      callbackReach(cfg),
 		Attendee:           newAttendeeVerifier(cfg),
 		Metrics:            m,
 		MetricsElsewhere:   cfg.MetricsAddr != "",
@@ -76,6 +78,7 @@ func runServe(ctx context.Context, inv invocation) error {
 		}
 		watchConnections(m, db)
 		deps.App.Connected, deps.ConnectFlow = connected, flow
+		deps.Once, deps.PublicURL = onceInDatabase{connected.Manager}, cfg.Connections.PublicURL
 		deps.AdminTokens = reveal(cfg.AdminTokens)
 		var streams *rtms.Service
 		if cfg.RTMS != nil {
@@ -98,8 +101,13 @@ func runServe(ctx context.Context, inv invocation) error {
 	return serve(ctx, servers, cfg, database, deps.Draining, logger)
 }
 
-// warnURLUnsafeSecrets warns of CALLBACK_SECRETS entries a bot URL would change unless encoded.
+// warnURLUnsafeSecrets warns of CALLBACK_SECRETS entries a bot URL would change unless encoded,
+// and of secrets that reach every connected account.
 func warnURLUnsafeSecrets(cfg config.Config, logger zerolog.Logger) {
+	if cfg.CallbackReach == config.ReachConnected && cfg.Connections != nil {
+		logger.Warn().Msg("CALLBACK_SECRETS_REACH=connected: any ?secret= or signed request reaches every connected account; " +
+			"mint bot links (BOT_LINK_KEYS) and set it back to own (docs/meeting-bots.md#bot-links)")
+	}
 	for i, s := range cfg.CallbackSecrets {
 		if s.NeedsURLEscaping() {
 			logger.Warn().Int("entry", i+1).Msg("a CALLBACK_SECRETS entry has characters a URL changes (such as +, / or =): " +

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/zoomtoken/zoomtoken/internal/attendee"
+	"github.com/zoomtoken/zoomtoken/internal/botlink"
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
@@ -214,4 +215,33 @@ func watchConnections(m *metrics.Metrics, db *sqlstore.DB) {
 		}
 		return counts, true
 	})
+}
+
+// newBotLinks returns the keys of bot links, or nil when BOT_LINK_KEYS is unset.
+func newBotLinks(cfg config.Config) *botlink.Keys {
+	if len(cfg.BotLinkKeys) == 0 {
+		return nil
+	}
+	keys := make([][]byte, len(cfg.BotLinkKeys))
+	for i, k := range cfg.BotLinkKeys {
+		keys[i] = []byte(k.Reveal())
+	}
+	return botlink.New(keys, time.Now)
+}
+
+// callbackReach is what CALLBACK_SECRETS_REACH lets a secret or a signature reach.
+func callbackReach(cfg config.Config) vend.Reach {
+	if cfg.CallbackReach == config.ReachConnected {
+		return vend.ReachConnected
+	}
+	return vend.ReachOwnAccount
+}
+
+// onceInDatabase remembers signed requests' webhook-ids in the connections database, so a
+// request replayed to another replica is refused there too. Only a hash of each is kept.
+type onceInDatabase struct{ m *connections.Manager }
+
+// FirstUse implements httpapi.OnceStore.
+func (o onceInDatabase) FirstUse(ctx context.Context, key string, expiresAt time.Time) (bool, error) {
+	return o.m.UseState(ctx, key, expiresAt)
 }

@@ -27,28 +27,31 @@ func NewVerifier(keys [][]byte) *Verifier {
 	return &Verifier{keys: keys}
 }
 
-// Verify checks header against body. Every key is tried, with no early exit, and the MACs are
-// compared in constant time, so the time taken tells nothing of which key came close.
-func (v *Verifier) Verify(body []byte, header string) error {
+// Verify checks header against body and returns the index of the key that signed it. Every key
+// is tried, with no early exit, and the MACs are compared in constant time, so the time taken
+// tells nothing of which key came close.
+func (v *Verifier) Verify(body []byte, header string) (int, error) {
 	if header == "" {
-		return ErrNoSignature
+		return -1, ErrNoSignature
 	}
 	got, err := base64.StdEncoding.Strict().DecodeString(header)
 	if err != nil || len(got) != sha256.Size {
-		return ErrMalformedSignature
+		return -1, ErrMalformedSignature
 	}
 	canonical, err := Canonical(body)
 	if err != nil {
-		return err
+		return -1, err
 	}
-	matched := 0
-	for _, key := range v.keys {
-		matched |= subtle.ConstantTimeCompare(sign(key, canonical), got)
+	matched := -1
+	for i, key := range v.keys {
+		if subtle.ConstantTimeCompare(sign(key, canonical), got) == 1 && matched < 0 {
+			matched = i
+		}
 	}
-	if matched != 1 {
-		return ErrBadSignature
+	if matched < 0 {
+		return -1, ErrBadSignature
 	}
-	return nil
+	return matched, nil
 }
 
 // sign returns the raw HMAC-SHA256 of canonical under key, which base64 makes the header.

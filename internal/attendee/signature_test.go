@@ -130,12 +130,12 @@ func TestVerifyAcceptsWhatAttendeeSigns(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			payload := testCallback(meta)
 			wire := []byte(pyDumps(payload, false))
-			for _, key := range [][]byte{keyNew, keyOld} { // rotation: either key verifies
-				if err := v.Verify(wire, attendeeSign(key, payload)); err != nil {
-					t.Errorf("%s signed with %.3s: %v", wire, key, err)
+			for i, key := range [][]byte{keyNew, keyOld} { // rotation: either key verifies, and says which
+				if got, err := v.Verify(wire, attendeeSign(key, payload)); err != nil || got != i {
+					t.Errorf("%s signed with %.3s: key %d, %v; want key %d", wire, key, got, err, i)
 				}
 			}
-			if err := v.Verify(wire, attendeeSign([]byte("unknown-attendee-secret-00000003"), payload)); !errors.Is(err, ErrBadSignature) {
+			if _, err := v.Verify(wire, attendeeSign([]byte("unknown-attendee-secret-00000003"), payload)); !errors.Is(err, ErrBadSignature) {
 				t.Errorf("an unknown key: %v", err)
 			}
 		})
@@ -161,11 +161,11 @@ func TestVerifyRefusals(t *testing.T) {
 		{"tampered body", tampered, good, ErrBadSignature},
 		{"not JSON", "bot_id=1", good, ErrNotJSON},
 	} {
-		if err := v.Verify([]byte(tc.body), tc.header); !errors.Is(err, tc.want) {
+		if _, err := v.Verify([]byte(tc.body), tc.header); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	if err := v.Verify([]byte(wire), good); err != nil {
+	if _, err := v.Verify([]byte(wire), good); err != nil {
 		t.Errorf("the good signature: %v", err)
 	}
 }
@@ -179,7 +179,7 @@ func BenchmarkVerify(b *testing.B) {
 	v := NewVerifier([][]byte{keyNew, keyOld})
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := v.Verify(wire, signature); err != nil {
+		if _, err := v.Verify(wire, signature); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -42,6 +42,8 @@ type environment struct {
 	ZAKTTLSeconds      string `envconfig:"ZOOM_ZAK_TTL_SECONDS" desc:"ttl asked of Zoom for each ZAK (unset: Zoom's default)"`
 	CallbackSecrets    string `envconfig:"CALLBACK_SECRETS" desc:"comma-separated secrets accepted by the bot endpoints" secret:"true"`
 	CallbackSigning    string `envconfig:"CALLBACK_SIGNING_SECRETS" desc:"comma-separated whsec_… secrets: the bot endpoints accept requests signed the Standard Webhooks way" secret:"true"`
+	BotLinkKeys        string `envconfig:"BOT_LINK_KEYS" desc:"comma-separated keys of at least 32 characters that sign bot links (openssl rand -hex 32); the first signs, all verify" secret:"true"`
+	CallbackReach      string `envconfig:"CALLBACK_SECRETS_REACH" default:"own" desc:"what ?secret= and signed requests reach: own (the S2S app's tokens and RTMS streams) or connected (every connected account too)"`
 	OAuthBaseURL       string `envconfig:"ZOOM_OAUTH_BASE_URL" default:"https://zoom.us" desc:"where /oauth/token lives"`
 	APIBaseURL         string `envconfig:"ZOOM_API_BASE_URL" desc:"Zoom REST base (default https://api.zoom.us, or api_url from the token)"`
 	ZoomTimeout        string `envconfig:"ZOOM_TIMEOUT" default:"10s" desc:"time budget of one Zoom call, retries and waits included"`
@@ -73,6 +75,19 @@ type environment struct {
 	RTMSStreamTTL       string `envconfig:"RTMS_STREAM_TTL" default:"24h" desc:"how long a stream is kept after its last event when no stop came"`
 	AttendeeSecrets     string `envconfig:"ATTENDEE_WEBHOOK_SECRETS" desc:"comma-separated attendee project webhook secrets (base64, as its dashboard shows them); enables POST /callbacks/attendee" secret:"true"`
 }
+
+// What CALLBACK_SECRETS_REACH may say.
+const (
+	// ReachOwn: ?secret= and signed requests reach the operator's own account only; a token of a
+	// connected account needs a bot link.
+	ReachOwn = "own"
+	// ReachConnected: they reach every connected account too, as before bot links.
+	ReachConnected = "connected"
+)
+
+// MinBotLinkKeyLength is the shortest BOT_LINK_KEYS entry accepted: a key is random (openssl
+// rand -hex 32), and a short one could be guessed from a link.
+const MinBotLinkKeyLength = 32
 
 // DefaultAPIBaseURL is Zoom's REST base, used when ZOOM_API_BASE_URL is unset and the token
 // response names no api_url.
@@ -193,6 +208,13 @@ type Config struct {
 	// CallbackSigningSecrets are Standard Webhooks secrets (whsec_…); a bot request signed with
 	// one of them needs no ?secret=.
 	CallbackSigningSecrets []Secret
+
+	// BotLinkKeys sign bot links (the first) and verify them (every one); empty turns bot links
+	// off.
+	BotLinkKeys []Secret
+	// CallbackReach is what ?secret= and Standard Webhooks signatures reach: ReachOwn or
+	// ReachConnected.
+	CallbackReach string
 
 	OAuthBaseURL string
 	// APIBaseURL is the REST base; APIBaseURLSet says the operator chose it, in which case the
@@ -413,8 +435,16 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		cfg.CallbackSigningSecrets = append(cfg.CallbackSigningSecrets, s)
 	}
+	cfg.BotLinkKeys = p.tokens("BOT_LINK_KEYS", env.BotLinkKeys, MinBotLinkKeyLength)
+	switch env.CallbackReach {
+	case ReachOwn, ReachConnected:
+		cfg.CallbackReach = env.CallbackReach
+	default:
+		p.add("CALLBACK_SECRETS_REACH", "must be own (the operator's account only; the default) or connected (every connected account)")
+	}
 	// A bad entry has been reported already; saying the variable is missing too would mislead.
-	guarded := len(cfg.CallbackSecrets) > 0 || len(cfg.CallbackSigningSecrets) > 0 || p.reported("CALLBACK_SECRETS")
+	guarded := len(cfg.CallbackSecrets) > 0 || len(cfg.CallbackSigningSecrets) > 0 || len(cfg.BotLinkKeys) > 0 ||
+		p.reported("CALLBACK_SECRETS") || p.reported("BOT_LINK_KEYS")
 
 	if env.ZAKUser != "" {
 		cfg.ZAKUser = p.credential("ZOOM_ZAK_USER", env.ZAKUser)
@@ -426,11 +456,11 @@ func Load(getenv func(string) string) (Config, error) {
 		cfg.ZAKTTL = time.Duration(p.intRange("ZOOM_ZAK_TTL_SECONDS", env.ZAKTTLSeconds, 1, 365*24*3600)) * time.Second
 	}
 	if cfg.S2S != nil && !guarded {
-		p.add("CALLBACK_SECRETS", "must be set (or CALLBACK_SIGNING_SECRETS) when S2S credentials are: the bot endpoints never run unguarded")
+		p.add("CALLBACK_SECRETS", "must be set (or CALLBACK_SIGNING_SECRETS, or BOT_LINK_KEYS) when S2S credentials are: the bot endpoints never run unguarded")
 	}
 	cfg.Connections = p.connections(env)
 	if cfg.Connections != nil && cfg.S2S == nil && !guarded {
-		p.add("CALLBACK_SECRETS", "must be set (or CALLBACK_SIGNING_SECRETS) with connected accounts: the bot endpoints never run unguarded")
+		p.add("CALLBACK_SECRETS", "must be set (or CALLBACK_SIGNING_SECRETS, or BOT_LINK_KEYS) with connected accounts: the bot endpoints never run unguarded")
 	}
 	cfg.AdminTokens = p.tokens("ADMIN_TOKENS", env.AdminTokens, minAdminTokenLength)
 	cfg.WebhookSecretTokens = p.tokens("ZOOM_WEBHOOK_SECRET_TOKENS", env.WebhookSecretTokens, 1)

@@ -378,8 +378,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %s:\n%s", name, buf.String())
 		}
 	}
-	if got := len(Variables()); got != 41 {
-		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2, SHUTDOWN_DELAY, ZOOM_RATE_LIMIT, MAX_CONNECTIONS, the 3 of RTMS, attendee's and the 3 of the connect pages' branding", got)
+	if got := len(Variables()); got != 43 {
+		t.Errorf("got %d variables, want the 15 of the contract, ZOOM_TIMEOUT, METRICS_ADDR, the 11 of connected accounts, the 3 of part 2, SHUTDOWN_DELAY, ZOOM_RATE_LIMIT, MAX_CONNECTIONS, the 3 of RTMS, attendee's, the 3 of the connect pages' branding and the 2 of bot links", got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -192,13 +193,13 @@ func (m *Manager) Delete(ctx context.Context, id string) (Connection, error) {
 // refresh, since the token the first one found may have been stored by another caller's refresh
 // before the same revocation.
 func (m *Manager) Call(ctx context.Context, c Connection, call func(ctx context.Context, accessToken string) (string, error)) (string, error) {
-	token, err := m.accessToken(ctx, c, "")
+	token, err := m.accessToken(ctx, c, "", 0)
 	if err != nil {
 		return "", err
 	}
 	result, err := call(ctx, token)
 	for retries := 0; retries < 2 && err != nil && isAccessTokenRejected(err); retries++ {
-		if token, err = m.accessToken(ctx, c, token); err != nil {
+		if token, err = m.accessToken(ctx, c, token, 0); err != nil {
 			return "", err
 		}
 		result, err = call(ctx, token)
@@ -206,10 +207,21 @@ func (m *Manager) Call(ctx context.Context, c Connection, call func(ctx context.
 	return result, err
 }
 
-// accessToken returns a usable access token of c: on a first try its stored one while that is
-// fresh, otherwise (and on a retry after Zoom rejected a token) the one stored under the row's
-// lock, refreshed first when it is due or is the rejected one.
-func (m *Manager) accessToken(ctx context.Context, c Connection, rejected string) (string, error) {
+// AccessToken returns c's access token itself, with at least minValid left before it expires
+// (Recall's customer-managed OAuth asks for 120 s): the stored one while it has that long and is
+// fresh, otherwise one refreshed first, once per expiry across every process sharing the
+// database.
+func (m *Manager) AccessToken(ctx context.Context, c Connection, minValid time.Duration) (string, error) {
+	return m.accessToken(ctx, c, "", minValid)
+}
+
+// accessToken returns a usable access token of c with at least minValid left: on a first try its
+// stored one while that is fresh, otherwise (and on a retry after Zoom rejected a token) the one
+// stored under the row's lock, refreshed first when it is due or is the rejected one.
+func (m *Manager) accessToken(ctx context.Context, c Connection, rejected string, minValid time.Duration) (string, error) {
+	fresh := func(c Connection) bool {
+		return m.fresh(c) && !m.cfg.Now().Add(minValid).After(c.Tokens.AccessExpiresAt)
+	}
 	flushed, err := m.flushPending(ctx, c.ID)
 	if err != nil {
 		return "", err
@@ -227,7 +239,7 @@ func (m *Manager) accessToken(ctx context.Context, c Connection, rejected string
 	if err != nil {
 		return "", err
 	}
-	if rejected == "" && m.fresh(c) {
+	if rejected == "" && fresh(c) {
 		return t.Access, nil
 	}
 	// A retry never trusts c: the token Zoom rejected may have come from a newer row than c.
@@ -236,9 +248,11 @@ func (m *Manager) accessToken(ctx context.Context, c Connection, rejected string
 	// a caller that gives up does not fail the others waiting on it (nor a refresh Zoom has
 	// already performed). Callers share a flight only when they reject the same token: one that
 	// was refused a token another flight is about to hand out must not be handed it back.
-	ch := m.flight.DoChan(c.ID+"\x00"+rejected, func() (any, error) {
+	// Callers that need more time left than the margin gives share only with each other.
+	key := c.ID + "\x00" + rejected + "\x00" + strconv.FormatInt(int64(minValid), 10)
+	ch := m.flight.DoChan(key, func() (any, error) {
 		return m.refresh(context.WithoutCancel(ctx), c.ID, func(cur Connection, t Tokens) bool {
-			return t.Access == rejected || !m.fresh(cur)
+			return t.Access == rejected || !fresh(cur)
 		})
 	})
 	select {

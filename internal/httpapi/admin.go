@@ -11,8 +11,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/zoomtoken/zoomtoken/internal/botlink"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 )
 
 // maxAdminBody bounds an admin request body; a connect-link request is a few dozen bytes.
@@ -148,4 +150,88 @@ func connectLinkTTL(raw json.RawMessage) (time.Duration, error) {
 		return 0, badRequest("ttl_seconds must be a whole number of seconds from 1 to 2592000")
 	}
 	return time.Duration(n) * time.Second, nil
+}
+
+// handleCreateBotLink serves POST /admin/bot-links {"route": R, "params": {…}, "ttl_seconds": N}:
+// a bot link to route R with exactly those parameters, checked as the route checks them.
+func handleCreateBotLink(links *botlink.Keys, publicURL string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		route, params, ttl, err := parseBotLinkRequest(w, r)
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
+			return
+		}
+		path, expires, err := links.Mint(route, params, ttl)
+		var bad *botlink.Malformed
+		if errors.As(err, &bad) {
+			err = badRequest(bad.Reason)
+		}
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
+			return
+		}
+		answer := map[string]string{"path": path, "expires_at": expires.Format(time.RFC3339)}
+		if publicURL != "" {
+			answer["url"] = publicURL + path
+		}
+		requestLogger(w).Info().Str("route", route).Time("link_expires", expires).Msg("bot link minted")
+		writeJSON(w, http.StatusCreated, answer)
+	}
+}
+
+// parseBotLinkRequest reads the body of POST /admin/bot-links.
+func parseBotLinkRequest(w http.ResponseWriter, r *http.Request) (string, map[string]string, time.Duration, error) {
+	raw, err := readBody(w, r, maxAdminBody)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	var body struct {
+		Route  string            `json:"route"`
+		Params map[string]string `json:"params"`
+		TTL    json.RawMessage   `json:"ttl_seconds"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || dec.More() {
+		return "", nil, 0, badRequest(`the body must be a JSON object such as {"route": "/obf-token", "params": {"ref": "customer-42"}, ` +
+			`"ttl_seconds": 86400}, with string params and no other fields`)
+	}
+	ttl, err := connectLinkTTL(body.TTL)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	if err := checkLinkParams(body.Route, body.Params); err != nil {
+		return "", nil, 0, err
+	}
+	return body.Route, body.Params, ttl, nil
+}
+
+// checkLinkParams checks a link's parameters as its route will when the link is used, so a link
+// that can only ever answer 400 is never minted.
+func checkLinkParams(route string, params map[string]string) error {
+	q := url.Values{}
+	for name, value := range params {
+		q.Set(name, value)
+	}
+	var err error
+	switch route {
+	case "/zak":
+		_, err = parseName(q)
+	case "/join-token":
+		_, err = parseJoinTokenRequest(q)
+	case "/obf-token", "/access-token":
+		var name vend.Name
+		if name, err = parseName(q); err == nil && !name.Given() {
+			err = badRequest(route + " links must name the connection: ref or user")
+		}
+		if raw := q.Get("meeting_id"); err == nil && raw != "" && route == "/obf-token" {
+			_, err = parseMeetingID(raw)
+		}
+		if raw := q.Get("min_valid"); err == nil && raw != "" && route == "/access-token" {
+			_, err = parseMinValid(raw)
+		}
+	case "/rtms/stream", "/rtms/signature":
+		_, err = parseStreamID(q.Get("rtms_stream_id"))
+	}
+	return err
 }

@@ -34,8 +34,9 @@ func handleAttendee(verifier *attendee.Verifier, v *vend.Vendor, m *metrics.Metr
 			writeTextFailure(w, r, err)
 			return
 		}
-		if err := verifier.Verify(body, r.Header.Get("X-Webhook-Signature")); err != nil {
-			m.ObserveBotAuth(authRefused)
+		key, err := verifier.Verify(body, r.Header.Get("X-Webhook-Signature"))
+		if err != nil {
+			m.ObserveBotAuth(callerRefused)
 			reason := err.Error()
 			if errors.Is(err, attendee.ErrNotJSON) {
 				reason = attendee.ErrNotJSON.Error() + ", so its signature cannot be checked"
@@ -44,7 +45,8 @@ func handleAttendee(verifier *attendee.Verifier, v *vend.Vendor, m *metrics.Metr
 			writeTextFailure(w, r, errUnauthorized)
 			return
 		}
-		m.ObserveBotAuth(authSignature)
+		m.ObserveBotAuth(callerAttendee)
+		exchangeOf(w).caller = &caller{kind: callerAttendee, key: key, reach: vend.ReachConnected}
 		req, err := attendee.ParseRequest(body)
 		if err == nil {
 			var meetingID int64

@@ -1,13 +1,19 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/zoomtoken/zoomtoken/internal/botlink"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
+	"github.com/zoomtoken/zoomtoken/internal/vend"
 )
 
 // secretSet checks a presented secret (a bot's ?secret=, an admin bearer token) against every
@@ -24,28 +30,33 @@ func newSecretSet(secrets []string) secretSet {
 	return cs
 }
 
-// match compares digests rather than the secrets themselves, so the time taken depends neither
-// on how much of a guess is right nor on its length, and it visits every secret without an early
-// exit, so it does not tell which one came close.
-func (cs secretSet) match(got string) bool {
+// match reports the index of the configured secret got is, or -1. It compares digests rather
+// than the secrets themselves, so the time taken depends neither on how much of a guess is right
+// nor on its length, and it visits every secret without an early exit, so it does not tell which
+// one came close.
+func (cs secretSet) match(got string) int {
 	if got == "" {
-		return false
+		return -1
 	}
 	// A + in a secret that a bot URL did not percent-encode arrives as a space (query decoding,
 	// as with base64 secrets a platform generated); the secret is still the secret.
-	if strings.Contains(got, " ") && cs.matchExactly(strings.ReplaceAll(got, " ", "+")) {
-		return true
+	if strings.Contains(got, " ") {
+		if i := cs.matchExactly(strings.ReplaceAll(got, " ", "+")); i >= 0 {
+			return i
+		}
 	}
 	return cs.matchExactly(got)
 }
 
-func (cs secretSet) matchExactly(got string) bool {
+func (cs secretSet) matchExactly(got string) int {
 	digest := sha256.Sum256([]byte(got))
-	matched := 0
+	matched := -1
 	for i := range cs.digests {
-		matched |= subtle.ConstantTimeCompare(digest[:], cs.digests[i][:])
+		if subtle.ConstantTimeCompare(digest[:], cs.digests[i][:]) == 1 && matched < 0 {
+			matched = i
+		}
 	}
-	return matched == 1
+	return matched
 }
 
 // Standard Webhooks headers, and the older Svix names of the same headers.
@@ -60,12 +71,12 @@ var (
 // Webhooks library's own.
 type signedCallback []*standardwebhooks.Webhook
 
-// verify reports whether the request carries a valid signature. A GET has no body, so the
-// signed content ends with the timestamp's dot. The Svix names are read only when none of the
-// webhook-* headers is present.
-func (sc signedCallback) verify(r *http.Request) bool {
+// verify returns the index of the secret the request is signed with, and its webhook-id; -1 when
+// it carries no valid signature. A GET has no body, so the signed content ends with the
+// timestamp's dot. The Svix names are read only when none of the webhook-* headers is present.
+func (sc signedCallback) verify(r *http.Request) (int, string) {
 	if len(sc) == 0 {
-		return false
+		return -1, ""
 	}
 	headers := r.Header
 	if r.Header.Get(signatureHeaders[0]) == "" && r.Header.Get(signatureHeaders[1]) == "" && r.Header.Get(signatureHeaders[2]) == "" {
@@ -74,47 +85,121 @@ func (sc signedCallback) verify(r *http.Request) bool {
 			headers.Set(signatureHeaders[i], r.Header.Get(name))
 		}
 	}
-	verified := false
-	for _, wh := range sc { // every secret is tried, so the time taken does not tell which matched
-		if wh.Verify(nil, headers) == nil {
-			verified = true
+	verified := -1
+	for i, wh := range sc { // every secret is tried, so the time taken does not tell which matched
+		if wh.Verify(nil, headers) == nil && verified < 0 {
+			verified = i
 		}
 	}
-	return verified
+	return verified, headers.Get(signatureHeaders[0])
 }
 
-// Ways a bot request can be let in, as the bot_auth metric counts them.
+// Kinds of bot-route caller, as the access log's caller field and the bot_auth metric name them.
 const (
-	authSecret    = "secret"
-	authSignature = "signature"
-	authRefused   = "refused"
+	callerLink      = "link"
+	callerSecret    = "secret"
+	callerSignature = "signature"
+	callerAttendee  = "attendee"
+	callerRefused   = "refused"
 )
 
-// requireCaller answers 401 unless ?secret= matches a configured secret or the request is
-// signed with a configured signing secret. It runs before any other check so an
-// unauthenticated caller learns nothing and never reaches Zoom.
-func requireCaller(secrets secretSet, signed signedCallback, m *metrics.Metrics) func(http.Handler) http.Handler {
+// caller is who a bot-route request comes from, as its credential says.
+type caller struct {
+	kind string
+	// key is the index of the key or secret that matched (BOT_LINK_KEYS, CALLBACK_SECRETS,
+	// CALLBACK_SIGNING_SECRETS), never the key.
+	key   int
+	reach vend.Reach
+	// linkExpires is a link's expires, which with the route and its connection names the link
+	// in the log.
+	linkExpires int64
+}
+
+// OnceStore remembers one-time values (a signed request's webhook-id) across every replica.
+type OnceStore interface {
+	// FirstUse records key and reports whether this is its first use; it may forget key after
+	// expiresAt.
+	FirstUse(ctx context.Context, key string, expiresAt time.Time) (bool, error)
+}
+
+// replayWindow is how long a webhook-id is remembered: the Standard Webhooks window of 5 minutes
+// each way around its timestamp, and a margin.
+const replayWindow = 11 * time.Minute
+
+// callerCheck decides who a bot-route request comes from: a bot link (sig in the query), a
+// ?secret=, or a Standard Webhooks signature, each reaching what ACCESS.md says.
+type callerCheck struct {
+	links   *botlink.Keys // nil: bot links off
+	secrets secretSet
+	signed  signedCallback
+	once    OnceStore
+	// reach is what a secret or a signature reaches (CALLBACK_SECRETS_REACH).
+	reach vend.Reach
+	m     *metrics.Metrics
+}
+
+// errBotLinksOff answers a link sent to a service with no BOT_LINK_KEYS.
+var errBotLinksOff = &requestError{status: http.StatusUnauthorized, reason: "bot links are off here: set BOT_LINK_KEYS"}
+
+// errReplayed answers a signed request whose webhook-id was used before.
+var errReplayed = &requestError{status: http.StatusUnauthorized, reason: "this signed request was used before: sign each request anew"}
+
+// identify returns the request's caller, or the error that refuses it (400, 401, or 503 when a
+// signature's webhook-id cannot be checked).
+func (cc *callerCheck) identify(r *http.Request) (caller, error) {
+	q := r.URL.Query()
+	if botlink.HasSig(r.URL.RawQuery) {
+		if cc.links == nil {
+			return caller{}, errBotLinksOff
+		}
+		link, err := cc.links.Verify(r.URL.Path, r.URL.RawQuery)
+		var bad *botlink.Malformed
+		switch {
+		case errors.As(err, &bad):
+			return caller{}, badRequest(bad.Error())
+		case err != nil:
+			return caller{}, &requestError{status: http.StatusUnauthorized, reason: err.Error()}
+		}
+		return caller{kind: callerLink, key: link.Key, reach: vend.ReachConnected, linkExpires: link.Expires.Unix()}, nil
+	}
+	if len(q["secret"]) > 1 {
+		return caller{}, badRequest("secret is given more than once")
+	}
+	if i := cc.secrets.match(q.Get("secret")); i >= 0 {
+		return caller{kind: callerSecret, key: i, reach: cc.reach}, nil
+	}
+	i, id := cc.signed.verify(r)
+	if i < 0 {
+		return caller{}, errUnauthorized
+	}
+	first, err := cc.once.FirstUse(r.Context(), "webhook-id\x00"+id, time.Now().Add(replayWindow))
+	switch {
+	case err != nil:
+		return caller{}, err
+	case !first:
+		return caller{}, errReplayed
+	}
+	return caller{kind: callerSignature, key: i, reach: cc.reach}, nil
+}
+
+// requireCaller answers 401 (or 400 for a malformed link) unless the request carries a bot link,
+// a ?secret= or a signature this service accepts. It runs before any other check so an
+// unauthenticated caller learns nothing and never reaches Zoom. The caller goes with the
+// exchange, for the handler's reach and the access log.
+func requireCaller(cc *callerCheck) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			q := r.URL.Query()
-			if len(q["secret"]) > 1 {
-				writeTextFailure(w, r, badRequest("secret is given more than once"))
+			c, err := cc.identify(r)
+			if err != nil {
+				cc.m.ObserveBotAuth(callerRefused)
+				writeTextFailure(w, r, err)
 				return
 			}
-			via := authRefused
-			switch {
-			case secrets.match(r.URL.Query().Get("secret")):
-				via = authSecret
-			case signed.verify(r):
-				via = authSignature
-			}
-			m.ObserveBotAuth(via)
-			if via == authRefused {
-				writeTextFailure(w, r, errUnauthorized)
-				return
-			}
+			cc.m.ObserveBotAuth(c.kind)
+			exchangeOf(w).caller = &c
 			// A parameter given twice is ambiguous: which one would Zoom be asked about?
-			for _, name := range []string{"meeting_id", "type", "user", "ref", "bypass_waiting_room", "rtms_stream_id"} {
+			q := r.URL.Query()
+			for _, name := range []string{"meeting_id", "type", "user", "ref", "bypass_waiting_room", "rtms_stream_id", "min_valid"} {
 				if len(q[name]) > 1 {
 					writeTextFailure(w, r, badRequest(name+" is given more than once"))
 					return
@@ -125,13 +210,52 @@ func requireCaller(secrets secretSet, signed signedCallback, m *metrics.Metrics)
 	}
 }
 
+// reachOf is what the request's caller reaches; outside requireCaller, the operator's own
+// account only.
+func reachOf(w http.ResponseWriter) vend.Reach {
+	if c := exchangeOf(w).caller; c != nil {
+		return c.reach
+	}
+	return vend.ReachOwnAccount
+}
+
+// memoryOnce is the OnceStore of a single process (no database): a map pruned as it is written.
+type memoryOnce struct {
+	mu       sync.Mutex
+	seen     map[string]time.Time
+	prunedAt time.Time
+}
+
+// FirstUse implements OnceStore.
+func (o *memoryOnce) FirstUse(_ context.Context, key string, expiresAt time.Time) (bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := time.Now()
+	if o.seen == nil {
+		o.seen = map[string]time.Time{}
+	}
+	if now.Sub(o.prunedAt) > time.Minute { // at most once a minute: a prune visits every key
+		o.prunedAt = now
+		for k, until := range o.seen {
+			if now.After(until) {
+				delete(o.seen, k)
+			}
+		}
+	}
+	if until, ok := o.seen[key]; ok && now.Before(until) {
+		return false, nil
+	}
+	o.seen[key] = expiresAt
+	return true, nil
+}
+
 // requireAdmin answers 401 unless the request carries Authorization: Bearer T with T one of
 // ADMIN_TOKENS (compared in constant time, every token visited).
 func requireAdmin(tokens secretSet) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearer(r)
-			if !ok || !tokens.match(token) {
+			if !ok || tokens.match(token) < 0 {
 				writeJSONFailure(w, r, errUnauthorized, adminBody)
 				return
 			}

@@ -134,17 +134,17 @@ func TestCallbackSecretsMatch(t *testing.T) {
 	cs := newSecretSet([]string{"first-secret", "second-secret"})
 	tests := []struct {
 		got  string
-		want bool
+		want int // the matching secret's index, -1 for none
 	}{
-		{"first-secret", true}, {"second-secret", true}, {"", false}, {"first", false},
-		{"first-secret ", false}, {"FIRST-SECRET", false}, {"first-secretsecond-secret", false},
+		{"first-secret", 0}, {"second-secret", 1}, {"", -1}, {"first", -1},
+		{"first-secret ", -1}, {"FIRST-SECRET", -1}, {"first-secretsecond-secret", -1},
 	}
 	for _, tt := range tests {
 		if got := cs.match(tt.got); got != tt.want {
 			t.Errorf("match(%q): got %v, want %v", tt.got, got, tt.want)
 		}
 	}
-	if newSecretSet(nil).match("anything") {
+	if newSecretSet(nil).match("anything") >= 0 {
 		t.Error("no secrets configured must match nothing")
 	}
 }

@@ -90,6 +90,9 @@ func newConnectedFixtureOn(tb testing.TB, db *sqlstore.DB, emuCfg func(*zoomemu.
 			SuccessURL: successURL, Now: clk.Now},
 		CallbackSecrets: []string{botSecret},
 		AdminTokens:     []string{adminToken},
+		// These tests ask for connected accounts' tokens with ?secret=, as
+		// CALLBACK_SECRETS_REACH=connected allows; access_test.go proves the default reach.
+		CallbackReach: vend.ReachConnected,
 	}
 	for _, option := range options {
 		option(&d, upstream.URL)
@@ -554,6 +557,7 @@ func TestConnectedRoutesWithTheDatabaseDown(t *testing.T) {
 		App:             vend.App{Connected: &vend.Connected{Manager: manager, Zoom: zoom.NewUserClient(zoom.Config{OAuthBaseURL: "http://127.0.0.1:1"}, "")}},
 		ConnectFlow:     &ConnectFlow{Links: links, Cookies: ring, Now: time.Now},
 		CallbackSecrets: []string{botSecret},
+		CallbackReach:   vend.ReachConnected,
 		AdminTokens:     []string{adminToken},
 	})
 	link, _ := links.Mint("r", time.Hour)

@@ -88,6 +88,8 @@ func classify(err error) failure {
 	case errors.Is(err, errEffectNotStored):
 		return failure{status: http.StatusInternalServerError, reason: errEffectNotStored.Error(), level: zerolog.ErrorLevel,
 			logged: "webhook: storing its effect failed; Zoom will retry"}
+	case errors.Is(err, vend.ErrNeedsLink):
+		return failure{status: http.StatusForbidden, reason: vend.ErrNeedsLink.Error(), level: zerolog.NoLevel}
 	case errors.Is(err, vend.ErrNoJoinTokenSource), errors.Is(err, vend.ErrNoRTMSSource):
 		return failure{status: http.StatusNotFound, reason: err.Error(), level: zerolog.NoLevel}
 	case errors.Is(err, rtms.ErrNotFound):

@@ -70,6 +70,10 @@ type exchange struct {
 	log          *zerolog.Logger
 	status, size int
 	headerValues [2]string // X-Request-Id's, then X-Content-Type-Options'
+	// caller is a bot route's caller, once known; via and connectionID say where a vended token
+	// came from. The access line names them, so the log alone says who got what.
+	caller            *caller
+	via, connectionID string
 }
 
 func (x *exchange) WriteHeader(status int) {
@@ -120,6 +124,18 @@ func (x *exchange) record(r *http.Request, took time.Duration, m *metrics.Metric
 		Int("status", status).
 		Int("size", x.size).
 		Dur("duration", took)
+	if c := x.caller; c != nil {
+		e = e.Str("caller", c.kind).Int("caller_key", c.key)
+		if c.linkExpires != 0 {
+			e = e.Int64("link_expires", c.linkExpires)
+		}
+	}
+	if x.via != "" {
+		e = e.Str("via", x.via)
+	}
+	if x.connectionID != "" {
+		e = e.Str("connection_id", x.connectionID)
+	}
 	if r.URL.RawQuery != "" {
 		query, unknown := redactQuery(r.URL.RawQuery)
 		e = e.Str("query", query)
@@ -189,7 +205,10 @@ var knownQueryKeys = map[string]func(value string) bool{
 	// A stream id is not a credential; its signature is.
 	"rtms_stream_id": func(v string) bool { return len(v) <= 64 && strings.Trim(v, "0123456789abcdefABCDEF") == "" },
 	"secret":         nil, "user": nil, "ref": nil, // the connect flow's and the callback's:
-	"expires": nil, "sig": nil, "code": nil, "state": nil, "error": nil,
+	"sig": nil, "code": nil, "state": nil, "error": nil,
+	// A link's expiry is a time, not a secret; its signature is.
+	"expires":   func(v string) bool { return len(v) <= 12 && strings.Trim(v, "0123456789") == "" },
+	"min_valid": func(v string) bool { return len(v) <= 6 && strings.Trim(v, "0123456789") == "" },
 }
 
 // maxLoggedQuery bounds the access log's query field.

@@ -35,10 +35,15 @@ func addRoutes(r chi.Router, d Deps) {
 	v := vend.New(app)
 	r.Group(func(r chi.Router) {
 		r.Use(noStore)
-		for _, path := range []string{"/zak", "/join-token", "/obf-token", "/rtms/stream", "/rtms/signature"} {
+		for _, path := range []string{"/zak", "/join-token", "/obf-token", "/access-token", "/rtms/stream", "/rtms/signature"} {
 			r.HandleFunc(path, methodNotAllowed) // every method but the GET registered below
 		}
-		guard := requireCaller(newSecretSet(d.CallbackSecrets), d.CallbackSigners, d.Metrics)
+		once := d.Once
+		if once == nil {
+			once = &memoryOnce{}
+		}
+		guard := requireCaller(&callerCheck{links: d.BotLinks, secrets: newSecretSet(d.CallbackSecrets),
+			signed: d.CallbackSigners, once: once, reach: d.CallbackReach, m: d.Metrics})
 		if app.S2S == nil && app.Connected == nil {
 			r.Get("/zak", featureOff(vend.S2SVariables))
 			r.Get("/join-token", featureOff(vend.S2SVariables))
@@ -48,8 +53,10 @@ func addRoutes(r chi.Router, d Deps) {
 		}
 		if app.Connected == nil {
 			r.Get("/obf-token", connectedOff)
+			r.Get("/access-token", connectedOff)
 		} else {
 			r.With(guard).Get("/obf-token", handleOBF(v))
+			r.With(guard).Get("/access-token", handleAccessToken(v))
 		}
 
 		// Realtime Media Streams: what a worker needs to join a stream, without the Client Secret.
@@ -92,12 +99,21 @@ func addRoutes(r chi.Router, d Deps) {
 	// The admin API, for the operator's backend.
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(noStore)
-		if len(d.AdminTokens) == 0 || app.Connected == nil {
-			r.HandleFunc("/*", adminOff("the admin API is off: set ADMIN_TOKENS (with connected accounts on)"))
+		if len(d.AdminTokens) == 0 || app.Connected == nil && d.BotLinks == nil {
+			r.HandleFunc("/*", adminOff("the admin API is off: set ADMIN_TOKENS (with connected accounts or BOT_LINK_KEYS on)"))
+			return
+		}
+		r.Use(requireAdmin(newSecretSet(d.AdminTokens)))
+		if d.BotLinks != nil {
+			r.Post("/bot-links", handleCreateBotLink(d.BotLinks, d.PublicURL))
+		} else {
+			r.Post("/bot-links", adminOff("bot links are off: set BOT_LINK_KEYS"))
+		}
+		if app.Connected == nil {
+			r.HandleFunc("/*", adminOff("this admin route needs connected accounts: set "+vend.ConnectedVariables))
 			return
 		}
 		m := app.Connected.Manager
-		r.Use(requireAdmin(newSecretSet(d.AdminTokens)))
 		r.Get("/connections", handleListConnections(m))
 		r.Get("/connections/{id}", handleGetConnection(m))
 		r.Delete("/connections/{id}", handleDeleteConnection(m))

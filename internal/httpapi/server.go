@@ -15,6 +15,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/attendee"
+	"github.com/zoomtoken/zoomtoken/internal/botlink"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
@@ -37,6 +38,15 @@ type Deps struct {
 	// App is the Zoom app tokens are vended from: its S2S client, connected accounts, RTMS
 	// streams and webhook tokens; each nil or empty part turns its routes off.
 	App vend.App
+	// BotLinks checks bot links (and mints them for POST /admin/bot-links); nil turns them off.
+	BotLinks *botlink.Keys
+	// CallbackReach is what ?secret= and signed requests reach (CALLBACK_SECRETS_REACH).
+	CallbackReach vend.Reach
+	// Once remembers signed requests' webhook-ids across replicas; nil remembers them in this
+	// process.
+	Once OnceStore
+	// PublicURL, when set, makes minted bot links whole URLs.
+	PublicURL string
 	// CallbackSecrets are the secrets the bot routes accept in ?secret=.
 	CallbackSecrets []string
 	// CallbackSigners verify bot requests signed the Standard Webhooks way, which need no

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
@@ -24,7 +25,7 @@ func handleZAK(v *vend.Vendor) http.HandlerFunc {
 			writeTextFailure(w, r, err)
 			return
 		}
-		token, err := v.ZAK(r.Context(), name)
+		token, err := v.ZAK(r.Context(), reachOf(w), name)
 		answerToken(w, r, token, err)
 	}
 }
@@ -46,9 +47,49 @@ func handleOBF(v *vend.Vendor) http.HandlerFunc {
 			writeTextFailure(w, r, err)
 			return
 		}
-		token, err := v.OBF(r.Context(), name, meetingID)
+		token, err := v.OBF(r.Context(), reachOf(w), name, meetingID)
 		answerToken(w, r, token, err)
 	}
+}
+
+// handleAccessToken serves GET /access-token?(ref=R|user=U)[&min_valid=S]&expires=…&sig=…: the
+// connection's access token itself, with at least min_valid seconds left (Recall.ai's
+// customer-managed OAuth). Only a bot link reaches it (or CALLBACK_SECRETS_REACH=connected).
+func handleAccessToken(v *vend.Vendor) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		name, err := parseName(q)
+		if err == nil && !name.Given() {
+			err = badRequest("name the connected user: user=<Zoom user id or email> or ref=<your id for them>")
+		}
+		minValid := defaultMinValid
+		if raw := q.Get("min_valid"); err == nil && raw != "" {
+			minValid, err = parseMinValid(raw)
+		}
+		if err != nil {
+			writeTextFailure(w, r, err)
+			return
+		}
+		token, err := v.AccessToken(r.Context(), reachOf(w), name, minValid)
+		answerToken(w, r, token, err)
+	}
+}
+
+// The min_valid an access token is asked with, as Recall.ai asks, and its bounds: an access
+// token lives an hour, and the refresh margin is a few minutes.
+const (
+	defaultMinValid = 120 * time.Second
+	minMinValid     = 60
+	maxMinValid     = 3300
+)
+
+// parseMinValid reads min_valid: whole seconds from 60 to 3300.
+func parseMinValid(raw string) (time.Duration, error) {
+	n, err := strconv.Atoi(raw)
+	if err != nil || strings.Trim(raw, "0123456789") != "" || n < minMinValid || n > maxMinValid {
+		return 0, badRequest("min_valid must be whole seconds from 60 to 3300")
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // handleJoinToken serves GET /join-token?secret=S&meeting_id=N[&type=T][&bypass_waiting_room=B]
@@ -60,7 +101,7 @@ func handleJoinToken(v *vend.Vendor) http.HandlerFunc {
 			writeTextFailure(w, r, err)
 			return
 		}
-		token, err := v.JoinToken(r.Context(), req)
+		token, err := v.JoinToken(r.Context(), reachOf(w), req)
 		answerToken(w, r, token, err)
 	}
 }
@@ -79,9 +120,8 @@ func answerToken(w http.ResponseWriter, r *http.Request, token vend.Token, err e
 		writeTextFailure(w, r, err)
 		return
 	}
-	if token.Via == vend.ViaConnection {
-		log.Debug().Str("connection", token.ConnectionID).Msg("token vended from a connection")
-	}
+	x := exchangeOf(w)
+	x.via, x.connectionID = token.Via, token.ConnectionID
 	writeToken(w, r, token.Value)
 }
 

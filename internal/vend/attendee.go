@@ -85,7 +85,7 @@ func (v *Vendor) Attendee(ctx context.Context, req attendee.Request, meetingID i
 		})
 	}
 	wg.Go(func() {
-		token, err := v.JoinToken(ctx, JoinTokenRequest{MeetingID: meetingID, Kind: zoom.LocalRecording})
+		token, err := v.JoinToken(ctx, ReachConnected, JoinTokenRequest{MeetingID: meetingID, Kind: zoom.LocalRecording})
 		if err != nil {
 			leave(LeftOut{Token: "join_token", ConnectionID: token.ConnectionID, Err: err})
 			return
@@ -128,7 +128,7 @@ func (v *Vendor) attendeeZAK(ctx context.Context, named []connections.Connection
 			return v.app.Connected.Zoom.ZAK(ctx, t, v.app.Connected.ZAKTTL)
 		}))
 	case v.app.S2S != nil && v.app.ZAKUser != "":
-		return v.ZAK(ctx, Name{})
+		return v.ZAK(ctx, ReachOwnAccount, Name{})
 	}
 	return Token{}, Reason("no connection is named and ZOOM_ZAK_USER is not set")
 }

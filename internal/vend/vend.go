@@ -72,6 +72,24 @@ var (
 	ErrNotAToken = errors.New("Zoom answered with something that is not a token")
 )
 
+// Reach is what a caller's credential reaches.
+type Reach int
+
+const (
+	// ReachOwnAccount is the operator's own account only: the S2S app's ZAK and join tokens.
+	// A plain ?secret= or a signed request has it by default.
+	ReachOwnAccount Reach = iota
+	// ReachConnected reaches connected accounts too: a bot link (its parameters are what it
+	// grants, and it was signed for exactly those), or any caller under
+	// CALLBACK_SECRETS_REACH=connected.
+	ReachConnected
+)
+
+// ErrNeedsLink says a token would come from a connected account, which the caller's credential
+// does not reach.
+var ErrNeedsLink = errors.New("a token from a connected account needs a bot link that names it (or, for /join-token, " +
+	"the meeting): mint one with POST /admin/bot-links or zoomtoken bot-link, see docs/meeting-bots.md#bot-links")
+
 // Via says which kind of credential made a token.
 const (
 	ViaS2S        = "s2s"
@@ -109,8 +127,11 @@ func New(app App) *Vendor { return &Vendor{app: app} }
 
 // ZAK returns the ZAK of the named connection, or without a name that of ZOOM_ZAK_USER from the
 // S2S app (concurrent requests share one call to Zoom).
-func (v *Vendor) ZAK(ctx context.Context, name Name) (Token, error) {
+func (v *Vendor) ZAK(ctx context.Context, reach Reach, name Name) (Token, error) {
 	if name.Given() {
+		if reach != ReachConnected {
+			return Token{}, ErrNeedsLink
+		}
 		cd, err := v.connected()
 		if err != nil {
 			return Token{}, err
@@ -142,7 +163,10 @@ func (v *Vendor) ZAK(ctx context.Context, name Name) (Token, error) {
 
 // OBF returns an on-behalf-of token of the named connection, for meetingID when it is not zero.
 // It is fresh each time: never cached or shared.
-func (v *Vendor) OBF(ctx context.Context, name Name, meetingID int64) (Token, error) {
+func (v *Vendor) OBF(ctx context.Context, reach Reach, name Name, meetingID int64) (Token, error) {
+	if reach != ReachConnected {
+		return Token{}, ErrNeedsLink
+	}
 	cd, err := v.connected()
 	if err != nil {
 		return Token{}, err
@@ -164,13 +188,17 @@ type JoinTokenRequest struct {
 }
 
 // JoinToken returns a fresh join token (never cached or shared: each is single-use), from the
-// named connection, else from the meeting's connected host, else from the S2S app.
-func (v *Vendor) JoinToken(ctx context.Context, req JoinTokenRequest) (Token, error) {
+// named connection, else from the meeting's connected host, else from the S2S app. A caller that
+// reaches the operator's own account only gets the S2S app's.
+func (v *Vendor) JoinToken(ctx context.Context, reach Reach, req JoinTokenRequest) (Token, error) {
 	req.Kind = cmp.Or(req.Kind, zoom.LocalRecording)
 	asUser := func(ctx context.Context, t zoom.UserToken) (string, error) {
 		return v.app.Connected.Zoom.JoinToken(ctx, t, req.MeetingID, req.Kind, req.Bypass)
 	}
 	if req.Name.Given() {
+		if reach != ReachConnected {
+			return Token{}, ErrNeedsLink
+		}
 		if _, err := v.connected(); err != nil {
 			return Token{}, err
 		}
@@ -181,6 +209,13 @@ func (v *Vendor) JoinToken(ctx context.Context, req JoinTokenRequest) (Token, er
 		asApp = func(ctx context.Context) (string, error) {
 			return v.app.S2S.JoinToken(ctx, req.MeetingID, req.Kind, req.Bypass)
 		}
+	}
+	if reach != ReachConnected {
+		if asApp == nil {
+			return Token{}, ErrNeedsLink
+		}
+		value, err := asApp(ctx)
+		return checked(Token{Value: value, Via: ViaS2S}, err)
 	}
 	return v.forMeeting(ctx, req.MeetingID, asUser, asApp)
 }
@@ -222,6 +257,24 @@ func (v *Vendor) forMeeting(ctx context.Context, meetingID int64,
 // connection has ended, or Zoom says the user cannot make this meeting's token.
 func hostCannotMake(err error) bool {
 	return errors.Is(err, connections.ErrReauthorizationRequired) || zoom.KindOf(err) == zoom.KindNotFound
+}
+
+// AccessToken returns the named connection's access token itself, with at least minValid left
+// (Recall.ai's customer-managed OAuth): only a caller that reaches connected accounts gets one.
+func (v *Vendor) AccessToken(ctx context.Context, reach Reach, name Name, minValid time.Duration) (Token, error) {
+	if reach != ReachConnected {
+		return Token{}, ErrNeedsLink
+	}
+	cd, err := v.connected()
+	if err != nil {
+		return Token{}, err
+	}
+	c, err := cd.Manager.Lookup(ctx, name.User, name.Ref)
+	if err != nil {
+		return Token{}, err
+	}
+	value, err := cd.Manager.AccessToken(ctx, c, minValid)
+	return checked(Token{Value: value, Via: ViaConnection, ConnectionID: c.ID}, err)
 }
 
 // RTMSControlRequest is what starting or stopping a meeting's stream is asked with.

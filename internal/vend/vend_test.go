@@ -81,7 +81,7 @@ func TestJoinTokenSources(t *testing.T) {
 	t.Run("the meeting's connected host", func(t *testing.T) {
 		f := newFixture(t)
 		v := vend.New(vend.App{S2S: f.s2s, Connected: f.cd})
-		got, err := v.JoinToken(ctx, vend.JoinTokenRequest{MeetingID: aliceMeeting, Kind: zoom.LocalRecording})
+		got, err := v.JoinToken(ctx, vend.ReachConnected, vend.JoinTokenRequest{MeetingID: aliceMeeting, Kind: zoom.LocalRecording})
 		if err != nil || got.Via != vend.ViaConnection || got.ConnectionID != f.alice.ID || got.PassedOver != nil || !vend.Plausible(got.Value) {
 			t.Fatalf("got %+v, %v; want alice's connection", got, err)
 		}
@@ -89,7 +89,7 @@ func TestJoinTokenSources(t *testing.T) {
 	t.Run("a meeting nobody connected hosts", func(t *testing.T) {
 		f := newFixture(t)
 		v := vend.New(vend.App{S2S: f.s2s, Connected: f.cd})
-		got, err := v.JoinToken(ctx, vend.JoinTokenRequest{MeetingID: appMeeting, Kind: zoom.LocalRecording})
+		got, err := v.JoinToken(ctx, vend.ReachConnected, vend.JoinTokenRequest{MeetingID: appMeeting, Kind: zoom.LocalRecording})
 		if err != nil || got.Via != vend.ViaS2S || got.ConnectionID != "" || got.PassedOver != nil {
 			t.Fatalf("got %+v, %v; want the S2S app", got, err)
 		}
@@ -98,34 +98,34 @@ func TestJoinTokenSources(t *testing.T) {
 		f := newFixture(t)
 		f.endAlice(t)
 		v := vend.New(vend.App{S2S: f.s2s, Connected: f.cd})
-		got, err := v.JoinToken(ctx, vend.JoinTokenRequest{MeetingID: aliceMeeting, Kind: zoom.LocalRecording})
+		got, err := v.JoinToken(ctx, vend.ReachConnected, vend.JoinTokenRequest{MeetingID: aliceMeeting, Kind: zoom.LocalRecording})
 		if err != nil || got.Via != vend.ViaS2S {
 			t.Fatalf("got %+v, %v; want the S2S app", got, err)
 		}
 		without := vend.New(vend.App{Connected: f.cd})
-		if _, err := without.JoinToken(ctx, vend.JoinTokenRequest{MeetingID: aliceMeeting}); !errors.Is(err, vend.ErrNoJoinTokenSource) {
+		if _, err := without.JoinToken(ctx, vend.ReachConnected, vend.JoinTokenRequest{MeetingID: aliceMeeting}); !errors.Is(err, vend.ErrNoJoinTokenSource) {
 			t.Errorf("without an S2S app: %v, want ErrNoJoinTokenSource", err)
 		}
 	})
 	t.Run("a named connection", func(t *testing.T) {
 		f := newFixture(t)
 		v := vend.New(vend.App{S2S: f.s2s, Connected: f.cd})
-		got, err := v.JoinToken(ctx, vend.JoinTokenRequest{MeetingID: aliceMeeting, Kind: zoom.LocalRecording, Name: vend.Name{Ref: "customer-42"}})
+		got, err := v.JoinToken(ctx, vend.ReachConnected, vend.JoinTokenRequest{MeetingID: aliceMeeting, Kind: zoom.LocalRecording, Name: vend.Name{Ref: "customer-42"}})
 		if err != nil || got.ConnectionID != f.alice.ID {
 			t.Fatalf("got %+v, %v; want alice's connection", got, err)
 		}
-		if _, err := v.JoinToken(ctx, vend.JoinTokenRequest{MeetingID: aliceMeeting, Name: vend.Name{Ref: "nobody"}}); !errors.Is(err, connections.ErrNotFound) {
+		if _, err := v.JoinToken(ctx, vend.ReachConnected, vend.JoinTokenRequest{MeetingID: aliceMeeting, Name: vend.Name{Ref: "nobody"}}); !errors.Is(err, connections.ErrNotFound) {
 			t.Errorf("an unknown ref: %v, want ErrNotFound (never a fall-back to another source)", err)
 		}
 	})
 	t.Run("the database down", func(t *testing.T) {
 		f := newFixture(t)
 		down := &vend.Connected{Manager: connections.NewManager(connections.ManagerConfig{Store: new(sqlstore.DB).Connections()}), Zoom: f.cd.Zoom}
-		got, err := vend.New(vend.App{S2S: f.s2s, Connected: down}).JoinToken(ctx, vend.JoinTokenRequest{MeetingID: appMeeting})
+		got, err := vend.New(vend.App{S2S: f.s2s, Connected: down}).JoinToken(ctx, vend.ReachConnected, vend.JoinTokenRequest{MeetingID: appMeeting})
 		if err != nil || got.Via != vend.ViaS2S || !errors.Is(got.PassedOver, connections.ErrUnavailable) {
 			t.Errorf("with the S2S app: %+v, %v; want its token, the map said passed over", got, err)
 		}
-		if _, err := vend.New(vend.App{Connected: down}).JoinToken(ctx, vend.JoinTokenRequest{MeetingID: appMeeting}); !errors.Is(err, connections.ErrUnavailable) {
+		if _, err := vend.New(vend.App{Connected: down}).JoinToken(ctx, vend.ReachConnected, vend.JoinTokenRequest{MeetingID: appMeeting}); !errors.Is(err, connections.ErrUnavailable) {
 			t.Errorf("without: %v, want ErrUnavailable", err)
 		}
 	})
@@ -137,10 +137,19 @@ func TestOffSourcesNameTheirVariables(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	for name, call := range map[string]func() error{
-		"ZAK without the S2S app":         func() error { _, err := vend.New(vend.App{}).ZAK(ctx, vend.Name{}); return err },
-		"ZAK without ZOOM_ZAK_USER":       func() error { _, err := vend.New(vend.App{S2S: f.s2s}).ZAK(ctx, vend.Name{}); return err },
-		"a named ZAK without connections": func() error { _, err := vend.New(vend.App{S2S: f.s2s}).ZAK(ctx, vend.Name{User: "u"}); return err },
-		"OBF without connections":         func() error { _, err := vend.New(vend.App{}).OBF(ctx, vend.Name{Ref: "r"}, 0); return err },
+		"ZAK without the S2S app": func() error { _, err := vend.New(vend.App{}).ZAK(ctx, vend.ReachConnected, vend.Name{}); return err },
+		"ZAK without ZOOM_ZAK_USER": func() error {
+			_, err := vend.New(vend.App{S2S: f.s2s}).ZAK(ctx, vend.ReachConnected, vend.Name{})
+			return err
+		},
+		"a named ZAK without connections": func() error {
+			_, err := vend.New(vend.App{S2S: f.s2s}).ZAK(ctx, vend.ReachConnected, vend.Name{User: "u"})
+			return err
+		},
+		"OBF without connections": func() error {
+			_, err := vend.New(vend.App{}).OBF(ctx, vend.ReachConnected, vend.Name{Ref: "r"}, 0)
+			return err
+		},
 		"RTMS off": func() error {
 			_, err := vend.New(vend.App{S2S: f.s2s}).ControlRTMS(ctx, vend.RTMSControlRequest{MeetingID: appMeeting})
 			return err
@@ -161,11 +170,11 @@ func TestZAK(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	v := vend.New(vend.App{S2S: f.s2s, ZAKUser: "bot@example.com", Connected: f.cd})
-	got, err := v.ZAK(ctx, vend.Name{})
+	got, err := v.ZAK(ctx, vend.ReachConnected, vend.Name{})
 	if err != nil || got.Via != vend.ViaS2S || !vend.Plausible(got.Value) {
 		t.Fatalf("S2S ZAK: %+v, %v", got, err)
 	}
-	mine, err := v.ZAK(ctx, vend.Name{User: "ALICE@example.com"})
+	mine, err := v.ZAK(ctx, vend.ReachConnected, vend.Name{User: "ALICE@example.com"})
 	if err != nil || mine.ConnectionID != f.alice.ID || mine.Value == got.Value {
 		t.Fatalf("alice's ZAK: %+v, %v", mine, err)
 	}
@@ -207,5 +216,66 @@ func TestPlausible(t *testing.T) {
 		if got := vend.Plausible(token); got != want {
 			t.Errorf("Plausible(%.30q) = %v, want %v", token, got, want)
 		}
+	}
+}
+
+// A caller that reaches the operator's own account only gets the S2S app's tokens: never one
+// made from a connected account, the meeting's host's included.
+func TestReachOwnAccount(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	v := vend.New(vend.App{S2S: f.s2s, ZAKUser: "bot@example.com", Connected: f.cd})
+	own := vend.ReachOwnAccount
+	got, err := v.JoinToken(ctx, own, vend.JoinTokenRequest{MeetingID: aliceMeeting})
+	if err == nil && got.Via != vend.ViaS2S {
+		t.Errorf("alice's meeting with a plain secret: a token via %s %s, want the S2S app's or none", got.Via, got.ConnectionID)
+	}
+	if got, err := v.ZAK(ctx, own, vend.Name{}); err != nil || got.Via != vend.ViaS2S {
+		t.Errorf("the S2S ZAK: %+v %v", got, err)
+	}
+	for name, call := range map[string]func() error{
+		"a named ZAK":  func() error { _, err := v.ZAK(ctx, own, vend.Name{Ref: "customer-42"}); return err },
+		"an OBF token": func() error { _, err := v.OBF(ctx, own, vend.Name{Ref: "customer-42"}, 0); return err },
+		"a named join token": func() error {
+			_, err := v.JoinToken(ctx, own, vend.JoinTokenRequest{MeetingID: aliceMeeting, Name: vend.Name{Ref: "customer-42"}})
+			return err
+		},
+		"an access token": func() error {
+			_, err := v.AccessToken(ctx, own, vend.Name{Ref: "customer-42"}, time.Minute)
+			return err
+		},
+		"a host's join token without an S2S app": func() error {
+			_, err := vend.New(vend.App{Connected: f.cd}).JoinToken(ctx, own, vend.JoinTokenRequest{MeetingID: aliceMeeting})
+			return err
+		},
+	} {
+		if err := call(); !errors.Is(err, vend.ErrNeedsLink) {
+			t.Errorf("%s: %v, want ErrNeedsLink", name, err)
+		}
+	}
+	for _, c := range f.emu.Requests() {
+		if strings.Contains(c.Path, "/users/me") {
+			t.Errorf("a call made as a connected user: %s %s", c.Method, c.Path)
+		}
+	}
+}
+
+// An access token with at least min_valid left: the stored one while it has that long, a
+// refreshed one (once) when it has not; either is one Zoom accepts.
+func TestAccessToken(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	v := vend.New(vend.App{Connected: f.cd})
+	first, err := v.AccessToken(ctx, vend.ReachConnected, vend.Name{Ref: "customer-42"}, 2*time.Minute)
+	if err != nil || first.ConnectionID != f.alice.ID || f.emu.Refreshes("alice-id") != 0 {
+		t.Fatalf("with an hour left: %+v %v, %d refreshes", first, err, f.emu.Refreshes("alice-id"))
+	}
+	// Asking for more than the token has left refreshes it, once.
+	second, err := v.AccessToken(ctx, vend.ReachConnected, vend.Name{Ref: "customer-42"}, 3300*time.Second+time.Hour)
+	if err != nil || second.Value == first.Value || f.emu.Refreshes("alice-id") != 1 {
+		t.Fatalf("wanting more than is left: %v, same token %v, %d refreshes", err, second.Value == first.Value, f.emu.Refreshes("alice-id"))
+	}
+	if _, err := f.cd.Zoom.OBF(ctx, zoom.UserToken{Value: second.Value}, 0); err != nil {
+		t.Errorf("Zoom refuses the vended access token: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,11 @@ import (
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/zoomtoken/zoomtoken/internal/botlink"
 	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -37,6 +41,7 @@ import (
 
 const (
 	callbackSecret = "replica-callback-secret-0123"
+	botLinkKey     = "replica-bot-link-key-0123456789abcdef"
 	adminToken     = "replica-admin-token-0123456789"
 )
 
@@ -134,7 +139,7 @@ func (c *cluster) env(publicURL string, extra []string) []string {
 		"ZOOM_ACCOUNT_ID=acct", "ZOOM_CLIENT_ID=s2s-client", "ZOOM_CLIENT_SECRET=s2s-secret", "ZOOM_ZAK_USER=bot@example.com",
 		"ZOOM_OAUTH_CLIENT_ID=oauth-client", "ZOOM_OAUTH_CLIENT_SECRET=oauth-secret",
 		"PUBLIC_URL=" + publicURL, "TOKEN_ENCRYPTION_KEYS=" + c.key, "DATABASE_URL=" + c.dbURL,
-		"CALLBACK_SECRETS=" + callbackSecret, "ADMIN_TOKENS=" + adminToken,
+		"CALLBACK_SECRETS=" + callbackSecret, "ADMIN_TOKENS=" + adminToken, "BOT_LINK_KEYS=" + botLinkKey,
 		"ZOOM_OAUTH_BASE_URL=" + c.emuURL, "ZOOM_API_BASE_URL=" + c.emuURL,
 		"LOG_LEVEL=warn", "SHUTDOWN_TIMEOUT=2s",
 	}, extra...)
@@ -204,7 +209,17 @@ func get(client *http.Client, url string) (int, string) {
 }
 
 func (c *cluster) obfURL(i int, user string) string {
-	return c.replicas[i%len(c.replicas)].url + "/obf-token?secret=" + callbackSecret + "&ref=" + user
+	return c.replicas[i%len(c.replicas)].url + c.link(map[string]string{"ref": user})
+}
+
+// link is a bot link to /obf-token with params, as the operator's backend mints one from the
+// recipe: the storms below reach connected accounts the way a bot does by default.
+func (c *cluster) link(params map[string]string) string {
+	path, _, err := botlink.New([][]byte{[]byte(botLinkKey)}, time.Now).Mint("/obf-token", params, time.Hour)
+	if err != nil {
+		panic(err)
+	}
+	return path
 }
 
 var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
@@ -380,7 +395,7 @@ func TestDatabaseConnectionsKilledUnderLoad(t *testing.T) {
 					s2sBad.Add(1)
 				}
 				u := c.users[i%len(c.users)]
-				switch status, body := get(client, r.url+"/obf-token?secret="+callbackSecret+"&ref="+u); status {
+				switch status, body := get(client, r.url+c.link(map[string]string{"ref": u})); status {
 				case 200:
 					obf.Add(1)
 				case 503:
@@ -534,5 +549,54 @@ func TestRTMSAcrossTwoReplicas(t *testing.T) {
 	control(c.replicas[0], "stop")
 	if status, _ := get(client, c.replicas[1].url+"/rtms/stream?secret="+callbackSecret+"&rtms_stream_id="+stream); status != http.StatusGone {
 		t.Errorf("after the stop: %d, want 410", status)
+	}
+}
+
+// Who may get what holds across replicas: a signed request is accepted once in the whole cluster,
+// a bot link reaches its own connection only, and a plain secret reaches no connected account.
+func TestAccessAcrossReplicas(t *testing.T) {
+	const signingSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	c := newCluster(t, 2, 2, "CALLBACK_SIGNING_SECRETS="+signingSecret)
+	wh, err := standardwebhooks.NewWebhook(signingSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func(url, id string) int {
+		sig, err := wh.Sign(id, time.Now(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+		req.Header.Set("webhook-signature", sig)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := signed(c.replicas[0].url+"/zak", "msg_replay_1"); status != http.StatusOK {
+		t.Fatalf("a signed /zak: %d", status)
+	}
+	if status := signed(c.replicas[1].url+"/zak", "msg_replay_1"); status != http.StatusUnauthorized {
+		t.Errorf("the same webhook-id on the second replica: %d, want 401", status)
+	}
+	if status := signed(c.replicas[1].url+"/zak", "msg_replay_2"); status != http.StatusOK {
+		t.Errorf("a fresh webhook-id on the second replica: %d", status)
+	}
+
+	mine := c.link(map[string]string{"ref": c.users[0]})
+	if status, body := get(client, c.replicas[1].url+mine); status != http.StatusOK || !strings.HasPrefix(body, "emu_obf_") {
+		t.Errorf("a link for %s: %d %.40q", c.users[0], status, body)
+	}
+	theirs := strings.Replace(mine, "ref="+c.users[0], "ref="+c.users[1], 1)
+	if status, _ := get(client, c.replicas[0].url+theirs); status != http.StatusUnauthorized {
+		t.Errorf("the link with its ref edited: %d, want 401", status)
+	}
+	status, body := get(client, c.replicas[0].url+"/obf-token?secret="+callbackSecret+"&ref="+c.users[0])
+	if status != http.StatusForbidden || !strings.Contains(body, "bot link") {
+		t.Errorf("a plain secret naming a connection: %d %q, want 403 saying a bot link is needed", status, body)
 	}
 }
