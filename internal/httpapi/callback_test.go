@@ -109,7 +109,7 @@ func TestSignedCallbacks(t *testing.T) {
 				if issued := emu.Issued(zoomemu.EndpointZAK); len(issued) != 1 || body != issued[0] {
 					t.Errorf("body is not the issued ZAK")
 				}
-				assertCounter(t, m, `zoomtoken_bot_auth_total{via="signature"} 1`)
+				assertCounter(t, m, `zoomtoken_bot_auth_total{caller="signature"} 1`)
 			case 401:
 				if body != "unauthorized" {
 					t.Errorf("body %q", body)
@@ -117,7 +117,7 @@ func TestSignedCallbacks(t *testing.T) {
 				if calls := emu.Requests(); len(calls) != 0 {
 					t.Errorf("a refused request reached Zoom: %v", calls)
 				}
-				assertCounter(t, m, `zoomtoken_bot_auth_total{via="refused"} 1`)
+				assertCounter(t, m, `zoomtoken_bot_auth_total{caller="refused"} 1`)
 			}
 		})
 	}
@@ -126,7 +126,7 @@ func TestSignedCallbacks(t *testing.T) {
 		if resp, _ := srv.do(t, http.MethodGet, "/zak?secret="+botSecret, nil, ""); resp.StatusCode != 200 {
 			t.Fatalf("got %d", resp.StatusCode)
 		}
-		assertCounter(t, m, `zoomtoken_bot_auth_total{via="secret"} 1`)
+		assertCounter(t, m, `zoomtoken_bot_auth_total{caller="secret"} 1`)
 	})
 }
 

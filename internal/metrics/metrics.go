@@ -82,8 +82,8 @@ func New() *Metrics {
 		}, []string{"category"}),
 		botAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "bot_auth_total",
-			Help: "Bot-route requests by how they were let in: secret (?secret=), signature (Standard Webhooks), or refused (401).",
-		}, []string{"via"}),
+			Help: "Bot-route requests by caller: link (a bot link), secret (?secret=), signature (Standard Webhooks), attendee (its callback), or refused (400, 401).",
+		}, []string{"caller"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "connection_refreshes_total",
 			Help: "Refreshes of connected accounts' tokens by outcome: refreshed, reauthorization_required, failed, not_stored.",
@@ -138,11 +138,11 @@ func (m *Metrics) ObserveRequest(route string, status int, took time.Duration) {
 	o.latency.Observe(took.Seconds())
 }
 
-// ObserveBotAuth records how a bot-route request was let in, or that it was refused. A nil
+// ObserveBotAuth records who a bot-route request came from, or that it was refused. A nil
 // Metrics records nothing.
-func (m *Metrics) ObserveBotAuth(via string) {
+func (m *Metrics) ObserveBotAuth(caller string) {
 	if m != nil {
-		m.botAuth.WithLabelValues(via).Inc()
+		m.botAuth.WithLabelValues(caller).Inc()
 	}
 }
 
