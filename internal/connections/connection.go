@@ -40,8 +40,9 @@ type Connection struct {
 	Refs   []string
 	Status Status
 	Scopes []string
-	// RefreshedAt is when the tokens were last obtained from Zoom (connect or refresh).
-	CreatedAt, UpdatedAt, RefreshedAt time.Time
+	// RefreshedAt is when the tokens were last obtained from Zoom (connect or refresh);
+	// ConnectedAt when the user last connected (the consent).
+	CreatedAt, UpdatedAt, RefreshedAt, ConnectedAt time.Time
 	// LastError says why the connection needs re-authorization; empty otherwise.
 	LastError string
 	Tokens    SealedTokens

@@ -299,16 +299,34 @@ func TestLookups(t *testing.T) {
 		if got, err := s.FindByEmail(ctx, "PERSON@example.com"); err != nil || got.ID != bb.ID {
 			t.Errorf("FindByEmail: %v %v, want %v", got.ID, err, bb.ID)
 		}
+		// A ref resolves to the connection attached to it last: a refresh or a death of either
+		// never moves it to the other person's account.
 		if got, err := s.FindByRef(ctx, "shared"); err != nil || got.ID != bb.ID {
 			t.Errorf("FindByRef: %v %v, want the later %v", got.ID, err, bb.ID)
+		}
+		if _, err := s.Update(ctx, a.ID, func(_ context.Context, cur connections.Connection) (connections.Change, error) {
+			return connections.Change{Tokens: &cur.Tokens, Refreshed: true}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.FindByRef(ctx, "shared"); err != nil || got.ID != bb.ID {
+			t.Errorf("FindByRef after the earlier one was refreshed: %v %v, want still %v", got.ID, err, bb.ID)
 		}
 		if _, err := s.Update(ctx, bb.ID, func(context.Context, connections.Connection) (connections.Change, error) {
 			return connections.Change{ReauthorizationRequired: "invalid_grant"}, nil
 		}); err != nil {
 			t.Fatal(err)
 		}
+		if got, err := s.FindByRef(ctx, "shared"); err != nil || got.ID != bb.ID || got.Status != connections.StatusReauthorizationRequired {
+			t.Errorf("FindByRef after the later one died: %v %v, want %v, which must connect again", got.ID, err, bb.ID)
+		}
+		// Connecting the earlier account under the ref again attaches it anew.
+		again := a
+		again.Ref = "shared"
+		time.Sleep(2 * time.Millisecond) // added_at is in milliseconds
+		save(t, s, again)
 		if got, err := s.FindByRef(ctx, "shared"); err != nil || got.ID != a.ID {
-			t.Errorf("FindByRef after the later one died: %v %v, want the active %v", got.ID, err, a.ID)
+			t.Errorf("FindByRef after a reconnect under the ref: %v %v, want %v", got.ID, err, a.ID)
 		}
 		if got, err := s.FindByEmail(ctx, "person@example.com"); err != nil || got.ID != a.ID {
 			t.Errorf("FindByEmail after the later one died: %v %v, want the active %v", got.ID, err, a.ID)
@@ -345,7 +363,7 @@ func TestListFilters(t *testing.T) {
 			want   []string
 		}{
 			{connections.Filter{}, ids},
-			{connections.Filter{Ref: "a"}, []string{ids[0], ids[2]}},
+			{connections.Filter{Ref: "a"}, []string{ids[2], ids[0]}}, // newest attachment first
 			{connections.Filter{Status: connections.StatusActive}, []string{ids[0], ids[1], ids[3]}},
 			{connections.Filter{Ref: "a", Status: connections.StatusReauthorizationRequired}, []string{ids[2]}},
 			{connections.Filter{Ref: "none"}, nil},

@@ -17,20 +17,23 @@ import (
 
 // writtenColumns lists the columns Save inserts; refs is kept by setRefs.
 const writtenColumns = `id, zoom_user_id, zoom_account_id, email, ref, status, scopes,
-	access_token, refresh_token, access_expires_at, created_at, updated_at, refreshed_at, last_error`
+	access_token, refresh_token, access_expires_at, created_at, updated_at, refreshed_at, connected_at, last_error`
 
 // columns lists a connection's columns in the order scanConnection reads them.
 const columns = writtenColumns + `, refs`
 
+// qualified is columns with each name qualified by the connections table's alias c, for joins.
+var qualified = "c." + strings.Join(strings.Split(strings.Join(strings.Fields(columns), ""), ","), ", c.")
+
 func scanConnection(row interface{ Scan(...any) error }) (connections.Connection, error) {
 	var (
-		c                                    connections.Connection
-		ref, lastError                       sql.NullString
-		scopes, status, refs                 string
-		expires, created, updated, refreshed int64
+		c                                               connections.Connection
+		ref, lastError                                  sql.NullString
+		scopes, status, refs                            string
+		expires, created, updated, refreshed, connected int64
 	)
 	err := row.Scan(&c.ID, &c.ZoomUserID, &c.ZoomAccountID, &c.Email, &ref, &status, &scopes,
-		&c.Tokens.Access, &c.Tokens.Refresh, &expires, &created, &updated, &refreshed, &lastError, &refs)
+		&c.Tokens.Access, &c.Tokens.Refresh, &expires, &created, &updated, &refreshed, &connected, &lastError, &refs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, connections.ErrNotFound
 	}
@@ -47,6 +50,7 @@ func scanConnection(row interface{ Scan(...any) error }) (connections.Connection
 	}
 	c.Tokens.AccessExpiresAt = fromMillis(expires)
 	c.CreatedAt, c.UpdatedAt, c.RefreshedAt = fromMillis(created), fromMillis(updated), fromMillis(refreshed)
+	c.ConnectedAt = fromMillis(connected)
 	return c, nil
 }
 
@@ -73,7 +77,7 @@ func (st *Connections) Save(ctx context.Context, c connections.Connection) (conn
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var id string
 		err := tx.QueryRowContext(ctx, `INSERT INTO connections (`+writtenColumns+`)
-			VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $10, $10, NULL)
+			VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $10, $10, $10, NULL)
 			ON CONFLICT (zoom_user_id) DO NOTHING
 			RETURNING id`,
 			c.ID, c.ZoomUserID, c.ZoomAccountID, c.Email, nullable(c.Ref), strings.Join(c.Scopes, " "),
@@ -84,7 +88,7 @@ func (st *Connections) Save(ctx context.Context, c connections.Connection) (conn
 			err = tx.QueryRowContext(ctx, `UPDATE connections SET
 					zoom_account_id = $2, email = $3, ref = COALESCE($4, ref), status = 'active', scopes = $5,
 					access_token = $6, refresh_token = $7, access_expires_at = $8,
-					updated_at = $9, refreshed_at = $9, last_error = NULL
+					updated_at = $9, refreshed_at = $9, connected_at = $9, last_error = NULL
 				WHERE zoom_user_id = $1
 				RETURNING id`,
 				c.ZoomUserID, c.ZoomAccountID, c.Email, nullable(c.Ref), strings.Join(c.Scopes, " "),
@@ -118,16 +122,17 @@ func (s *database) addRef(ctx context.Context, tx *sql.Tx, id, ref string, now i
 	if ref == "" {
 		return false, nil
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO connection_refs (connection_id, ref, added_at) VALUES ($1, $2, $3)
-		ON CONFLICT (connection_id, ref) DO NOTHING`, id, ref, now)
-	if err != nil {
+	var held int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM connection_refs WHERE connection_id = $1 AND ref = $2`, id, ref).Scan(&held); err != nil {
 		return false, err
 	}
-	added, err := res.RowsAffected()
-	if err != nil {
+	// A connect under a ref attaches it anew: the ref resolves to the connection attached to it
+	// last, whatever was refreshed or used since.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO connection_refs (connection_id, ref, added_at) VALUES ($1, $2, $3)
+		ON CONFLICT (connection_id, ref) DO UPDATE SET added_at = excluded.added_at`, id, ref, now); err != nil {
 		return false, err
 	}
-	return added == 1, s.setRefs(ctx, tx, id, ref, now)
+	return held == 0, s.setRefs(ctx, tx, id, ref, now)
 }
 
 // setRefs writes the connection's refs column from connection_refs, its ref (latest, or when
@@ -205,10 +210,10 @@ func (st *Connections) FindByEmail(ctx context.Context, email string) (connectio
 	return st.db.lookup(ctx, `SELECT `+columns+` FROM connections WHERE lower(email) = lower($1)`+preferActive, email)
 }
 
-// FindByRef implements connections.Store.
+// FindByRef implements connections.Store: the connection the ref was attached to last.
 func (st *Connections) FindByRef(ctx context.Context, ref string) (connections.Connection, error) {
 	return st.db.lookup(ctx, `SELECT `+columns+` FROM connections
-		WHERE id IN (SELECT connection_id FROM connection_refs WHERE ref = $1)`+preferActive, ref)
+		WHERE id = (SELECT connection_id FROM connection_refs WHERE ref = $1 ORDER BY added_at DESC, connection_id LIMIT 1)`, ref)
 }
 
 // List implements connections.Store.
@@ -217,9 +222,14 @@ func (st *Connections) List(ctx context.Context, f connections.Filter) ([]connec
 	if !ok {
 		return nil, connections.ErrUnavailable
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM connections
-		WHERE ($1 = '' OR id IN (SELECT connection_id FROM connection_refs WHERE ref = $1)) AND ($2 = '' OR status = $2)
-		ORDER BY created_at, id`, f.Ref, string(f.Status))
+	query := `SELECT ` + columns + ` FROM connections WHERE ($1 = '' OR status = $1) ORDER BY created_at, id`
+	args := []any{string(f.Status)}
+	if f.Ref != "" { // newest attachment of the ref first, as FindByRef resolves it
+		query = `SELECT ` + qualified + ` FROM connections c JOIN connection_refs r ON r.connection_id = c.id
+			WHERE r.ref = $2 AND ($1 = '' OR c.status = $1) ORDER BY r.added_at DESC, c.id`
+		args = append(args, f.Ref)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
