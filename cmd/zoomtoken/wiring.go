@@ -114,7 +114,7 @@ func newConnected(cfg config.Config, store connections.Store, m *metrics.Metrics
 		Branding:     httpapi.Branding{AppName: c.AppName, LogoURL: c.LogoURL, SupportURL: c.SupportURL},
 		Now:          time.Now,
 	}
-	return &vend.Connected{Manager: manager, Zoom: uc, ZAKTTL: cfg.ZAKTTL}, flow, nil
+	return &vend.Connected{Manager: manager, Zoom: uc, ZAKTTL: cfg.ZAKTTL, ClientID: c.ClientID}, flow, nil
 }
 
 // newUserClient returns the client of the user-managed OAuth app.

@@ -121,13 +121,23 @@ func (m *Manager) PMIChanged(ctx context.Context, zoomUserID string, pmi, previo
 	return storeError(s.DeleteMeeting(ctx, previous))
 }
 
+// ErrOvertaken says a deauthorization happened before the connection's latest connect: a
+// replay, or a removal the user undid by connecting again. It changes nothing.
+var ErrOvertaken = errors.New("the deauthorization is older than the connection's latest connect")
+
 // Deauthorized deletes the connection of a user who removed the app (an app_deauthorized
 // webhook): its tokens, which Zoom has revoked already, and its meetings. It records
-// connection.deleted. An unknown user is not an error.
-func (m *Manager) Deauthorized(ctx context.Context, zoomUserID string) error {
+// connection.deleted. An unknown user is not an error; a deauthorization at a time (not zero)
+// before the connection's latest connect is ErrOvertaken and deletes nothing.
+func (m *Manager) Deauthorized(ctx context.Context, zoomUserID string, at time.Time) error {
 	c, ok, err := m.connectedUser(ctx, zoomUserID)
 	if err != nil || !ok {
 		return err
+	}
+	// Whole seconds: a deauthorization_time written without milliseconds, in the second the
+	// user connected, is not taken for an older one.
+	if !at.IsZero() && at.Before(c.ConnectedAt.Truncate(time.Second)) {
+		return ErrOvertaken
 	}
 	if _, err := m.cfg.Store.Delete(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return storeError(err)

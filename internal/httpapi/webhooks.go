@@ -25,10 +25,6 @@ const webhookDeadline = 2500 * time.Millisecond
 // current. A storage failure answers 500, so Zoom retries.
 func handleZoomWebhook(app vend.App, met *metrics.Metrics, now func() time.Time) http.HandlerFunc {
 	tokens := app.WebhookTokens
-	var m *connections.Manager
-	if app.Connected != nil {
-		m = app.Connected.Manager
-	}
 	countWebhook := func(event, outcome string) {
 		if met != nil {
 			met.ObserveWebhook(event, outcome)
@@ -73,7 +69,7 @@ func handleZoomWebhook(app vend.App, met *metrics.Metrics, now func() time.Time)
 		if change, ok := rtmsChange(ev); ok {
 			outcome, err = applyRTMSEvent(ctx, w, app, ev, change)
 		} else {
-			outcome, err = applyZoomEvent(ctx, m, ev)
+			outcome, err = applyZoomEvent(ctx, w, app.Connected, ev)
 		}
 		if err != nil {
 			countWebhook(ev.Event, "failed")
@@ -87,16 +83,28 @@ func handleZoomWebhook(app vend.App, met *metrics.Metrics, now func() time.Time)
 }
 
 // applyZoomEvent changes what an event changes, with a deadline well inside Zoom's 3 seconds.
-func applyZoomEvent(ctx context.Context, m *connections.Manager, ev zoom.WebhookEvent) (string, error) {
-	if m == nil {
+func applyZoomEvent(ctx context.Context, w http.ResponseWriter, cd *vend.Connected, ev zoom.WebhookEvent) (string, error) {
+	if cd == nil {
 		return "ignored", nil // webhooks without connected accounts: acknowledged
 	}
+	m := cd.Manager
 	switch ev.Event {
 	case "app_deauthorized":
-		if ev.UserID == "" {
+		switch {
+		case ev.UserID == "":
+			return "ignored", nil
+		case ev.ClientID != cd.ClientID:
+			// Another app's users remove that app; a connection of this one stays.
+			requestLogger(w).Warn().Str("event", ev.Event).Msg("webhook: a deauthorization of another app (client_id); ignored")
 			return "ignored", nil
 		}
-		return "ok", m.Deauthorized(ctx, ev.UserID)
+		err := m.Deauthorized(ctx, ev.UserID, ev.DeauthorizedAt)
+		if errors.Is(err, connections.ErrOvertaken) {
+			requestLogger(w).Warn().Str("event", ev.Event).Time("deauthorization_time", ev.DeauthorizedAt).
+				Msg("webhook: a deauthorization older than the connection's latest connect (a replay, or undone by a reconnect); ignored")
+			return "ignored", nil
+		}
+		return "ok", err
 	case "meeting.created", "meeting.updated":
 		if ev.MeetingID == 0 || ev.HostID == "" {
 			return "ignored", nil

@@ -269,3 +269,36 @@ func drain(tb testing.TB, f *connectedFixture) []outbox.Event {
 		all = append(all, batch...)
 	}
 }
+
+// A deauthorization cannot be turned against a live connection: one of another app, or one older
+// than the connection's latest connect (a replay, or one a reconnect overtook), changes nothing.
+func TestDeauthorizationsThatChangeNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newConnectedFixture(t, webhookEmu, "", withWebhooks)
+	f.connect(t, "alice-id", "customer-42")
+	c := mustFind(t, f, "alice-id")
+	drain(t, f)
+	send := func(payload map[string]any) {
+		t.Helper()
+		if status, err := f.emu.SendWebhook(ctx, f.srv.URL+"/webhooks/zoom", "app_deauthorized", payload); err != nil || status != 200 {
+			t.Fatalf("app_deauthorized: %d %v", status, err)
+		}
+	}
+	send(map[string]any{"account_id": "acct-a", "user_id": "alice-id", "client_id": "another-apps-client",
+		"deauthorization_time": time.Now().UTC().Format(time.RFC3339Nano)})
+	send(map[string]any{"account_id": "acct-a", "user_id": "alice-id", "client_id": "oauth-client",
+		"deauthorization_time": c.ConnectedAt.Add(-time.Hour).Format(time.RFC3339Nano)})
+	if got, err := f.store.Get(ctx, c.ID); err != nil || got.Status != connections.StatusActive {
+		t.Fatalf("after the two: %+v %v, want the connection active", got.Status, err)
+	}
+	if events := drain(t, f); len(events) != 0 {
+		t.Errorf("events: %+v, want none", events)
+	}
+	assertCounter(t, f.srv.deps.Metrics, `zoomtoken_webhooks_total{event="app_deauthorized",outcome="ignored"} 2`)
+	// The app's own, after the connect, still deletes it.
+	send(map[string]any{"account_id": "acct-a", "user_id": "alice-id", "client_id": "oauth-client",
+		"deauthorization_time": time.Now().UTC().Format(time.RFC3339Nano)})
+	if _, err := f.store.Get(ctx, c.ID); !errors.Is(err, connections.ErrNotFound) {
+		t.Errorf("after a deauthorization of this app: %v, want the connection gone", err)
+	}
+}

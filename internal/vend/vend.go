@@ -45,6 +45,8 @@ type App struct {
 type Connected struct {
 	Manager *connections.Manager
 	Zoom    *zoom.UserClient
+	// ClientID is the OAuth app's: a deauthorization naming another app changes nothing.
+	ClientID string
 	// ZAKTTL is the lifetime asked of Zoom for a connected user's ZAK; zero for Zoom's default.
 	ZAKTTL time.Duration
 }

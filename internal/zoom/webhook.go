@@ -77,8 +77,10 @@ type WebhookEvent struct {
 	Event string
 	// PlainToken is endpoint.url_validation's challenge.
 	PlainToken string
-	// UserID is app_deauthorized's payload.user_id: who removed the app.
-	UserID string
+	// UserID is app_deauthorized's payload.user_id: who removed the app, and
+	// DeauthorizedAt its payload.deauthorization_time (zero when absent or unreadable).
+	UserID         string
+	DeauthorizedAt time.Time
 	// MeetingID and HostID are a meeting event's payload.object.id and host_id.
 	MeetingID int64
 	HostID    string
@@ -98,9 +100,10 @@ type WebhookEvent struct {
 type webhookEnvelope struct {
 	Event   string `json:"event"`
 	Payload struct {
-		PlainToken string `json:"plainToken"`
-		UserID     string `json:"user_id"`
-		Object     struct {
+		PlainToken          string          `json:"plainToken"`
+		UserID              string          `json:"user_id"`
+		DeauthorizationTime json.RawMessage `json:"deauthorization_time"`
+		Object              struct {
 			// ID is a meeting id (a number) in meeting events, a user id (a string) in
 			// user.updated.
 			ID     json.RawMessage `json:"id"`
@@ -142,7 +145,25 @@ func ParseWebhook(body []byte) (WebhookEvent, error) {
 	}
 	ev.RTMSStreamID, ev.MeetingUUID, ev.SessionID = p.RTMSStreamID, p.MeetingUUID, p.SessionID
 	ev.AccountID, ev.ClientID, ev.ServerURLs = p.AccountID, p.ClientID, firstString(p.ServerURLs)
+	ev.DeauthorizedAt = eventTime(p.DeauthorizationTime)
 	return ev, nil
+}
+
+// eventTime reads a time Zoom writes as RFC 3339 ("2019-06-17T13:52:28.632Z"), or, leniently, as
+// Unix milliseconds; zero otherwise.
+func eventTime(raw json.RawMessage) time.Time {
+	var text string
+	if json.Unmarshal(raw, &text) == nil {
+		if t, err := time.Parse(time.RFC3339Nano, text); err == nil {
+			return t
+		}
+		return time.Time{}
+	}
+	var ms int64
+	if json.Unmarshal(raw, &ms) == nil && ms > 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Time{}
 }
 
 // firstString reads a JSON string, or the first string of an array of them (server_urls is a

@@ -111,5 +111,5 @@ func (e *Emulator) Deauthorize(ctx context.Context, user, url string) (int, erro
 		return 0, fmt.Errorf("zoomemu: no user %q", user)
 	}
 	return e.SendWebhook(ctx, url, "app_deauthorized", map[string]any{"account_id": u.AccountID, "user_id": u.ID,
-		"client_id": clientID, "deauthorization_time": e.cfg.Now().UTC().Format(time.RFC3339), "signature": "emu"})
+		"client_id": clientID, "deauthorization_time": e.cfg.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"), "signature": "emu"})
 }

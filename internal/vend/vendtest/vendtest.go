@@ -66,5 +66,5 @@ func Connected(tb testing.TB, store connections.Store, emuURL, redirectURI strin
 		Now: c.Now, HTTPClient: c.HTTPClient, Budget: c.Budget}, redirectURI)
 	m := connections.NewManager(connections.ManagerConfig{Store: store, Vault: vault, Zoom: uc, RefusalGrace: c.RefusalGrace,
 		Refreshed: c.Refreshed, Now: c.Now, Logger: c.Logger})
-	return Accounts{Connected: &vend.Connected{Manager: m, Zoom: uc}, Vault: vault, Key: key, Ring: ring}
+	return Accounts{Connected: &vend.Connected{Manager: m, Zoom: uc, ClientID: ClientID}, Vault: vault, Key: key, Ring: ring}
 }
