@@ -1,3 +1,4 @@
+package zoom
 
 import (
 	"testing"
