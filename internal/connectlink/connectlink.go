@@ -68,7 +68,12 @@ func (s *Signer) Mint(ref string, ttl time.Duration) (string, time.Time) {
 func (s *Signer) Verify(q url.Values) (string, error) {
 	ref := q.Get("ref")
 	expires, err := strconv.ParseInt(q.Get("expires"), 10, 64)
-	sig, sigErr := base64.RawURLEncoding.DecodeString(q.Get("sig"))
+	// Strictly base64url without padding: Go's decoder skips line breaks, so the text must also
+	// be what encoding the bytes gives back.
+	sig, sigErr := base64.RawURLEncoding.Strict().DecodeString(q.Get("sig"))
+	if sigErr == nil && base64.RawURLEncoding.EncodeToString(sig) != q.Get("sig") {
+		sigErr = ErrInvalid
+	}
 	if err != nil || sigErr != nil || len(q["ref"]) > 1 || len(q["expires"]) > 1 || len(q["sig"]) > 1 {
 		return "", ErrInvalid
 	}

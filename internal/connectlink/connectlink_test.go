@@ -52,6 +52,12 @@ func TestMintVerify(t *testing.T) {
 		"a second ref":   func(q url.Values) { q.Add("ref", "x") },
 		"a second sig":   func(q url.Values) { q.Add("sig", q.Get("sig")) },
 		"sig not base64": func(q url.Values) { q.Set("sig", "!!") },
+		"a line break in sig": func(q url.Values) {
+			sig := q.Get("sig")
+			q.Set("sig", sig[:10]+"\n"+sig[10:])
+		},
+		"a carriage return in sig": func(q url.Values) { q.Set("sig", q.Get("sig")+"\r") },
+		"padding in sig":           func(q url.Values) { q.Set("sig", q.Get("sig")+"=") },
 	} {
 		altered := url.Values{}
 		for k, v := range q {
