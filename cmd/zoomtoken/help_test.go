@@ -44,6 +44,7 @@ func TestCommandHelpTouchesNothing(t *testing.T) {
 		"connect-link": "Usage: zoomtoken connect-link [-ref R] [-ttl 24h|86400]\n",
 		"healthcheck":  "Usage: zoomtoken healthcheck\n",
 		"version":      "Usage: zoomtoken version\n",
+		"bot-link":     "Usage: zoomtoken bot-link -route R",
 	}
 	check := func(t *testing.T) {
 		for name, want := range wants {

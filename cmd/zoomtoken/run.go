@@ -53,6 +53,9 @@ func commands() []command {
 		{name: "connect-link", synopsis: "[-ref R] [-ttl 24h|86400]",
 			summary: "prints a link a user opens to connect their Zoom account",
 			usage:   func(out io.Writer) { newConnectLinkFlags(out).Usage() }, run: runConnectLink},
+		{name: "bot-link", synopsis: "-route R [-ref R | -user U] [-meeting N] [-param k=v]... [-ttl 24h]",
+			summary: "prints a bot link: a URL to one bot route and its parameters that is its own credential",
+			usage:   func(out io.Writer) { botLinkFlags(out, paramFlags{}).Usage() }, run: runBotLink},
 		{name: "help", summary: "prints this help"},
 	}
 }

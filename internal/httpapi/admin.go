@@ -200,15 +200,15 @@ func parseBotLinkRequest(w http.ResponseWriter, r *http.Request) (string, map[st
 	if err != nil {
 		return "", nil, 0, err
 	}
-	if err := checkLinkParams(body.Route, body.Params); err != nil {
+	if err := CheckBotLinkParams(body.Route, body.Params); err != nil {
 		return "", nil, 0, err
 	}
 	return body.Route, body.Params, ttl, nil
 }
 
-// checkLinkParams checks a link's parameters as its route will when the link is used, so a link
+// CheckBotLinkParams checks a link's parameters as its route will when the link is used, so a link
 // that can only ever answer 400 is never minted.
-func checkLinkParams(route string, params map[string]string) error {
+func CheckBotLinkParams(route string, params map[string]string) error {
 	q := url.Values{}
 	for name, value := range params {
 		q.Set(name, value)

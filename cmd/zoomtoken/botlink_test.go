@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoomtoken/zoomtoken/internal/botlink"
+)
+
+// zoomtoken bot-link prints a link the service accepts for exactly what was asked, and refuses
+// what the route would.
+func TestBotLinkCommand(t *testing.T) {
+	t.Parallel()
+	key := "bot-link-key-for-the-command-test-0123456789"
+	keys, _ := newKeyBase64(t)
+	env := connectionsEnv(t, "sqlite:"+t.TempDir()+"/zt.db", keys)
+	env["BOT_LINK_KEYS"] = key
+	getenv := func(k string) string { return env[k] }
+	var stdout, stderr bytes.Buffer
+	args := []string{"zoomtoken", "bot-link", "-route", "/join-token", "-ref", "customer 42", "-meeting", "850-1234-5678",
+		"-param", "type=live_streaming", "-ttl", "3600"}
+	if err := run(context.Background(), args, getenv, &stdout, &stderr); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	u, err := url.Parse(strings.TrimSpace(stdout.String()))
+	if err != nil || u.Scheme+"://"+u.Host != env["PUBLIC_URL"] {
+		t.Fatalf("printed %q", stdout.String())
+	}
+	link, err := botlink.New([][]byte{[]byte(key)}, time.Now).Verify(u.Path, u.RawQuery)
+	want := url.Values{"ref": {"customer 42"}, "meeting_id": {"850-1234-5678"}, "type": {"live_streaming"}}
+	if err != nil || link.Params.Encode() != want.Encode() {
+		t.Errorf("the link: %v %v, want %v", link.Params, err, want)
+	}
+	for _, bad := range [][]string{
+		{"-route", "/obf-token"},                   // names no connection
+		{"-route", "/zak", "-meeting", "1"},        // /zak takes no meeting
+		{"-route", "/admin/connections"},           // not a bot route
+		{"-route", "/join-token", "-meeting", "x"}, // not a meeting id
+		{"-route", "/zak", "-ref", "a", "-param", "ref=b"},
+		{"-route", "/zak", "stray"},
+	} {
+		if err := run(context.Background(), append([]string{"zoomtoken", "bot-link"}, bad...), getenv, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("bot-link %v: no error", bad)
+		}
+	}
+}
