@@ -85,6 +85,9 @@ func Run(ctx context.Context, d Deps) []Check {
 	if len(d.Config.CallbackSigningSecrets) > 0 {
 		checks = append(checks, checkSigningSecrets(d.Config.CallbackSigningSecrets))
 	}
+	if d.Config.S2S != nil || d.Config.Connections != nil {
+		checks = append(checks, checkReach(d.Config))
+	}
 	if d.Config.Connections != nil && d.Connected != nil {
 		checks = append(checks, checkConnected(ctx, d.Config.Connections, d.Connected)...)
 		checks = append(checks, checkWebhooks(d.Config.WebhookSecretTokens))
@@ -393,4 +396,29 @@ func tokenFix(err error) string {
 		return "Zoom could not be reached: check the network and ZOOM_OAUTH_BASE_URL"
 	}
 	return "read Zoom's message above; the app's App Credentials page has the right values"
+}
+
+// checkReach reports who may get a connected account's tokens: with the default reach, only bot
+// links; with CALLBACK_SECRETS_REACH=connected, any secret or signed request (a warning). Keys too
+// short to sign links are refused by the configuration itself, and reported with its problems.
+func checkReach(cfg config.Config) Check {
+	c := Check{Name: "who reaches connected accounts", Status: Pass}
+	links := "bot links are off (BOT_LINK_KEYS unset)"
+	if n := len(cfg.BotLinkKeys); n > 0 {
+		links = fmt.Sprintf("bot links signed with %d key(s) of at least %d characters", n, config.MinBotLinkKeyLength)
+	}
+	switch {
+	case cfg.CallbackReach == config.ReachConnected && cfg.Connections != nil:
+		c.Status = Warn
+		c.Detail = "CALLBACK_SECRETS_REACH=connected: any ?secret= or signed request reaches every connected account; " + links
+		c.Fix = "give each bot a bot link (BOT_LINK_KEYS, POST /admin/bot-links), then unset CALLBACK_SECRETS_REACH"
+	case cfg.Connections != nil && len(cfg.BotLinkKeys) == 0:
+		c.Status = Warn
+		c.Detail = "?secret= and signed requests reach the operator's own account only, and " + links +
+			": no bot can get a connected account's token"
+		c.Fix = "set BOT_LINK_KEYS (openssl rand -hex 32) and mint a link per bot"
+	default:
+		c.Detail = "?secret= and signed requests reach the operator's own account only; " + links
+	}
+	return c
 }

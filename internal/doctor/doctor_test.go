@@ -315,3 +315,22 @@ func TestDependentChecksAreSkipped(t *testing.T) {
 		t.Errorf("database: %+v\nrows: %+v", dbCheck, rows)
 	}
 }
+
+func TestReachIsReported(t *testing.T) {
+	conns := &config.Connections{}
+	key := []config.Secret{config.NewSecret(strings.Repeat("k", 40))}
+	for name, tc := range map[string]struct {
+		cfg  config.Config
+		want Status
+		says string
+	}{
+		"the default, with links": {config.Config{Connections: conns, CallbackReach: config.ReachOwn, BotLinkKeys: key}, Pass, "1 key(s)"},
+		"the default, no links":   {config.Config{Connections: conns, CallbackReach: config.ReachOwn}, Warn, "no bot can get"},
+		"reach=connected":         {config.Config{Connections: conns, CallbackReach: config.ReachConnected, BotLinkKeys: key}, Warn, "reaches every connected account"},
+		"S2S only, secrets only":  {config.Config{S2S: &config.S2S{}, CallbackReach: config.ReachOwn}, Pass, "own account only"},
+	} {
+		if c := checkReach(tc.cfg); c.Status != tc.want || !strings.Contains(c.Detail, tc.says) {
+			t.Errorf("%s: %v %q, want %v saying %q", name, c.Status, c.Detail, tc.want, tc.says)
+		}
+	}
+}
