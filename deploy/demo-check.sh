@@ -25,7 +25,7 @@ expect() { # expect <pattern> <curl line>
 }
 
 mapfile -t lines < <(grep -E '^  curl ' "$out" | sed 's/^  //')
-[ "${#lines[@]}" -ge 25 ] || { echo "demo-check: expected 25 curl lines, found ${#lines[@]}" >&2; exit 1; }
+[ "${#lines[@]}" -ge 27 ] || { echo "demo-check: expected 27 curl lines, found ${#lines[@]}" >&2; exit 1; }
 expect '^\{"signature":"eyJ[^"]+","sdkKey":"demoSdkKey"\}$' "${lines[0]}"
 expect '^\{"signature":"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"\}$' "${lines[1]}"
 expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[2]}"
@@ -39,12 +39,14 @@ expect '^ok$' "${lines[8]}"
 expect 'zoomtoken_http_requests_total\{route="/zak",status="200"\}' "${lines[9]}"
 expect 'approves at once' "${lines[10]}"
 expect 'Your Zoom account is connected' "${lines[11]}"
-expect '^emu_obf_[A-Za-z0-9_-]+$' "${lines[12]}"
-expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[13]}"
-expect '"status":"active"' "${lines[14]}"
-expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[15]}"
-expect 'sent meeting.created; answered 200' "${lines[16]}"
+expect '"path":"/obf-token\?expires=[0-9]+&ref=demo-customer&sig=[A-Za-z0-9_-]+"' "${lines[12]}"
+expect '^emu_obf_[A-Za-z0-9_-]+$' "${lines[13]}"
+expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[14]}"
+expect 'needs a bot link' "${lines[15]}"
+expect '"status":"active"' "${lines[16]}"
 expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[17]}"
+expect 'sent meeting.created; answered 200' "${lines[18]}"
+expect '^emu_jt_[A-Za-z0-9_-]+$' "${lines[19]}"
 # attendee's callback, as docs/meeting-bots.md signs it by hand: its commands are the demo's.
 while IFS= read -r doc_line; do
   grep -qxF "  $doc_line" "$out" || { echo "demo-check: FAIL: docs/meeting-bots.md's line is not among make demo's: $doc_line" >&2; exit 1; }
@@ -53,8 +55,8 @@ echo "demo-check: ok: docs/meeting-bots.md's attendee commands are make demo's"
 attendee_script=$(sed -n '/^  export SVC=[^ ]*$/,/^  curl .*callbacks\/attendee/p' "$out" | sed 's/^  //')
 grep -q 'callbacks/attendee' <<<"$attendee_script" || { echo "demo-check: the demo prints no attendee callback" >&2; exit 1; }
 expect '^\{"zak_token":"emu_zak_[^"]+","join_token":"emu_jt_[^"]+","onbehalf_token":"emu_obf_[^"]+"\}$' "$attendee_script"
-expect 'app_deauthorized answered 200' "${lines[19]}"
-expect 'no connected Zoom account' "${lines[20]}"
+expect 'app_deauthorized answered 200' "${lines[21]}"
+expect 'no connected Zoom account' "${lines[22]}"
 # Realtime Media Streams, as docs/rtms.md runs them: its commands are the demo's, to the letter.
 while IFS= read -r doc_line; do
   grep -qxF "  $doc_line" "$out" || { echo "demo-check: FAIL: docs/rtms.md's line is not among make demo's: $doc_line" >&2; exit 1; }
@@ -63,12 +65,12 @@ echo "demo-check: ok: docs/rtms.md's commands are make demo's"
 # The export line, then each command in turn.
 eval "$(grep -E '^  export SVC=.* EMU=' "$out")"
 [ -n "${SVC:-}" ] || { echo "demo-check: the demo printed no export line for RTMS" >&2; exit 1; }
-expect '"action":"start","connection_id":null,"meeting_id":"123456789","via":"s2s"' "${lines[21]}"
+expect '"action":"start","connection_id":null,"meeting_id":"123456789","via":"s2s"' "${lines[23]}"
 for _ in $(seq 50); do STREAM=$(curl -s "$EMU/_emu/rtms/stream?meeting=123456789"); [ ${#STREAM} -eq 32 ] && break; sleep 0.1; done
 grep -qF 'STREAM=$(curl -s "$EMU/_emu/rtms/stream?meeting=123456789")' "$out" || { echo "demo-check: the demo does not print the STREAM line" >&2; exit 1; }
 export STREAM
 for _ in $(seq 50); do curl -sf "$SVC/rtms/stream?secret=$SECRET&rtms_stream_id=$STREAM" >/dev/null && break; sleep 0.1; done
-expect '"signature":"[0-9a-f]{64}"' "${lines[22]}"
+expect '"signature":"[0-9a-f]{64}"' "${lines[24]}"
 worker_line=$(grep -E '^  go run ./examples/rtmsworker ' "$out" | sed 's/^  //')
 worker_out=$(mktemp)
 bash -c "$worker_line" >"$worker_out" 2>&1 &
@@ -76,11 +78,11 @@ worker=$!
 for _ in $(seq 600); do grep -q '^Alice: ' "$worker_out" && break; sleep 0.1; done
 grep -q '^Alice: ' "$worker_out" || { cat "$worker_out"; echo "demo-check: FAIL: the worker got no transcript" >&2; exit 1; }
 echo "demo-check: ok: the worker joined without the Client Secret and printed: $(grep -m1 '^Alice: ' "$worker_out")"
-expect 'stopped; meeting.rtms_stopped sent' "${lines[23]}"
+expect 'stopped; meeting.rtms_stopped sent' "${lines[25]}"
 wait "$worker" || { cat "$worker_out"; echo "demo-check: FAIL: the worker did not end cleanly at the stop" >&2; exit 1; }
 echo "demo-check: ok: the worker ended with the stream"
 rm -f "$worker_out"
-expect 'HTTP/1.1 410' "${lines[24]}"
+expect 'HTTP/1.1 410' "${lines[26]}"
 grep -q '0 failed' "$out" || { cat "$out"; echo "demo-check: the doctor found problems in the demo" >&2; exit 1; }
 echo "demo-check: ok: zoomtoken doctor is all green"
 doctor_line=$(grep -E "^  \(cd '.*' && '.*/zoomtoken' doctor\)$" "$out" | sed 's/^  //')

@@ -10,6 +10,7 @@ emu="http://127.0.0.1:$emu_port"
 svc="http://127.0.0.1:$port"
 secret="demo-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 admin="demo-admin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+linkkey="demo-link-key-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 # The demo's own database and encryption key, thrown away when it stops.
 work=$(mktemp -d)
 key=$(head -c 32 /dev/urandom | base64)
@@ -64,6 +65,7 @@ config=(
   ZOOM_CLIENT_SECRET=demo-client-secret
   ZOOM_ZAK_USER=bot@example.com
   CALLBACK_SECRETS="$secret"
+  BOT_LINK_KEYS="$linkkey"
   ZOOM_OAUTH_BASE_URL="$emu"
   ZOOM_API_BASE_URL="$emu"
   ZOOM_OAUTH_CLIENT_ID=demo-oauth-client
@@ -87,6 +89,12 @@ pids+=($!)
 wait_for "$svc/healthz"
 
 link=$(env -i "${config[@]}" "$bin/zoomtoken" connect-link -ref demo-customer 2>/dev/null)
+# Bot links: each a URL that is its own credential for one route and its parameters.
+botlink() { env -i "${config[@]}" "$bin/zoomtoken" bot-link "$@" 2>/dev/null; }
+obf_link=$(botlink -route /obf-token -ref demo-customer)
+zak_link=$(botlink -route /zak -ref demo-customer)
+host_link=$(botlink -route /join-token -meeting 123456789)
+new_meeting_link=$(botlink -route /join-token -meeting 555000111)
 
 echo
 echo "zoomtoken doctor, against the emulator:"
@@ -135,20 +143,28 @@ or let the emulator approve, and follow the link with curl (the cookie jar is th
   curl -s -X POST '$emu/_emu/approve?user=demo-user'
   curl -sL -c '$work/cookies' -b '$work/cookies' '$link'
 
+  # a bot gets a connected user's tokens with a bot link: a URL that is its own credential for
+  # one route and its parameters until it expires (docs/meeting-bots.md#bot-links); mint one
+  # with the admin API, with zoomtoken bot-link, or in your own backend from the recipe
+  curl -s -X POST $svc/admin/bot-links -H 'Authorization: Bearer $admin' -d '{"route":"/obf-token","params":{"ref":"demo-customer"}}'
+
   # then an OBF token and the ZAK of the connected user, as a bot asks for them
+  curl -s '$obf_link'
+  curl -s '$zak_link'
+
+  # the callback secret alone reaches your own account only: 403, and Zoom is not called
   curl -s '$svc/obf-token?secret=$secret&ref=demo-customer'
-  curl -s '$svc/zak?secret=$secret&ref=demo-customer'
 
   # the connection, as the admin API shows it (no token in it)
   curl -s $svc/admin/connections -H 'Authorization: Bearer $admin'
 
-  # the user hosts meeting 123456789: its join token now comes from their own account
-  curl -s '$svc/join-token?secret=$secret&meeting_id=123456789'
+  # the user hosts meeting 123456789: a link for that meeting gets its join token from their account
+  curl -s '$host_link'
 
   # Zoom tells zoomtoken about a new meeting with a signed webhook, as it would in production
   curl -s -X POST '$emu/_emu/webhook?event=meeting.created&meeting=555000111&host=demo-user&url=$svc/webhooks/zoom'
   # zoomtoken now maps the meeting to its host: its join token comes from the user's account
-  curl -s '$svc/join-token?secret=$secret&meeting_id=555000111'
+  curl -s '$new_meeting_link'
 
   # attendee's bots ask POST /callbacks/attendee for their tokens (docs/meeting-bots.md#attendee),
   # signed with the project's webhook secret as attendee signs them
@@ -160,7 +176,7 @@ or let the emulator approve, and follow the link with curl (the cookie jar is th
 
   # the user removes the app in Zoom: the connection is gone, and bots are told so
   curl -s -X POST '$emu/_emu/users/demo-user/deauthorize?url=$svc/webhooks/zoom'
-  curl -s '$svc/obf-token?secret=$secret&ref=demo-customer'
+  curl -s '$obf_link'
 
 Realtime Media Streams (docs/rtms.md): zoomtoken starts a meeting's stream and signs for its
 workers, so no worker holds the Client Secret. In another shell:
