@@ -15,6 +15,9 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/outbox"
+	"github.com/zoomtoken/zoomtoken/internal/postgres"
+	"github.com/zoomtoken/zoomtoken/internal/postgres/pgtest"
+	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -273,8 +276,21 @@ func drain(tb testing.TB, f *connectedFixture) []outbox.Event {
 // A deauthorization cannot be turned against a live connection: one of another app, or one older
 // than the connection's latest connect (a replay, or one a reconnect overtook), changes nothing.
 func TestDeauthorizationsThatChangeNothing(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		testDeauthorizationsThatChangeNothing(t, newConnectedFixture(t, webhookEmu, "", withWebhooks))
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		testDeauthorizationsThatChangeNothing(t, newConnectedFixtureOn(t, db, webhookEmu, "", withWebhooks))
+	})
+}
+
+func testDeauthorizationsThatChangeNothing(t *testing.T, f *connectedFixture) {
 	ctx := context.Background()
-	f := newConnectedFixture(t, webhookEmu, "", withWebhooks)
 	f.connect(t, "alice-id", "customer-42")
 	c := mustFind(t, f, "alice-id")
 	drain(t, f)
