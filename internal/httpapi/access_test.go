@@ -12,9 +12,6 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/zoomtoken/zoomtoken/internal/botlink"
-	"github.com/zoomtoken/zoomtoken/internal/postgres"
-	"github.com/zoomtoken/zoomtoken/internal/postgres/pgtest"
-	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -81,22 +78,7 @@ func (f *connectedFixture) lastAccessLine(tb testing.TB) map[string]any {
 }
 
 func TestWhoGetsWhat(t *testing.T) {
-	for _, backend := range []struct {
-		name string
-		open func(testing.TB) *sqlstore.DB
-	}{
-		{"SQLite", func(tb testing.TB) *sqlstore.DB { return sqlitetest.Open(tb, sqlstore.Options{}) }},
-		{"PostgreSQL", func(tb testing.TB) *sqlstore.DB {
-			db, err := postgres.Open(context.Background(), pgtest.NewDatabase(tb), sqlstore.Options{})
-			if err != nil {
-				tb.Fatal(err)
-			}
-			tb.Cleanup(func() { db.Close() })
-			return db
-		}},
-	} {
-		t.Run(backend.name, func(t *testing.T) { testWhoGetsWhat(t, accessFixture(t, backend.open(t))) })
-	}
+	forEachDatabase(t, func(t *testing.T, db *sqlstore.DB) { testWhoGetsWhat(t, accessFixture(t, db)) })
 }
 
 func testWhoGetsWhat(t *testing.T, f *connectedFixture) {

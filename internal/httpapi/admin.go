@@ -14,7 +14,6 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/botlink"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
-	"github.com/zoomtoken/zoomtoken/internal/vend"
 )
 
 // maxAdminBody bounds an admin request body; a connect-link request is a few dozen bytes.
@@ -220,10 +219,7 @@ func CheckBotLinkParams(route string, params map[string]string) error {
 	case "/join-token":
 		_, err = parseJoinTokenRequest(q)
 	case "/obf-token", "/access-token":
-		var name vend.Name
-		if name, err = parseName(q); err == nil && !name.Given() {
-			err = badRequest(route + " links must name the connection: ref or user")
-		}
+		_, err = parseRequiredName(q)
 		if raw := q.Get("meeting_id"); err == nil && raw != "" && route == "/obf-token" {
 			_, err = parseMeetingID(raw)
 		}

@@ -17,10 +17,7 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/attendee"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
-	"github.com/zoomtoken/zoomtoken/internal/postgres"
-	"github.com/zoomtoken/zoomtoken/internal/postgres/pgtest"
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
-	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -153,22 +150,7 @@ func joinTokensBy(emu *zoomemu.Emulator, by string) []string {
 }
 
 func TestAttendeeCallback(t *testing.T) {
-	for _, backend := range []struct {
-		name string
-		open func(testing.TB) *sqlstore.DB
-	}{
-		{"SQLite", func(tb testing.TB) *sqlstore.DB { return sqlitetest.Open(tb, sqlstore.Options{}) }},
-		{"PostgreSQL", func(tb testing.TB) *sqlstore.DB {
-			store, err := postgres.Open(context.Background(), pgtest.NewDatabase(tb), sqlstore.Options{})
-			if err != nil {
-				tb.Fatal(err)
-			}
-			tb.Cleanup(func() { store.Close() })
-			return store
-		}},
-	} {
-		t.Run(backend.name, func(t *testing.T) { testAttendeeCallback(t, attendeeFixture(t, backend.open(t))) })
-	}
+	forEachDatabase(t, func(t *testing.T, db *sqlstore.DB) { testAttendeeCallback(t, attendeeFixture(t, db)) })
 }
 
 func testAttendeeCallback(t *testing.T, f *connectedFixture) {

@@ -17,6 +17,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
+	"github.com/zoomtoken/zoomtoken/internal/postgres"
+	"github.com/zoomtoken/zoomtoken/internal/postgres/pgtest"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
+	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 )
 
 // testServer is the real handler behind a loopback listener, with its logs captured at debug
@@ -120,4 +124,17 @@ func header(kv ...string) http.Header {
 		h.Add(kv[i], kv[i+1])
 	}
 	return h
+}
+
+// forEachDatabase runs test on a fresh SQLite database and a fresh PostgreSQL one.
+func forEachDatabase(t *testing.T, test func(t *testing.T, db *sqlstore.DB)) {
+	t.Run("SQLite", func(t *testing.T) { test(t, sqlitetest.Open(t, sqlstore.Options{})) })
+	t.Run("PostgreSQL", func(t *testing.T) {
+		db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		test(t, db)
+	})
 }

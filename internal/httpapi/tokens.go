@@ -35,10 +35,7 @@ func handleZAK(v *vend.Vendor) http.HandlerFunc {
 func handleOBF(v *vend.Vendor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		name, err := parseName(q)
-		if err == nil && !name.Given() {
-			err = badRequest("name the connected user: user=<Zoom user id or email> or ref=<your id for them>")
-		}
+		name, err := parseRequiredName(q)
 		var meetingID int64
 		if raw := q.Get("meeting_id"); err == nil && raw != "" {
 			meetingID, err = parseMeetingID(raw)
@@ -58,10 +55,7 @@ func handleOBF(v *vend.Vendor) http.HandlerFunc {
 func handleAccessToken(v *vend.Vendor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		name, err := parseName(q)
-		if err == nil && !name.Given() {
-			err = badRequest("name the connected user: user=<Zoom user id or email> or ref=<your id for them>")
-		}
+		name, err := parseRequiredName(q)
 		minValid := defaultMinValid
 		if raw := q.Get("min_valid"); err == nil && raw != "" {
 			minValid, err = parseMinValid(raw)
@@ -132,6 +126,15 @@ func parseName(q url.Values) (vend.Name, error) {
 		return vend.Name{}, badRequest("give user or ref, not both")
 	}
 	return name, nil
+}
+
+// parseRequiredName is parseName for the routes that always name a connection.
+func parseRequiredName(q url.Values) (vend.Name, error) {
+	name, err := parseName(q)
+	if err == nil && !name.Given() {
+		err = badRequest("name the connected user: user=<Zoom user id or email> or ref=<your id for them>")
+	}
+	return name, err
 }
 
 // parseMeetingID reads a numeric meeting id, dropping the spaces and dashes people copy along

@@ -15,8 +15,6 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/outbox"
-	"github.com/zoomtoken/zoomtoken/internal/postgres"
-	"github.com/zoomtoken/zoomtoken/internal/postgres/pgtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
@@ -276,15 +274,7 @@ func drain(tb testing.TB, f *connectedFixture) []outbox.Event {
 // A deauthorization cannot be turned against a live connection: one of another app, or one older
 // than the connection's latest connect (a replay, or one a reconnect overtook), changes nothing.
 func TestDeauthorizationsThatChangeNothing(t *testing.T) {
-	t.Run("SQLite", func(t *testing.T) {
-		testDeauthorizationsThatChangeNothing(t, newConnectedFixture(t, webhookEmu, "", withWebhooks))
-	})
-	t.Run("PostgreSQL", func(t *testing.T) {
-		db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), sqlstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+	forEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		testDeauthorizationsThatChangeNothing(t, newConnectedFixtureOn(t, db, webhookEmu, "", withWebhooks))
 	})
 }

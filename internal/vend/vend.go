@@ -131,10 +131,7 @@ func New(app App) *Vendor { return &Vendor{app: app} }
 // S2S app (concurrent requests share one call to Zoom).
 func (v *Vendor) ZAK(ctx context.Context, reach Reach, name Name) (Token, error) {
 	if name.Given() {
-		if reach != ReachConnected {
-			return Token{}, ErrNeedsLink
-		}
-		cd, err := v.connected()
+		cd, err := v.connected(reach)
 		if err != nil {
 			return Token{}, err
 		}
@@ -166,10 +163,7 @@ func (v *Vendor) ZAK(ctx context.Context, reach Reach, name Name) (Token, error)
 // OBF returns an on-behalf-of token of the named connection, for meetingID when it is not zero.
 // It is fresh each time: never cached or shared.
 func (v *Vendor) OBF(ctx context.Context, reach Reach, name Name, meetingID int64) (Token, error) {
-	if reach != ReachConnected {
-		return Token{}, ErrNeedsLink
-	}
-	cd, err := v.connected()
+	cd, err := v.connected(reach)
 	if err != nil {
 		return Token{}, err
 	}
@@ -198,10 +192,7 @@ func (v *Vendor) JoinToken(ctx context.Context, reach Reach, req JoinTokenReques
 		return v.app.Connected.Zoom.JoinToken(ctx, t, req.MeetingID, req.Kind, req.Bypass)
 	}
 	if req.Name.Given() {
-		if reach != ReachConnected {
-			return Token{}, ErrNeedsLink
-		}
-		if _, err := v.connected(); err != nil {
+		if _, err := v.connected(reach); err != nil {
 			return Token{}, err
 		}
 		return v.fromNamed(ctx, req.Name, asUser)
@@ -264,10 +255,7 @@ func hostCannotMake(err error) bool {
 // AccessToken returns the named connection's access token itself, with at least minValid left
 // (Recall.ai's customer-managed OAuth): only a caller that reaches connected accounts gets one.
 func (v *Vendor) AccessToken(ctx context.Context, reach Reach, name Name, minValid time.Duration) (Token, error) {
-	if reach != ReachConnected {
-		return Token{}, ErrNeedsLink
-	}
-	cd, err := v.connected()
+	cd, err := v.connected(reach)
 	if err != nil {
 		return Token{}, err
 	}
@@ -331,10 +319,14 @@ func (v *Vendor) StreamJoin(ctx context.Context, streamID string) (rtms.Join, er
 	return v.app.RTMS.Join(ctx, streamID)
 }
 
-// connected returns the connected accounts, or Off when they are not configured.
-func (v *Vendor) connected() (*Connected, error) {
-	if v.app.Connected == nil {
+// connected returns the connected accounts for a caller that reaches them: Off when they are not
+// configured, ErrNeedsLink for a caller that does not reach them.
+func (v *Vendor) connected(reach Reach) (*Connected, error) {
+	switch {
+	case v.app.Connected == nil:
 		return nil, Off{ConnectedVariables}
+	case reach != ReachConnected:
+		return nil, ErrNeedsLink
 	}
 	return v.app.Connected, nil
 }
