@@ -15,7 +15,6 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
-	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
 var (
@@ -23,31 +22,16 @@ var (
 	oldLinkKey = []byte("an-older-bot-link-key-0123456789abcdef")
 )
 
-// accessFixture is the whole service with the default reach: alice connected as customer-42
-// (hosting 81112223333), bob as mobile, the S2S app, bot links, signed requests.
+// accessFixture is s2sFixture with the default reach, bot links and signed requests.
 func accessFixture(tb testing.TB, db *sqlstore.DB) *connectedFixture {
 	tb.Helper()
 	signer, _ := standardwebhooks.NewWebhook(signingSecret)
-	f := newConnectedFixtureOn(tb, db, func(c *zoomemu.Config) {
-		c.Apps = []zoomemu.App{{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret"}}
-		c.Users = append(c.Users, zoomemu.User{ID: "bot-id", Email: botUser})
-		c.Meetings = []int64{s2sMeeting}
-	}, "", func(d *Deps, upstream string) {
-		d.App.S2S = zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
-			OAuthBaseURL: upstream, APIBaseURL: upstream, Budget: 2 * time.Second})
-		d.App.ZAKUser = botUser
+	return s2sFixture(tb, db, func(d *Deps) {
 		d.BotLinks = botlink.New([][]byte{linkKey, oldLinkKey}, time.Now)
 		d.CallbackReach = vend.ReachOwnAccount
 		d.CallbackSigners = []*standardwebhooks.Webhook{signer}
 		d.PublicURL = "https://tokens.example.com"
 	})
-	f.connect(tb, "alice-id", "customer-42")
-	f.connect(tb, "bob-id", "mobile")
-	alice := mustFind(tb, f, "alice-id")
-	if err := f.srv.deps.App.Connected.Manager.ListMeetings(context.Background(), alice.ID, true); err != nil {
-		tb.Fatal(err)
-	}
-	return f
 }
 
 // mintLink mints a link through the admin API, as the operator's backend would ask for one.

@@ -83,6 +83,14 @@ const s2sMeeting = 85746065432
 // callback on, against the emulator, with alice connected as customer-42 and bob as mobile.
 func attendeeFixture(tb testing.TB, store *sqlstore.DB) *connectedFixture {
 	tb.Helper()
+	return s2sFixture(tb, store, func(d *Deps) { d.Attendee = attendee.NewVerifier([][]byte{attendeeKey, attendeeOldKey}) })
+}
+
+// s2sFixture is the whole service with connected accounts and the S2S app on, against the
+// emulator, with alice connected as customer-42 (her meeting 81112223333 mapped) and bob as
+// mobile; more changes the Deps further.
+func s2sFixture(tb testing.TB, store *sqlstore.DB, more func(*Deps)) *connectedFixture {
+	tb.Helper()
 	f := newConnectedFixtureOn(tb, store, func(c *zoomemu.Config) {
 		c.Apps = []zoomemu.App{{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret"}}
 		c.Users = append(c.Users, zoomemu.User{ID: "bot-id", Email: botUser})
@@ -91,7 +99,7 @@ func attendeeFixture(tb testing.TB, store *sqlstore.DB) *connectedFixture {
 		d.App.S2S = zoom.New(zoom.Config{AccountID: "acct", ClientID: "client", ClientSecret: "client-secret",
 			OAuthBaseURL: upstream, APIBaseURL: upstream, Budget: 2 * time.Second})
 		d.App.ZAKUser = botUser
-		d.Attendee = attendee.NewVerifier([][]byte{attendeeKey, attendeeOldKey})
+		more(d)
 	})
 	f.connect(tb, "alice-id", "customer-42")
 	f.connect(tb, "bob-id", "mobile")
