@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // CallbackType is the one callback_type zoomtoken serves.
@@ -26,10 +27,17 @@ type Request struct {
 	// MeetingURL is the link the bot is joining, as the operator gave it to attendee.
 	MeetingURL string
 	// Refs and Users name the connected accounts whose OBF tokens the bot tries, refs first,
-	// each in the order given. Both empty means the meeting's host.
+	// each in the order given.
 	Refs, Users []string
-	// ZAK asks for a ZAK as well (bot_metadata.zoomtoken_zak: true, or "true").
+	// Named says bot_metadata names connections (zoomtoken_ref or zoomtoken_user is there), even
+	// if no name in it could be read: the meeting's host then stands in for nobody.
+	Named bool
+	// ZAK asks for a ZAK as well (bot_metadata.zoomtoken_zak: true, "true" in any case, or "1").
 	ZAK bool
+	// Problems are the bot_metadata values that could not be read, in the operator's terms: the
+	// tokens they affect are left out, and the others still answered (attendee makes one attempt
+	// and joins with whatever it got).
+	Problems []string
 }
 
 // ParseRequest reads a callback's body. Its errors are the 400's reason, in the caller's terms.
@@ -57,37 +65,80 @@ func ParseRequest(body []byte) (Request, error) {
 	}
 
 	var meta map[string]json.RawMessage
-	if raw, ok := fields["bot_metadata"]; ok {
-		if err := json.Unmarshal(raw, &meta); err != nil {
-			return Request{}, errors.New("bot_metadata must be an object or null")
+	if raw, ok := fields["bot_metadata"]; ok && json.Unmarshal(raw, &meta) != nil {
+		req.Problems = append(req.Problems, "bot_metadata is not an object: its names and zoomtoken_zak are ignored")
+		req.Named = true // whoever it named, the host is not them
+		meta = nil
+	}
+	req.Refs = req.names(meta, MetaRef)
+	req.Users = req.names(meta, MetaUser)
+	if n := len(req.Refs) + len(req.Users); n > MaxNames {
+		req.Problems = append(req.Problems, fmt.Sprintf("bot_metadata names %d connections: only the first %d are used", n, MaxNames))
+		if len(req.Refs) > MaxNames {
+			req.Refs = req.Refs[:MaxNames]
 		}
+		req.Users = req.Users[:MaxNames-len(req.Refs)]
 	}
-	var err error
-	if req.Refs, err = names(meta, MetaRef); err != nil {
-		return Request{}, err
-	}
-	if req.Users, err = names(meta, MetaUser); err != nil {
-		return Request{}, err
-	}
-	if len(req.Refs)+len(req.Users) > MaxNames {
-		return Request{}, fmt.Errorf("bot_metadata names more than %d connections", MaxNames)
-	}
-	if req.ZAK, err = flag(meta, MetaZAK); err != nil {
-		return Request{}, err
-	}
+	req.ZAK = req.flag(meta, MetaZAK)
 	return req, nil
 }
 
-// flag reads a metadata key that holds true or false, as a boolean or as the string "true" or
-// "false": attendee, by default, refuses metadata whose values are not strings.
-func flag(meta map[string]json.RawMessage, key string) (bool, error) {
-	switch string(meta[key]) {
-	case "", "null", "false", `"false"`:
-		return false, nil
-	case "true", `"true"`:
-		return true, nil
+// flag reads a metadata key that holds true or false: a boolean, or a string true/false in any
+// letter case or 1/0 (attendee, by default, refuses metadata whose values are not strings).
+// Anything else is a problem, and false.
+func (req *Request) flag(meta map[string]json.RawMessage, key string) bool {
+	raw, ok := meta[key]
+	if !ok || string(raw) == "null" {
+		return false
 	}
-	return false, fmt.Errorf("bot_metadata.%s must be true or false", key)
+	var text string
+	if json.Unmarshal(raw, &text) != nil {
+		text = string(raw) // true, false, 1, 0 as JSON literals
+	}
+	switch strings.ToLower(strings.TrimSpace(text)) {
+	case "true", "1":
+		return true
+	case "false", "0", "":
+		return false
+	}
+	req.Problems = append(req.Problems, fmt.Sprintf("bot_metadata.%s is not true or false: no ZAK is fetched", key))
+	return false
+}
+
+// names reads a metadata key that holds names: a string, comma-separated for several
+// (attendee's own convention), or a list of such strings. Each name is trimmed; empty ones and
+// values of another kind are problems, and left out.
+func (req *Request) names(meta map[string]json.RawMessage, key string) []string {
+	raw, ok := meta[key]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	req.Named = true
+	var list []string
+	var one string
+	switch {
+	case json.Unmarshal(raw, &one) == nil:
+		list = []string{one}
+	case json.Unmarshal(raw, &list) == nil:
+	default:
+		req.Problems = append(req.Problems, fmt.Sprintf("bot_metadata.%s is not a string (comma-separated for several) or a list of strings: its names are ignored", key))
+		return nil
+	}
+	var found []string
+	empty := false
+	for _, item := range list {
+		for name := range strings.SplitSeq(item, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				empty = true
+				continue
+			}
+			found = append(found, name)
+		}
+	}
+	if empty {
+		req.Problems = append(req.Problems, fmt.Sprintf("bot_metadata.%s has an empty name, which is ignored", key))
+	}
+	return found
 }
 
 // optionalString reads a string field; absent or null leaves dst empty.

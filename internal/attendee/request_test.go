@@ -29,18 +29,43 @@ func TestParseRequest(t *testing.T) {
 func TestParseRequestRefusals(t *testing.T) {
 	for body, want := range map[string]string{
 		`[]`: "must be a JSON object",
-		`{"callback_type":"bot_state","meeting_url":"u"}`:                                                                                    `unknown callback_type "bot_state"`,
-		`{"meeting_url":"u"}`:                                                                                                                `unknown callback_type ""`,
-		`{"callback_type":"zoom_tokens"}`:                                                                                                    "meeting_url is required",
-		`{"callback_type":"zoom_tokens","meeting_url":7}`:                                                                                    "meeting_url must be a string",
-		`{"callback_type":"zoom_tokens","meeting_url":"u","bot_metadata":"x"}`:                                                               "bot_metadata must be an object",
-		`{"callback_type":"zoom_tokens","meeting_url":"u","bot_metadata":{"zoomtoken_ref":3}}`:                                               "zoomtoken_ref must be a string or a list",
-		`{"callback_type":"zoom_tokens","meeting_url":"u","bot_metadata":{"zoomtoken_user":""}}`:                                             "zoomtoken_user has an empty name",
-		`{"callback_type":"zoom_tokens","meeting_url":"u","bot_metadata":{"zoomtoken_zak":"yes"}}`:                                           "zoomtoken_zak must be true or false",
-		`{"callback_type":"zoom_tokens","meeting_url":"u","bot_metadata":{"zoomtoken_ref":["1","2","3","4","5","6","7","8","9","10","11"]}}`: "more than 10",
+		`{"callback_type":"bot_state","meeting_url":"u"}`: `unknown callback_type "bot_state"`,
+		`{"meeting_url":"u"}`:                             `unknown callback_type ""`,
+		`{"callback_type":"zoom_tokens"}`:                 "meeting_url is required",
+		`{"callback_type":"zoom_tokens","meeting_url":7}`: "meeting_url must be a string",
 	} {
 		if _, err := ParseRequest([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}
+
+// A bad bot_metadata value costs only what it names: it is a problem the log shows, and every
+// other value is still read.
+func TestMetadataProblemsCostOnlyWhatTheyName(t *testing.T) {
+	for _, tc := range []struct {
+		meta        string
+		refs, users []string
+		zak, named  bool
+		problem     string
+	}{
+		{`{"zoomtoken_zak":"True","zoomtoken_ref":"a"}`, []string{"a"}, nil, true, true, ""},
+		{`{"zoomtoken_zak":"1"}`, nil, nil, true, false, ""},
+		{`{"zoomtoken_zak":"0","zoomtoken_user":"u"}`, nil, []string{"u"}, false, true, ""},
+		{`{"zoomtoken_zak":"FALSE"}`, nil, nil, false, false, ""},
+		{`{"zoomtoken_zak":"yes","zoomtoken_ref":"a"}`, []string{"a"}, nil, false, true, "zoomtoken_zak is not true or false"},
+		{`{"zoomtoken_ref":"a, b ,c","zoomtoken_zak":true}`, []string{"a", "b", "c"}, nil, true, true, ""},
+		{`{"zoomtoken_ref":["a,b","c"]}`, []string{"a", "b", "c"}, nil, false, true, ""},
+		{`{"zoomtoken_ref":"","zoomtoken_user":"u","zoomtoken_zak":"true"}`, nil, []string{"u"}, true, true, "has an empty name"},
+		{`{"zoomtoken_ref":3,"zoomtoken_user":"u"}`, nil, []string{"u"}, false, true, "zoomtoken_ref is not a string"},
+		{`{"zoomtoken_ref":"1,2,3,4,5,6,7,8,9,10,11","zoomtoken_user":"u"}`, []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}, nil, false, true, "only the first 10"},
+		{`"not an object"`, nil, nil, false, true, "bot_metadata is not an object"},
+	} {
+		req, err := ParseRequest([]byte(`{"bot_metadata":` + tc.meta + `,"callback_type":"zoom_tokens","meeting_url":"https://zoom.us/j/1"}`))
+		problems := strings.Join(req.Problems, "; ")
+		if err != nil || !slices.Equal(req.Refs, tc.refs) || !slices.Equal(req.Users, tc.users) || req.ZAK != tc.zak || req.Named != tc.named ||
+			(tc.problem == "") != (problems == "") || !strings.Contains(problems, tc.problem) {
+			t.Errorf("%s: %+v %v, want refs %v users %v zak %v named %v, problem %q", tc.meta, req, err, tc.refs, tc.users, tc.zak, tc.named, tc.problem)
 		}
 	}
 }

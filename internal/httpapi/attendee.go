@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -18,16 +20,20 @@ const maxAttendeeBody = 64 << 10
 
 // attendeeTokens is the answer attendee reads: each token absent when it could not be had.
 type attendeeTokens struct {
-	ZAK       string `json:"zak_token,omitempty"`
-	JoinToken string `json:"join_token,omitempty"`
-	OnBehalf  string `json:"onbehalf_token,omitempty"`
+	ZAK          string `json:"zak_token,omitempty"`
+	AppPrivilege string `json:"app_privilege_token,omitempty"`
+	OnBehalf     string `json:"onbehalf_token,omitempty"`
 }
+
+// attendeeDeadline is how long the tokens are gathered: attendee waits 30 s for the answer, once,
+// so what is ready by then is sent rather than nothing.
+const attendeeDeadline = 25 * time.Second
 
 // handleAttendee serves POST /callbacks/attendee, attendee's zoom_tokens callback: the signature
 // first (401), then the request (400), then every token that can be had, fetched at once, each
 // left out with a logged reason when it cannot. 503 only when the database is down and no token
 // could be had.
-func handleAttendee(verifier *attendee.Verifier, v *vend.Vendor, m *metrics.Metrics) http.HandlerFunc {
+func handleAttendee(verifier *attendee.Verifier, v *vend.Vendor, m *metrics.Metrics, deadline time.Duration) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r, maxAttendeeBody)
 		if err != nil {
@@ -51,7 +57,7 @@ func handleAttendee(verifier *attendee.Verifier, v *vend.Vendor, m *metrics.Metr
 		if err == nil {
 			var meetingID int64
 			if meetingID, err = zoom.MeetingIDFromURL(req.MeetingURL); err == nil {
-				answerAttendee(w, r, v, req, meetingID)
+				answerAttendee(w, r, v, req, meetingID, deadline)
 				return
 			}
 		}
@@ -60,24 +66,26 @@ func handleAttendee(verifier *attendee.Verifier, v *vend.Vendor, m *metrics.Metr
 }
 
 // answerAttendee gets the callback's tokens and answers them, logging each left out.
-func answerAttendee(w http.ResponseWriter, r *http.Request, v *vend.Vendor, req attendee.Request, meetingID int64) {
+func answerAttendee(w http.ResponseWriter, r *http.Request, v *vend.Vendor, req attendee.Request, meetingID int64, deadline time.Duration) {
 	log := requestLogger(w).With().Str("bot_id", req.BotID).Int64("meeting_id", meetingID).Logger()
-	set := v.Attendee(r.Context(), req, meetingID)
+	ctx, cancel := context.WithTimeout(r.Context(), deadline)
+	defer cancel()
+	set := v.Attendee(ctx, req, meetingID)
 	if r.Context().Err() != nil {
 		return // the bot hung up: nobody to answer (recorded as 499)
 	}
-	if errors.Is(set.JoinToken.PassedOver, connections.ErrUnavailable) {
-		log.Warn().Err(set.JoinToken.PassedOver).Msg("attendee: the meeting map is unavailable")
+	if errors.Is(set.AppPrivilege.PassedOver, connections.ErrUnavailable) {
+		log.Warn().Err(set.AppPrivilege.PassedOver).Msg("attendee: the meeting map is unavailable")
 	}
 	for _, l := range set.LeftOut {
 		logLeftOut(&log, l)
 	}
-	tokens := attendeeTokens{ZAK: set.ZAK.Value, JoinToken: set.JoinToken.Value, OnBehalf: set.OnBehalfList()}
+	tokens := attendeeTokens{ZAK: set.ZAK.Value, AppPrivilege: set.AppPrivilege.Value, OnBehalf: set.OnBehalfList()}
 	if tokens == (attendeeTokens{}) && set.DatabaseDown {
 		writeTextFailure(w, r, connections.ErrUnavailable)
 		return
 	}
-	log.Info().Bool("zak_token", tokens.ZAK != "").Bool("join_token", tokens.JoinToken != "").
+	log.Info().Bool("zak_token", tokens.ZAK != "").Bool("app_privilege_token", tokens.AppPrivilege != "").
 		Int("onbehalf_tokens", len(set.OnBehalf)).Msg("attendee callback answered")
 	writeJSON(w, http.StatusOK, tokens)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/attendee"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -129,7 +130,7 @@ func tokensOf(tb testing.TB, body string) map[string]string {
 		tb.Fatalf("answer %q: %v", body, err)
 	}
 	for k := range got {
-		if k != "zak_token" && k != "join_token" && k != "onbehalf_token" {
+		if k != "zak_token" && k != "app_privilege_token" && k != "onbehalf_token" {
 			tb.Errorf("answer has %q", k)
 		}
 	}
@@ -147,10 +148,12 @@ func issuedTo(emu *zoomemu.Emulator, user, kind string) []string {
 	return tokens
 }
 
-func joinTokensBy(emu *zoomemu.Emulator, by string) []string {
+// appPrivilegeTokensBy is the local-recording tokens the emulator handed to by ("s2s" or a user)
+// that were asked with bypass_waiting_room=true, as attendee's app_privilege_token is.
+func appPrivilegeTokensBy(emu *zoomemu.Emulator, by string) []string {
 	var tokens []string
 	for _, c := range emu.JoinTokenCalls() {
-		if c.By == by {
+		if c.By == by && c.BypassWaitingRoom {
 			tokens = append(tokens, c.Token)
 		}
 	}
@@ -166,7 +169,7 @@ func testAttendeeCallback(t *testing.T, f *connectedFixture) {
 		resp, body := f.attendee(t, attendeeCallback(`null`, "https://us02web.zoom.us/j/81112223333?pwd=Ab1.x"), attendeeKey)
 		got := tokensOf(t, body)
 		if resp.StatusCode != 200 || got["onbehalf_token"] != last(issuedTo(f.emu, "alice-id", "onbehalf")) ||
-			got["join_token"] != last(joinTokensBy(f.emu, "alice-id")) || got["zak_token"] != "" {
+			got["app_privilege_token"] != last(appPrivilegeTokensBy(f.emu, "alice-id")) || got["zak_token"] != "" {
 			t.Errorf("%d %s", resp.StatusCode, body)
 		}
 	})
@@ -176,7 +179,7 @@ func testAttendeeCallback(t *testing.T, f *connectedFixture) {
 		got := tokensOf(t, body)
 		want := last(issuedTo(f.emu, "bob-id", "onbehalf")) + "," + last(issuedTo(f.emu, "alice-id", "onbehalf"))
 		if resp.StatusCode != 200 || got["onbehalf_token"] != want || got["zak_token"] != last(issuedTo(f.emu, "bob-id", "zak")) ||
-			got["join_token"] != last(joinTokensBy(f.emu, "s2s")) {
+			got["app_privilege_token"] != last(appPrivilegeTokensBy(f.emu, "s2s")) {
 			t.Errorf("%d %s, want onbehalf %s", resp.StatusCode, body, want)
 		}
 	})
@@ -190,7 +193,7 @@ func testAttendeeCallback(t *testing.T, f *connectedFixture) {
 	t.Run("a name that matches nobody is left out, with the reason logged", func(t *testing.T) {
 		resp, body := f.attendee(t, attendeeCallback(`{"zoomtoken_ref":"nobody"}`, "zoommtg://zoom.us/join?confno=85746065432&pwd=x"), attendeeKey)
 		got := tokensOf(t, body)
-		if resp.StatusCode != 200 || got["onbehalf_token"] != "" || got["join_token"] == "" {
+		if resp.StatusCode != 200 || got["onbehalf_token"] != "" || got["app_privilege_token"] == "" {
 			t.Errorf("%d %s", resp.StatusCode, body)
 		}
 		if !strings.Contains(f.srv.logs.String(), "bot_metadata.zoomtoken_ref[0]: no connected Zoom account matches") {
@@ -202,6 +205,50 @@ func testAttendeeCallback(t *testing.T, f *connectedFixture) {
 		got := tokensOf(t, body)
 		if !strings.HasPrefix(got["zak_token"], "emu_zak_") || slices.Contains(f.emu.Issued(zoomemu.EndpointUserToken), got["zak_token"]) {
 			t.Errorf("zak %q is not the S2S app's", got["zak_token"])
+		}
+	})
+	t.Run("several names in one string, as attendee's own convention writes them", func(t *testing.T) {
+		_, body := f.attendee(t, attendeeCallback(`{"zoomtoken_ref":"mobile, customer-42"}`, "https://zoom.us/j/85746065432"), attendeeKey)
+		want := last(issuedTo(f.emu, "bob-id", "onbehalf")) + "," + last(issuedTo(f.emu, "alice-id", "onbehalf"))
+		if got := tokensOf(t, body)["onbehalf_token"]; got != want {
+			t.Errorf("onbehalf %q, want %q", got, want)
+		}
+	})
+	t.Run("a bad metadata value costs only what it names", func(t *testing.T) {
+		for _, tc := range []struct {
+			meta, logged string
+			want         []string
+		}{
+			{`{"zoomtoken_ref":"customer-42","zoomtoken_zak":"yes"}`, "zoomtoken_zak is not true or false", []string{"onbehalf_token", "app_privilege_token"}},
+			{`{"zoomtoken_ref":"","zoomtoken_user":"bob@example.com","zoomtoken_zak":"True"}`, "zoomtoken_ref has an empty name", []string{"onbehalf_token", "app_privilege_token", "zak_token"}},
+			{`{"zoomtoken_ref":"customer-42,1,2,3,4,5,6,7,8,9,10","zoomtoken_zak":"1"}`, "only the first 10", []string{"onbehalf_token", "app_privilege_token", "zak_token"}},
+			{`{"zoomtoken_ref":7}`, "zoomtoken_ref is not a string", []string{"app_privilege_token"}},
+		} {
+			seen := len(f.srv.logs.String())
+			resp, body := f.attendee(t, attendeeCallback(tc.meta, "https://zoom.us/j/81112223333"), attendeeKey)
+			got := tokensOf(t, body)
+			var fields []string
+			for _, k := range []string{"onbehalf_token", "app_privilege_token", "zak_token"} {
+				if got[k] != "" {
+					fields = append(fields, k)
+				}
+			}
+			if resp.StatusCode != 200 || !slices.Equal(fields, tc.want) {
+				t.Errorf("%s: %d %v, want %v", tc.meta, resp.StatusCode, fields, tc.want)
+			}
+			if logs := f.srv.logs.String()[seen:]; !strings.Contains(logs, tc.logged) {
+				t.Errorf("%s: the log lacks %q:\n%s", tc.meta, tc.logged, logs)
+			}
+		}
+	})
+	t.Run("a misspelt name gets no ZAK, not the bot user's", func(t *testing.T) {
+		seen := len(f.srv.logs.String())
+		_, body := f.attendee(t, attendeeCallback(`{"zoomtoken_ref":"custmer-42","zoomtoken_zak":"true"}`, "https://zoom.us/j/85746065432"), attendeeKey)
+		if got := tokensOf(t, body); got["zak_token"] != "" || got["onbehalf_token"] != "" {
+			t.Errorf("%s", body)
+		}
+		if logs := f.srv.logs.String()[seen:]; !strings.Contains(logs, "used only when no connection is named") {
+			t.Errorf("the log does not say why there is no ZAK:\n%s", logs)
 		}
 	})
 	t.Run("a meeting nobody can make tokens for: 200 {}", func(t *testing.T) {
@@ -281,7 +328,7 @@ func TestAttendeeCallbackWithTheDatabaseDown(t *testing.T) {
 		status int
 		fields []string
 	}{
-		{"with the S2S app", s2s, 200, []string{"join_token", "zak_token"}},
+		{"with the S2S app", s2s, 200, []string{"app_privilege_token", "zak_token"}},
 		{"without", nil, 503, nil},
 	} {
 		srv := newTestServer(t, Deps{App: vend.App{Connected: cd, S2S: tc.s2s, ZAKUser: botUser}, Attendee: verifier, CallbackSecrets: []string{botSecret}})
@@ -308,5 +355,22 @@ func TestAttendeeCallbackOff(t *testing.T) {
 	resp, body := srv.do(t, http.MethodPost, "/callbacks/attendee", nil, "{}")
 	if resp.StatusCode != 404 || !strings.Contains(body, "ATTENDEE_WEBHOOK_SECRETS") {
 		t.Errorf("%d %q", resp.StatusCode, body)
+	}
+}
+
+// When Zoom is slower than attendee waits, what is ready by the deadline is answered (here
+// nothing), each token left out with its reason, rather than no answer at all.
+func TestAttendeeAnswersByItsDeadline(t *testing.T) {
+	f := s2sFixture(t, sqlitetest.Open(t, sqlstore.Options{}), func(d *Deps) {
+		d.Attendee = attendee.NewVerifier([][]byte{attendeeKey})
+		d.AttendeeDeadline = 300 * time.Millisecond
+	})
+	f.emu.SetLatency(time.Second) // within every call's budget: only the deadline leaves the tokens out
+	resp, body := f.attendee(t, attendeeCallback(`{"zoomtoken_ref":"customer-42","zoomtoken_zak":"true"}`, "https://zoom.us/j/81112223333"), attendeeKey)
+	if resp.StatusCode != 200 || body != "{}" {
+		t.Errorf("%d %q, want 200 {}", resp.StatusCode, body)
+	}
+	if logs := f.srv.logs.String(); strings.Count(logs, "attendee: token left out") != 3 {
+		t.Errorf("the log does not leave out each of the three tokens:\n%s", logs)
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
@@ -76,7 +77,7 @@ func addRoutes(r chi.Router, d Deps) {
 		if d.Attendee == nil {
 			r.Post("/callbacks/attendee", featureOff("ATTENDEE_WEBHOOK_SECRETS"))
 		} else {
-			r.Post("/callbacks/attendee", handleAttendee(d.Attendee, v, d.Metrics))
+			r.Post("/callbacks/attendee", handleAttendee(d.Attendee, v, d.Metrics, cmp.Or(d.AttendeeDeadline, attendeeDeadline)))
 		}
 	})
 

@@ -9,6 +9,7 @@ package httpapi
 import (
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
@@ -56,7 +57,9 @@ type Deps struct {
 	ConnectFlow *ConnectFlow
 	// Attendee checks the signature of POST /callbacks/attendee, attendee's zoom_tokens
 	// callback, which is served from the token sources above; nil turns the route off.
-	Attendee *attendee.Verifier
+	// AttendeeDeadline is how long its tokens are gathered; 25 s when zero.
+	Attendee         *attendee.Verifier
+	AttendeeDeadline time.Duration
 	// AdminTokens are the bearer tokens /admin/* accepts; empty turns the admin API off.
 	AdminTokens []string
 

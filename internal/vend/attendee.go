@@ -15,8 +15,10 @@ import (
 // AttendeeTokens is the token set attendee's zoom_tokens callback asks for: each token the
 // vendor could get, and why each other one is left out.
 type AttendeeTokens struct {
-	ZAK       Token
-	JoinToken Token
+	ZAK Token
+	// AppPrivilege is the meeting's local-recording token, asked with bypass_waiting_room=true:
+	// attendee's app_privilege_token.
+	AppPrivilege Token
 	// OnBehalf holds an OBF token per usable connection, in the order bot_metadata names them
 	// (or the meeting's host's alone when it names none).
 	OnBehalf []Token
@@ -29,7 +31,8 @@ type AttendeeTokens struct {
 
 // LeftOut is a token the set goes without, and why.
 type LeftOut struct {
-	// Token is the answer's field: zak_token, join_token or onbehalf_token.
+	// Token is the answer's field: zak_token, app_privilege_token or onbehalf_token; bot_metadata
+	// for a value that could not be read.
 	Token string
 	// Named, when set, is where bot_metadata named the connection (bot_metadata.zoomtoken_ref[0]),
 	// never the operator's ref itself.
@@ -45,9 +48,10 @@ type Reason string
 func (r Reason) Error() string { return string(r) }
 
 // Attendee gets every token a zoom_tokens callback can have for meetingID at once (a bot waits on
-// this before it joins): an OBF token per named connection (else the meeting's host's), the
-// local-recording join token (the host's, else the S2S app's), and, when asked, a ZAK (the first
-// named connection's, else ZOOM_ZAK_USER's).
+// this before it joins, and ctx's deadline is when it stops waiting): an OBF token per named
+// connection (the meeting's host's when none is named), the local-recording token asked with
+// bypass_waiting_room=true (the host's, else the S2S app's), and, when asked, a ZAK: the first
+// named connection's, or ZOOM_ZAK_USER's when none is named.
 func (v *Vendor) Attendee(ctx context.Context, req attendee.Request, meetingID int64) AttendeeTokens {
 	var set AttendeeTokens
 	var mu sync.Mutex
@@ -59,9 +63,12 @@ func (v *Vendor) Attendee(ctx context.Context, req attendee.Request, meetingID i
 		}
 		set.LeftOut = append(set.LeftOut, l)
 	}
-	named := v.namedConnections(ctx, req, leave)
+	for _, problem := range req.Problems {
+		leave(LeftOut{Token: "bot_metadata", Err: Reason(problem)})
+	}
+	named, firstFound := v.namedConnections(ctx, req, leave)
 	onBehalf := named
-	if len(req.Refs)+len(req.Users) == 0 && v.app.Connected != nil {
+	if !req.Named && v.app.Connected != nil {
 		host, err := v.app.Connected.Manager.Host(ctx, meetingID)
 		if errors.Is(err, connections.ErrUnavailable) {
 			set.DatabaseDown = true
@@ -85,16 +92,16 @@ func (v *Vendor) Attendee(ctx context.Context, req attendee.Request, meetingID i
 		})
 	}
 	wg.Go(func() {
-		token, err := v.JoinToken(ctx, ReachConnected, JoinTokenRequest{MeetingID: meetingID, Kind: zoom.LocalRecording})
+		token, err := v.JoinToken(ctx, ReachConnected, JoinTokenRequest{MeetingID: meetingID, Kind: zoom.LocalRecording, Bypass: true})
 		if err != nil {
-			leave(LeftOut{Token: "join_token", ConnectionID: token.ConnectionID, Err: err})
+			leave(LeftOut{Token: "app_privilege_token", ConnectionID: token.ConnectionID, Err: err})
 			return
 		}
-		set.JoinToken = token
+		set.AppPrivilege = token
 	})
 	if req.ZAK {
 		wg.Go(func() {
-			token, err := v.attendeeZAK(ctx, named)
+			token, err := v.attendeeZAK(ctx, req, named, firstFound)
 			if err != nil {
 				leave(LeftOut{Token: "zak_token", ConnectionID: token.ConnectionID, Err: err})
 				return
@@ -120,9 +127,13 @@ func (s AttendeeTokens) OnBehalfList() string {
 	return strings.Join(values, ",")
 }
 
-// attendeeZAK is the first named connection's ZAK, else ZOOM_ZAK_USER's from the S2S app.
-func (v *Vendor) attendeeZAK(ctx context.Context, named []connections.Connection) (Token, error) {
+// attendeeZAK is the first named connection's ZAK; ZOOM_ZAK_USER's from the S2S app only when no
+// connection is named, so a misspelt name never signs the bot in as somebody else.
+func (v *Vendor) attendeeZAK(ctx context.Context, req attendee.Request, named []connections.Connection, firstFound bool) (Token, error) {
 	switch {
+	case req.Named && !firstFound:
+		return Token{}, Reason("the connection bot_metadata names first cannot be used, so no ZAK " +
+			"(ZOOM_ZAK_USER's is used only when no connection is named)")
 	case len(named) > 0:
 		return checked(v.asConnection(ctx, named[0], func(ctx context.Context, t zoom.UserToken) (string, error) {
 			return v.app.Connected.Zoom.ZAK(ctx, t, v.app.Connected.ZAKTTL)
@@ -134,17 +145,18 @@ func (v *Vendor) attendeeZAK(ctx context.Context, named []connections.Connection
 }
 
 // namedConnections looks up the connections bot_metadata names, refs first, each in order,
-// leaving out each that cannot be used and each repeat.
-func (v *Vendor) namedConnections(ctx context.Context, req attendee.Request, leave func(LeftOut)) []connections.Connection {
+// leaving out each that cannot be used and each repeat; firstFound says the first name could be.
+func (v *Vendor) namedConnections(ctx context.Context, req attendee.Request, leave func(LeftOut)) (found []connections.Connection, firstFound bool) {
 	if len(req.Refs)+len(req.Users) == 0 {
-		return nil
+		return nil, false
 	}
 	if v.app.Connected == nil {
 		leave(LeftOut{Token: "onbehalf_token", Err: Reason("bot_metadata names connections, but connected accounts are off")})
-		return nil
+		return nil, false
 	}
-	var found []connections.Connection
+	tried := 0
 	lookup := func(key string, i int, name Name) {
+		tried++
 		c, err := v.app.Connected.Manager.Lookup(ctx, name.User, name.Ref)
 		if err == nil && c.Status != connections.StatusActive {
 			err = connections.ErrReauthorizationRequired
@@ -152,6 +164,9 @@ func (v *Vendor) namedConnections(ctx context.Context, req attendee.Request, lea
 		if err != nil {
 			leave(LeftOut{Token: "onbehalf_token", Named: fmt.Sprintf("bot_metadata.%s[%d]", key, i), Err: err})
 			return
+		}
+		if tried == 1 {
+			firstFound = true
 		}
 		for _, seen := range found {
 			if seen.ID == c.ID {
@@ -166,5 +181,5 @@ func (v *Vendor) namedConnections(ctx context.Context, req attendee.Request, lea
 	for i, user := range req.Users {
 		lookup(attendee.MetaUser, i, Name{User: user})
 	}
-	return found
+	return found, firstFound
 }

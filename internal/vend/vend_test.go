@@ -190,8 +190,8 @@ func TestAttendeeTokenSet(t *testing.T) {
 	if len(set.OnBehalf) != 1 || set.OnBehalf[0].ConnectionID != f.alice.ID || set.OnBehalfList() != set.OnBehalf[0].Value {
 		t.Errorf("OBF tokens: %+v", set.OnBehalf)
 	}
-	if set.JoinToken.ConnectionID != f.alice.ID || set.ZAK.ConnectionID != f.alice.ID {
-		t.Errorf("join token from %q, ZAK from %q; want alice's", set.JoinToken.ConnectionID, set.ZAK.ConnectionID)
+	if set.AppPrivilege.ConnectionID != f.alice.ID || set.ZAK.ConnectionID != f.alice.ID {
+		t.Errorf("join token from %q, ZAK from %q; want alice's", set.AppPrivilege.ConnectionID, set.ZAK.ConnectionID)
 	}
 	if len(set.LeftOut) != 1 || set.LeftOut[0].Named != "bot_metadata.zoomtoken_ref[1]" || !errors.Is(set.LeftOut[0].Err, connections.ErrNotFound) {
 		t.Errorf("left out: %+v; want the unknown ref, by its place", set.LeftOut)
@@ -199,7 +199,7 @@ func TestAttendeeTokenSet(t *testing.T) {
 
 	f.endAlice(t)
 	set = v.Attendee(ctx, attendee.Request{ZAK: true}, aliceMeeting)
-	if len(set.OnBehalf) != 0 || set.JoinToken.Via != vend.ViaS2S || set.ZAK.Via != vend.ViaS2S {
+	if len(set.OnBehalf) != 0 || set.AppPrivilege.Via != vend.ViaS2S || set.ZAK.Via != vend.ViaS2S {
 		t.Errorf("with alice's connection ended: %+v; want no OBF, the S2S app's join token and ZAK", set)
 	}
 }

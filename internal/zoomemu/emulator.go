@@ -426,7 +426,8 @@ func (e *Emulator) handleJoinToken(w http.ResponseWriter, r *http.Request, at ac
 		by = at.user.ID
 	}
 	e.mu.Lock()
-	e.joinTokenCalls = append(e.joinTokenCalls, JoinTokenCall{By: by, MeetingID: id, Token: token})
+	e.joinTokenCalls = append(e.joinTokenCalls, JoinTokenCall{By: by, MeetingID: id, Token: token,
+		BypassWaitingRoom: r.URL.Query().Get("bypass_waiting_room") == "true"})
 	e.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"expire_in": 120, "token": token})
 }
@@ -447,6 +448,8 @@ type JoinTokenCall struct {
 	By        string
 	MeetingID int64
 	Token     string
+	// BypassWaitingRoom says the call asked bypass_waiting_room=true.
+	BypassWaitingRoom bool
 }
 
 // JoinTokenCalls returns every join token handed out, oldest first.
