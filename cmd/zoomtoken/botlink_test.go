@@ -48,3 +48,26 @@ func TestBotLinkCommand(t *testing.T) {
 		}
 	}
 }
+
+// connect-link refuses what would silently make another link than meant.
+func TestConnectLinkCommandRefusesMistakes(t *testing.T) {
+	t.Parallel()
+	keys, _ := newKeyBase64(t)
+	env := connectionsEnv(t, "sqlite:"+t.TempDir()+"/zt.db", keys)
+	getenv := func(k string) string { return env[k] }
+	for _, args := range [][]string{
+		{"customer-42"},        // the ref without -ref: a link with no ref
+		{"-ref", "a,b"},        // attendee reads a comma as two refs
+		{"-ref", "x", "extra"}, // a stray argument
+	} {
+		err := run(context.Background(), append([]string{"zoomtoken", "connect-link"}, args...), getenv, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil {
+			t.Errorf("connect-link %v: no error", args)
+		}
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"zoomtoken", "connect-link", "-ref", "customer-42"}, getenv, &stdout, &bytes.Buffer{}); err != nil ||
+		!strings.Contains(stdout.String(), "ref=customer-42") {
+		t.Errorf("connect-link -ref customer-42: %v %q", err, stdout.String())
+	}
+}

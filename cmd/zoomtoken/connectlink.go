@@ -8,7 +8,6 @@ import (
 	"io"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 )
@@ -66,8 +65,11 @@ func runConnectLink(_ context.Context, inv invocation) error {
 	}
 	ref := flags.Lookup("ref").Value.(flag.Getter).Get().(string)
 	ttl := time.Duration(*flags.Lookup("ttl").Value.(*secondsOrDuration))
-	if ttl < time.Second || ttl > connectlink.MaxTTL || utf8.RuneCountInString(ref) > connectlink.MaxRefLength {
-		return errors.New("connect-link: -ttl must be from 1s to 720h and -ref at most 200 characters")
+	if ttl < time.Second || ttl > connectlink.MaxTTL {
+		return errors.New("connect-link: -ttl must be from 1s to 720h")
+	}
+	if err := connectlink.CheckRef(ref); err != nil {
+		return fmt.Errorf("connect-link: -%w", err)
 	}
 	link, expires := newLinkSigner(cfg.Connections).Mint(ref, ttl)
 	fmt.Fprintln(stdout, link)

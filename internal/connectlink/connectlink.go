@@ -10,7 +10,10 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Limits of a link's lifetime and ref, as the contract sets them.
@@ -19,6 +22,21 @@ const (
 	MaxTTL       = 30 * 24 * time.Hour
 	MaxRefLength = 200
 )
+
+// CheckRef says what is wrong with a ref an operator gives a user (an empty ref is none): at most
+// MaxRefLength characters of UTF-8 text, with no comma, since attendee's bot_metadata lists
+// several refs in one comma-separated string.
+func CheckRef(ref string) error {
+	switch {
+	case !utf8.ValidString(ref) || utf8.RuneCountInString(ref) > MaxRefLength:
+		return errors.New("ref must be text of at most 200 characters")
+	case strings.Contains(ref, ","):
+		return errors.New("ref must not contain a comma: attendee's bot_metadata separates several refs with commas")
+	case strings.ContainsFunc(ref, unicode.IsControl):
+		return errors.New("ref must not contain control characters")
+	}
+	return nil
+}
 
 // Errors Verify returns.
 var (

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -120,8 +120,8 @@ func parseConnectLinkRequest(w http.ResponseWriter, r *http.Request) (string, ti
 		TTL json.RawMessage `json:"ttl_seconds"`
 	}
 	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &body); err != nil {
-			return "", 0, badRequest(`the body must be a JSON object such as {"ref": "customer-42", "ttl_seconds": 86400}`)
+		if err := decodeStrict(raw, &body, `{"ref": "customer-42", "ttl_seconds": 86400}`); err != nil {
+			return "", 0, err
 		}
 	}
 	ttl, err := connectLinkTTL(body.TTL)
@@ -130,12 +130,53 @@ func parseConnectLinkRequest(w http.ResponseWriter, r *http.Request) (string, ti
 	}
 	ref := ""
 	if body.Ref != nil {
-		ref = *body.Ref
+		if ref = *body.Ref; ref == "" {
+			return "", 0, badRequest("ref is empty: leave it out for a link with no ref")
+		}
 	}
-	if utf8.RuneCountInString(ref) > connectlink.MaxRefLength || !utf8.ValidString(ref) {
-		return "", 0, badRequest("ref must be text of at most 200 characters")
+	if err := connectlink.CheckRef(ref); err != nil {
+		return "", 0, badRequest(err.Error())
 	}
 	return ref, ttl, nil
+}
+
+// decodeStrict reads a JSON object body into v, refusing unknown fields (a misspelt
+// "ttl_seconds" must not silently give the default) and anything after the object; example is
+// what the 400 shows.
+func decodeStrict(raw []byte, v any, example string) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var unknown string
+	switch {
+	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field "):
+		unknown = strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return badRequest("the body has a field this route does not take, " + unknown + ": it takes " + example)
+	case err != nil:
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return badRequest(typeErr.Field + " must be a " + jsonKind(typeErr.Type.Kind().String()) + ", as in " + example)
+		}
+		return badRequest("the body must be a JSON object such as " + example)
+	case dec.More():
+		return badRequest("the body must be one JSON object such as " + example)
+	}
+	return nil
+}
+
+// jsonKind names a Go kind as JSON calls it.
+func jsonKind(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "map", "struct":
+		return "JSON object"
+	case "slice", "array":
+		return "list"
+	case "bool":
+		return "boolean"
+	}
+	return "number"
 }
 
 // connectLinkTTL reads ttl_seconds: absent is the default, otherwise a JSON integer from 1 to
@@ -189,11 +230,8 @@ func parseBotLinkRequest(w http.ResponseWriter, r *http.Request) (string, map[st
 		Params map[string]string `json:"params"`
 		TTL    json.RawMessage   `json:"ttl_seconds"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || dec.More() {
-		return "", nil, 0, badRequest(`the body must be a JSON object such as {"route": "/obf-token", "params": {"ref": "customer-42"}, ` +
-			`"ttl_seconds": 86400}, with string params and no other fields`)
+	if err := decodeStrict(raw, &body, `{"route": "/obf-token", "params": {"ref": "customer-42"}, "ttl_seconds": 86400}`); err != nil {
+		return "", nil, 0, err
 	}
 	ttl, err := connectLinkTTL(body.TTL)
 	if err != nil {
@@ -228,6 +266,11 @@ func CheckBotLinkParams(route string, params map[string]string) error {
 		}
 	case "/rtms/stream", "/rtms/signature":
 		_, err = parseStreamID(q.Get("rtms_stream_id"))
+	}
+	if ref := q.Get("ref"); err == nil && ref != "" {
+		if refErr := connectlink.CheckRef(ref); refErr != nil {
+			err = badRequest(refErr.Error())
+		}
 	}
 	return err
 }

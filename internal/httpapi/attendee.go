@@ -48,7 +48,7 @@ func handleAttendee(verifier *attendee.Verifier, v *vend.Vendor, m *metrics.Metr
 				reason = attendee.ErrNotJSON.Error() + ", so its signature cannot be checked"
 			}
 			requestLogger(w).Warn().Str("reason", reason).Msg("attendee callback refused")
-			writeTextFailure(w, r, errUnauthorized)
+			writeTextFailure(w, r, unauthorized(reason))
 			return
 		}
 		m.ObserveBotAuth(callerAttendee)

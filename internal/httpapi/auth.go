@@ -139,10 +139,10 @@ type callerCheck struct {
 }
 
 // errBotLinksOff answers a link sent to a service with no BOT_LINK_KEYS.
-var errBotLinksOff = &requestError{status: http.StatusUnauthorized, reason: "bot links are off here: set BOT_LINK_KEYS"}
+var errBotLinksOff = unauthorized("bot links are off here: set BOT_LINK_KEYS")
 
 // errReplayed answers a signed request whose webhook-id was used before.
-var errReplayed = &requestError{status: http.StatusUnauthorized, reason: "this signed request was used before: sign each request anew"}
+var errReplayed = unauthorized("this signed request was used before: sign each request anew")
 
 // identify returns the request's caller, or the error that refuses it (400, 401, or 503 when a
 // signature's webhook-id cannot be checked).
@@ -158,7 +158,7 @@ func (cc *callerCheck) identify(r *http.Request) (caller, error) {
 		case errors.As(err, &bad):
 			return caller{}, badRequest(bad.Error())
 		case err != nil:
-			return caller{}, &requestError{status: http.StatusUnauthorized, reason: err.Error()}
+			return caller{}, unauthorized(err.Error())
 		}
 		return caller{kind: callerLink, key: link.Key, reach: vend.ReachConnected, linkExpires: link.Expires.Unix()}, nil
 	}
@@ -169,8 +169,14 @@ func (cc *callerCheck) identify(r *http.Request) (caller, error) {
 		return caller{kind: callerSecret, key: i, reach: cc.reach}, nil
 	}
 	i, id := cc.signed.verify(r)
-	if i < 0 {
-		return caller{}, errUnauthorized
+	switch {
+	case i >= 0:
+	case q.Has("secret"):
+		return caller{}, unauthorized("secret matches none of CALLBACK_SECRETS")
+	case r.Header.Get(signatureHeaders[2]) != "" || r.Header.Get(svixHeaders[2]) != "":
+		return caller{}, unauthorized("the signature matches none of CALLBACK_SIGNING_SECRETS, or its webhook-timestamp is more than 5 minutes off")
+	default:
+		return caller{}, unauthorized("no credential: send a bot link (…&expires=…&sig=…), ?secret=, or a request signed the Standard Webhooks way")
 	}
 	first, err := cc.once.FirstUse(r.Context(), "webhook-id\x00"+id, time.Now().Add(replayWindow))
 	switch {

@@ -52,7 +52,9 @@ func TestBotRoutesAnswerPerContract(t *testing.T) {
 	}{
 		{name: "zak", path: "/zak?secret=" + botSecret, wantStatus: 200},
 		{name: "join token", path: "/join-token?meeting_id=" + botMeeting + "&secret=" + botSecret, wantStatus: 200},
-		{name: "no secret", path: "/zak", wantStatus: 401, wantBody: "unauthorized"},
+		{name: "no secret", path: "/zak", wantStatus: 401,
+			wantBody: "unauthorized: no credential: send a bot link (…&expires=…&sig=…), ?secret=, or a request signed the Standard Webhooks way"},
+		{name: "a wrong secret", path: "/zak?secret=not-the-secret", wantStatus: 401, wantBody: "unauthorized: secret matches none of CALLBACK_SECRETS"},
 		{name: "bad meeting id", path: "/join-token?meeting_id=12a&secret=" + botSecret, wantStatus: 400},
 		{name: "bad type", path: "/join-token?meeting_id=1&type=cloud&secret=" + botSecret, wantStatus: 400},
 		{name: "bad bypass", path: "/join-token?meeting_id=1&bypass_waiting_room=maybe&secret=" + botSecret, wantStatus: 400},
@@ -156,7 +158,8 @@ func TestParseMeetingID(t *testing.T) {
 	}{
 		{"123456789", 123456789}, {"123-456-789", 123456789}, {"123 456 789", 123456789},
 		{"85746065432", 85746065432}, {"9223372036854775807", 9223372036854775807},
-		{"", 0}, {"12a", 0}, {"../../users/me", 0}, {"../", 0}, {"0", 0}, {"-", 0}, {" ", 0},
+		{"", 0}, {"12a", 0}, {"../../users/me", 0}, {"../", 0}, {"0", 0}, {"-", 0}, {" ", 0}, {strings.Repeat("1", 40), 0},
+		{"https://us02web.zoom.us/j/85012345678?pwd=x", 0},
 		{"+123", 0}, {"１２３", 0}, {"9223372036854775808", 0}, {"123\n", 0},
 	}
 	for _, tt := range tests {
@@ -166,6 +169,16 @@ func TestParseMeetingID(t *testing.T) {
 		}
 		if f := classify(err); err != nil && f.status != http.StatusBadRequest {
 			t.Errorf("parseMeetingID(%q): its error answers %d, want 400", tt.raw, f.status)
+		}
+	}
+	// The reason says what is wrong.
+	for raw, says := range map[string]string{
+		strings.Repeat("1", 40):                       "has 40 digits: Zoom's meeting ids have 9 to 11",
+		"https://us02web.zoom.us/j/85012345678?pwd=x": "is a Zoom link: give the meeting id alone, 85012345678",
+		"12a": "such as 85012345678",
+	} {
+		if _, err := parseMeetingID(raw); err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("parseMeetingID(%.30q): %v, want it to say %q", raw, err, says)
 		}
 	}
 }

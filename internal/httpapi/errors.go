@@ -62,6 +62,12 @@ func badPage(p page) error {
 // errUnauthorized answers a caller who did not show a credential this route accepts.
 var errUnauthorized = &requestError{status: http.StatusUnauthorized, reason: "unauthorized"}
 
+// unauthorized is a 401 that says what was wrong with the credential and what to send: never
+// the credential itself.
+func unauthorized(why string) error {
+	return &requestError{status: http.StatusUnauthorized, reason: "unauthorized: " + why}
+}
+
 // badRequest is the 400 of a request that is wrong as it stands.
 func badRequest(reason string) error {
 	return &requestError{status: http.StatusBadRequest, reason: reason}

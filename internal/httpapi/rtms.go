@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -147,8 +146,8 @@ func parseRTMSControl(w http.ResponseWriter, r *http.Request) (vend.RTMSControlR
 		Ref               string `json:"ref"`
 		ParticipantUserID string `json:"participant_user_id"`
 	}
-	if err := json.Unmarshal(raw, &body); err != nil {
-		return vend.RTMSControlRequest{}, badRequest(`the body must be a JSON object such as {"meeting_id": "81112223333"}`)
+	if err := decodeStrict(raw, &body, `{"meeting_id": "81112223333"}`); err != nil {
+		return vend.RTMSControlRequest{}, err
 	}
 	meetingID, err := parseMeetingID(body.MeetingID)
 	if err == nil && body.User != "" && body.Ref != "" {

@@ -136,6 +136,8 @@ func TestRTMSControl(t *testing.T) {
 		{"nobody can reach it", "/admin/rtms/start", `{"meeting_id":"99999999999"}`, http.StatusNotFound, "no connected account hosts this meeting"},
 		{"no such connection", "/admin/rtms/start", `{"meeting_id":"5551112222","user":"nobody@example.com"}`, http.StatusNotFound, "no connected Zoom account"},
 		{"a bad meeting id", "/admin/rtms/start", `{"meeting_id":"12ab"}`, http.StatusBadRequest, "meeting_id"},
+		{"a number for the meeting id", "/admin/rtms/start", `{"meeting_id":5551112222}`, http.StatusBadRequest, "meeting_id must be a string"},
+		{"an unknown field", "/admin/rtms/start", `{"meeting_id":"5551112222","meeting":"x"}`, http.StatusBadRequest, "does not take"},
 		{"not JSON", "/admin/rtms/start", `meeting`, http.StatusBadRequest, "JSON"},
 	} {
 		resp, body := f.srv.do(t, http.MethodPost, tc.path, admin, tc.body)

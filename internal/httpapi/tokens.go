@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -151,11 +152,17 @@ func parseMeetingID(raw string) (int64, error) {
 		return r
 	}, raw)
 	if digits == "" || strings.Trim(digits, "0123456789") != "" {
-		return 0, badRequest("meeting_id must be the numeric meeting id")
+		if id, err := zoom.MeetingIDFromURL(raw); err == nil {
+			return 0, badRequest("meeting_id is a Zoom link: give the meeting id alone, " + strconv.FormatInt(id, 10))
+		}
+		return 0, badRequest("meeting_id must be the numeric meeting id, such as 85012345678 (spaces and dashes are fine)")
 	}
 	id, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, badRequest("meeting_id must be the numeric meeting id")
+	switch {
+	case err != nil:
+		return 0, badRequest(fmt.Sprintf("meeting_id has %d digits: Zoom's meeting ids have 9 to 11", len(digits)))
+	case id <= 0:
+		return 0, badRequest("meeting_id must be the numeric meeting id, such as 85012345678 (spaces and dashes are fine)")
 	}
 	return id, nil
 }
