@@ -13,6 +13,11 @@ trap 'kill -TERM -- -$demo 2>/dev/null; wait $demo 2>/dev/null || true; rm -f "$
 for _ in $(seq 300); do grep -q 'Press Ctrl-C' "$out" && break; sleep 0.1; done
 grep -q 'Press Ctrl-C' "$out" || { cat "$out"; echo "demo-check: the demo did not start" >&2; exit 1; }
 
+# The demo's service listens on loopback only (its banner prints its secrets).
+grep -q '"addr":"127.0.0.1:'"${DEMO_PORT:-4870}"'".*zoomtoken listening' "$out" ||
+  { grep 'listening' "$out"; echo "demo-check: FAIL: the demo's service does not listen on 127.0.0.1 only" >&2; exit 1; }
+echo "demo-check: ok: the demo's service listens on 127.0.0.1:${DEMO_PORT:-4870} only"
+
 expect() { # expect <pattern> <curl line>
   local got
   got=$(bash -c "$2")

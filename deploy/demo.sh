@@ -75,6 +75,7 @@ config=(
   DATABASE_URL="sqlite:$work/zoomtoken.db"
   ADMIN_TOKENS="$admin"
   ZOOM_WEBHOOK_SECRET_TOKENS=demo-webhook-secret-token
+  CONNECT_APP_NAME="Demo Notetaker"
   ATTENDEE_WEBHOOK_SECRETS=ZGVtby1hdHRlbmRlZS1zZWNyZXQtbm90LWZvci1wcm9k
   LOG_FORMAT="${LOG_FORMAT:-console}"
 )
@@ -84,7 +85,8 @@ printf '%s\n' "${config[@]}" | grep -v '^PATH=' >"$work/.env"
 chmod 600 "$work/.env"
 abs_bin=$(cd "$bin" && pwd)
 
-env -i "${config[@]}" "$bin/zoomtoken" &
+# Loopback only: the banner below prints the demo's admin token and callback secret.
+env -i "${config[@]}" "$bin/zoomtoken" -addr "127.0.0.1:$port" &
 pids+=($!)
 wait_for "$svc/healthz"
 

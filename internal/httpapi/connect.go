@@ -72,11 +72,11 @@ func handleConnect(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ref, err := flow.Links.Verify(r.URL.Query())
 		if err != nil {
-			page := pageBadLink
+			page, why := pageBadLink, "the connect link was changed or signed with another key"
 			if errors.Is(err, connectlink.ErrExpired) {
-				page = pageExpiredLink
+				page, why = pageExpiredLink, "the connect link has expired"
 			}
-			writePageFailure(w, r, flow.Branding, badPage(page))
+			writePageFailure(w, r, flow.Branding, badPage(page, why))
 			return
 		}
 		if err := cd.Manager.Ready(r.Context()); err != nil {
@@ -159,7 +159,8 @@ func handleCallback(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 		http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/oauth/callback", MaxAge: -1, HttpOnly: true,
 			Secure: flow.SecureCookie, SameSite: http.SameSiteLaxMode})
 		if !ok {
-			writePageFailure(w, r, flow.Branding, badPage(pageBadState))
+			writePageFailure(w, r, flow.Branding, badPage(pageBadState,
+				"no state cookie of this browser matches (another browser, over 10 minutes, or a forged state)"))
 			return
 		}
 		first, err := cd.Manager.UseState(ctx, fs.State, time.Unix(fs.IssuedAt, 0).Add(stateLifetime))
@@ -168,11 +169,14 @@ func handleCallback(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 			writePageFailure(w, r, flow.Branding, err)
 			return
 		case !first:
-			writePageFailure(w, r, flow.Branding, badPage(pageBadState))
+			writePageFailure(w, r, flow.Branding, badPage(pageBadState, "this sign-in was finished before (its state was used)"))
 			return
 		}
-		if q.Get("error") != "" {
-			writePageFailure(w, r, flow.Branding, badPage(pageDeclined))
+		if zoomErr := q.Get("error"); zoomErr != "" {
+			if !plainWord(zoomErr) {
+				zoomErr = "(not a plain word)"
+			}
+			writePageFailure(w, r, flow.Branding, badPage(pageDeclined, "Zoom answered error="+zoomErr+": the user declined"))
 			return
 		}
 		grant, err := cd.Zoom.Exchange(ctx, q.Get("code"), fs.Verifier)
@@ -184,7 +188,7 @@ func handleCallback(cd *vend.Connected, flow *ConnectFlow) http.HandlerFunc {
 			if err := cd.Zoom.Revoke(ctx, grant.RefreshToken); err != nil {
 				log.Warn().Err(err).Msg("connect: revoking the tokens of a refused grant failed")
 			}
-			writePageFailure(w, r, flow.Branding, badPage(pageMissingScopes(missing)))
+			writePageFailure(w, r, flow.Branding, badPage(pageMissingScopes(missing), "the granted scopes lack "+strings.Join(missing, ", ")))
 			return
 		}
 		me, err := cd.Zoom.Me(ctx, zoom.UserToken{Value: grant.AccessToken, APIBase: grant.APIBase})

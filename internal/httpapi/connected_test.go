@@ -277,6 +277,11 @@ func TestConnectFlowRefusals(t *testing.T) {
 			t.Errorf("%d %s", resp.StatusCode, page)
 		}
 		none(t)
+		// The operator reads why, and Zoom's error code is no secret.
+		logs := f.srv.logs.String()
+		if !strings.Contains(logs, "connect flow refused: Zoom answered error=access_denied") || !strings.Contains(logs, "error=access_denied") {
+			t.Errorf("the log does not say the user declined:\n%s", logs)
+		}
 	})
 	t.Run("Zoom failing", func(t *testing.T) {
 		for _, tc := range []struct {

@@ -48,15 +48,18 @@ type failure struct {
 type requestError struct {
 	status int
 	reason string
-	// page is what a person sees when the request was a step of the connect flow.
-	page page
+	// page is what a person sees when the request was a step of the connect flow, and logged,
+	// when set, why the step was refused, for the log (at info).
+	page   page
+	logged string
 }
 
 func (e *requestError) Error() string { return e.reason }
 
-// badPage is the 400 of a connect-flow step that cannot go on, with the page that says why.
-func badPage(p page) error {
-	return &requestError{status: http.StatusBadRequest, reason: p.Title, page: p}
+// badPage is the 400 of a connect-flow step that cannot go on, with the page that says why to the
+// person and why, in the log, to the operator.
+func badPage(p page, why string) error {
+	return &requestError{status: http.StatusBadRequest, reason: p.Title, page: p, logged: "connect flow refused: " + why}
 }
 
 // errUnauthorized answers a caller who did not show a credential this route accepts.
@@ -85,7 +88,11 @@ func classify(err error) failure {
 	var off vend.Off
 	switch {
 	case errors.As(err, &rerr):
-		return failure{status: rerr.status, reason: rerr.reason, level: zerolog.NoLevel, page: rerr.page}
+		f := failure{status: rerr.status, reason: rerr.reason, level: zerolog.NoLevel, page: rerr.page}
+		if rerr.logged != "" {
+			f.level, f.logged = zerolog.InfoLevel, rerr.logged
+		}
+		return f
 	case errors.As(err, &off):
 		return failure{status: http.StatusNotFound, reason: off.Error(), level: zerolog.NoLevel}
 	case errors.Is(err, vend.ErrNotAToken):

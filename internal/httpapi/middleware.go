@@ -205,10 +205,17 @@ var knownQueryKeys = map[string]func(value string) bool{
 	// A stream id is not a credential; its signature is.
 	"rtms_stream_id": func(v string) bool { return len(v) <= 64 && strings.Trim(v, "0123456789abcdefABCDEF") == "" },
 	"secret":         nil, "user": nil, "ref": nil, // the connect flow's and the callback's:
-	"sig": nil, "code": nil, "state": nil, "error": nil,
+	"sig": nil, "code": nil, "state": nil,
+	// Zoom's OAuth error (access_denied) is no secret, and says why a connect failed.
+	"error": plainWord,
 	// A link's expiry is a time, not a secret; its signature is.
 	"expires":   func(v string) bool { return len(v) <= 12 && strings.Trim(v, "0123456789") == "" },
 	"min_valid": func(v string) bool { return len(v) <= 6 && strings.Trim(v, "0123456789") == "" },
+}
+
+// plainWord reports whether v is a short lower-case word such as an OAuth error code.
+func plainWord(v string) bool {
+	return v != "" && len(v) <= 64 && strings.Trim(v, "abcdefghijklmnopqrstuvwxyz_") == ""
 }
 
 // maxLoggedQuery bounds the access log's query field.
