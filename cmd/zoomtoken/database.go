@@ -32,11 +32,13 @@ func openDatabase(ctx context.Context, db config.Database) (*sqlstore.DB, error)
 // attachWhenOpen opens the database and attaches it to db: once now, then, if the database is
 // down, in the background until it answers or ctx ends. A database down at start does not stop
 // the service: the routes that need no database keep working, and the stores on db answer
-// ErrUnavailable meanwhile. It returns how the first try went, for the startup line.
-func attachWhenOpen(ctx context.Context, db *sqlstore.DB, cfg config.Database, logger zerolog.Logger) string {
-	opened, err := openDatabase(ctx, cfg)
+// ErrUnavailable meanwhile. opened runs once the database is attached. It returns how the first
+// try went, for the startup line.
+func attachWhenOpen(ctx context.Context, db *sqlstore.DB, cfg config.Database, logger zerolog.Logger, opened func()) string {
+	first, err := openDatabase(ctx, cfg)
 	if err == nil {
-		db.Attach(opened)
+		db.Attach(first)
+		opened()
 		return cfg.Engine + " ready"
 	}
 	logger.Warn().Str("database", cfg.Engine).Err(err).
@@ -49,10 +51,11 @@ func attachWhenOpen(ctx context.Context, db *sqlstore.DB, cfg config.Database, l
 				return
 			case <-time.After(wait):
 			}
-			opened, err := openDatabase(ctx, cfg)
+			later, err := openDatabase(ctx, cfg)
 			if err == nil {
-				db.Attach(opened)
+				db.Attach(later)
 				logger.Info().Str("database", cfg.Engine).Msg("database ready")
+				opened()
 				return
 			}
 			logger.Warn().Str("database", cfg.Engine).Err(err).Dur("retry_in", wait).Msg("database still unavailable")

@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/connlimit"
+	"github.com/zoomtoken/zoomtoken/internal/doctor"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/logging"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
@@ -46,6 +47,7 @@ func runServe(ctx context.Context, inv invocation) error {
 		return fmt.Errorf("invalid configuration:\n  METRICS_ADDR: %q is where the service itself listens (%s): give /metrics a port of its own, or unset METRICS_ADDR to serve it on PORT", cfg.MetricsAddr, addr)
 	}
 	warnURLUnsafeSecrets(cfg, logger)
+	warnAsDoctor(logger, doctor.Offline(cfg)...)
 
 	m := metrics.New()
 	deps := httpapi.Deps{
@@ -70,7 +72,16 @@ func runServe(ctx context.Context, inv invocation) error {
 		ctx, cancel := context.WithCancel(ctx) // ends the background work with run
 		defer cancel()
 		db := new(sqlstore.DB) // answers ErrUnavailable until the database is open and migrated
-		database = attachWhenOpen(ctx, db, cfg.Connections.Database, logger)
+		vault, _, err := newVaultAndKeyring(cfg.Connections)
+		if err != nil {
+			return err
+		}
+		database = attachWhenOpen(ctx, db, cfg.Connections.Database, logger, func() {
+			// Keys that do not open the stored rows would answer the first bot with a 502.
+			checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			warnAsDoctor(logger, doctor.StoredConnections(checkCtx, db.Connections(), vault))
+		})
 		defer db.Close()
 		connected, flow, err := newConnected(cfg, db.Connections(), m, logger)
 		if err != nil {
@@ -99,6 +110,24 @@ func runServe(ctx context.Context, inv invocation) error {
 		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})
 	}
 	return serve(ctx, servers, cfg, database, deps.Draining, logger)
+}
+
+// warnAsDoctor logs each check that did not pass, in the doctor's words: a warning for what the
+// doctor warns of, an error for what it fails.
+func warnAsDoctor(logger zerolog.Logger, checks ...doctor.Check) {
+	for _, c := range checks {
+		event := logger.Warn()
+		switch c.Status {
+		case doctor.Pass, doctor.Skip:
+			continue
+		case doctor.Fail:
+			event = logger.Error()
+		}
+		if c.Fix != "" {
+			event = event.Str("fix", c.Fix)
+		}
+		event.Str("check", c.Name).Msg(c.Detail + " (as zoomtoken doctor says)")
+	}
 }
 
 // warnURLUnsafeSecrets warns of CALLBACK_SECRETS entries a bot URL would change unless encoded,

@@ -168,3 +168,42 @@ func TestRekeyCommand(t *testing.T) {
 		}
 	}
 }
+
+// Start-up warns, in the doctor's words, of what zoomtoken doctor would fail: a secret too short
+// to be Zoom's, a variable no feature reads, and stored rows the configured keys do not open
+// (the first bot would get a 502).
+func TestStartupWarnsAsTheDoctor(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "zt.db")
+	_, rawA := newKeyBase64(t)
+	keyB, _ := newKeyBase64(t)
+	db, err := sqlite.Open(context.Background(), path, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringA, _ := seal.NewKeyring(rawA)
+	sealed, _ := connections.NewVault(ringA).Seal("u1", connections.Tokens{Access: "a", Refresh: "r"})
+	if _, _, err := db.Connections().Save(context.Background(), connections.Connection{ID: connections.NewID(), ZoomUserID: "u1", Tokens: sealed}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	env := connectionsEnv(t, "sqlite:"+path, keyB)
+	env["ZOOM_MEETING_SDK_KEY"], env["ZOOM_MEETING_SDK_SECRET"] = "demoSdkKeyOfTwentyCh", "abcde"
+	env["RTMS_STREAM_TTL"] = "1h" // RTMS is off
+	inst := start(t, env)
+	waitForLog(t, inst, "do not decrypt")
+	logs := inst.stdout.String()
+	for _, want := range []string{
+		`"check":"Meeting SDK credentials"`, "ZOOM_MEETING_SDK_SECRET has 5 characters",
+		`"check":"unused variables"`, "RTMS_STREAM_TTL",
+		`"check":"stored connections"`, "1 of 1 connections do not decrypt with TOKEN_ENCRYPTION_KEYS",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the start-up log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "abcde") {
+		t.Error("the log holds the secret")
+	}
+}

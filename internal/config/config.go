@@ -255,6 +255,10 @@ type Config struct {
 	RTMS *RTMS
 	// Attendee is nil when POST /callbacks/attendee is off.
 	Attendee *Attendee
+
+	// Unused lists the variables that are set but read by no configured feature (a leftover, or
+	// a feature half set up); start-up and the doctor warn of them.
+	Unused []string
 }
 
 // Attendee holds the keys that sign attendee's zoom_tokens callbacks.
@@ -485,7 +489,29 @@ func Load(getenv func(string) string) (Config, error) {
 	if len(p.problems) > 0 {
 		return Config{}, &Error{Problems: p.problems}
 	}
+	cfg.Unused = unused(getenv, cfg)
 	return cfg, nil
+}
+
+// unused lists the variables set in getenv that no configured feature reads.
+func unused(getenv func(string) string, cfg Config) []string {
+	var names []string
+	check := func(off bool, vars ...string) {
+		for _, name := range vars {
+			if off && getenv(name) != "" {
+				names = append(names, name)
+			}
+		}
+	}
+	connected := cfg.Connections != nil
+	check(!connected, "ZOOM_OAUTH_CLIENT_ID", "ZOOM_OAUTH_CLIENT_SECRET", "PUBLIC_URL", "TOKEN_ENCRYPTION_KEYS",
+		"EVENTS_URL", "EVENTS_SIGNING_SECRET", "CONNECT_SUCCESS_URL", "CONNECT_APP_NAME", "CONNECT_LOGO_URL",
+		"CONNECT_SUPPORT_URL", "CONNECTION_KEEPALIVE")
+	check(!connected && len(cfg.BotLinkKeys) == 0, "ADMIN_TOKENS")
+	check(!connected && cfg.CallbackReach == ReachConnected, "CALLBACK_SECRETS_REACH")
+	check(cfg.ZAKUser == "" && !connected, "ZOOM_ZAK_TTL_SECONDS")
+	check(cfg.RTMS == nil, "ZOOM_RTMS_CLIENT_ID", "ZOOM_RTMS_CLIENT_SECRET", "RTMS_STREAM_TTL")
+	return names
 }
 
 // read fills the raw environment through getenv, falling back to each variable's default.

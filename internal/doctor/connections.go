@@ -29,7 +29,7 @@ type Connected struct {
 // checkConnected runs the connected-account checks: the public URL, the OAuth app's
 // credentials, the database, and every stored row.
 func checkConnected(ctx context.Context, cfg *config.Connections, d *Connected) []Check {
-	checks := []Check{checkPublicURL(cfg.PublicURL), checkOAuthApp(ctx, d.Zoom)}
+	checks := []Check{checkOAuthApp(ctx, d.Zoom)}
 	db := Check{Name: "connections database", Status: Pass, Detail: cfg.Database.Engine + " reachable, schema up to date"}
 	if d.Store == nil {
 		db.Status, db.Detail = Fail, fmt.Sprintf("%s cannot be opened or migrated: %v", cfg.Database.Engine, d.OpenErr)
@@ -39,15 +39,20 @@ func checkConnected(ctx context.Context, cfg *config.Connections, d *Connected) 
 		}
 		return append(checks, db, skipped("stored connections", db.Name))
 	}
-	checks = append(checks, db)
-	list, err := d.Store.List(ctx, connections.Filter{})
+	return append(checks, db, StoredConnections(ctx, d.Store, d.Vault))
+}
+
+// StoredConnections checks that every stored connection decrypts with TOKEN_ENCRYPTION_KEYS and
+// counts them by status; start-up runs it too, once the database has answered.
+func StoredConnections(ctx context.Context, store connections.Store, vault *connections.Vault) Check {
+	list, err := store.List(ctx, connections.Filter{})
 	if err != nil {
-		return append(checks, Check{Name: "stored connections", Status: Fail, Detail: "cannot be listed: " + err.Error()})
+		return Check{Name: "stored connections", Status: Fail, Detail: "cannot be listed: " + err.Error()}
 	}
 	rows := Check{Name: "stored connections", Status: Pass}
 	var active, dead, unreadable int
 	for _, c := range list {
-		if _, err := d.Vault.Open(c); err != nil {
+		if _, err := vault.Open(c); err != nil {
 			unreadable++
 		}
 		if c.Status == connections.StatusActive {
@@ -66,7 +71,7 @@ func checkConnected(ctx context.Context, cfg *config.Connections, d *Connected) 
 		rows.Status = Warn
 		rows.Fix = "those users must open a new connect link (GET /admin/connections?status=reauthorization_required lists them)"
 	}
-	return append(checks, rows)
+	return rows
 }
 
 // createDatabaseAdvice says how to create a PostgreSQL database that does not exist

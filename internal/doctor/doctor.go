@@ -66,28 +66,47 @@ const (
 // zoomCredential is what Zoom's app keys and secrets look like: letters, digits, - and _.
 var zoomCredential = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
+// Offline performs the checks that need no network and no database, which start-up runs too so
+// that it warns, in the doctor's words, of what the doctor would fail: the SDK credentials' shape
+// and a test signature, the callback and signing secrets, who reaches connected accounts,
+// PUBLIC_URL, and variables set but read by no configured feature.
+func Offline(cfg config.Config) []Check {
+	var checks []Check
+	if cfg.MeetingSDK != nil {
+		checks = append(checks, checkSDKCredentials(cfg.MeetingSDK)...)
+	}
+	if cfg.VideoSDK != nil {
+		checks = append(checks, checkVideoSDKCredentials(cfg.VideoSDK)...)
+	}
+	if len(cfg.CallbackSecrets) > 0 {
+		checks = append(checks, checkCallbackSecrets(cfg.CallbackSecrets))
+	}
+	if len(cfg.CallbackSigningSecrets) > 0 {
+		checks = append(checks, checkSigningSecrets(cfg.CallbackSigningSecrets))
+	}
+	if cfg.S2S != nil || cfg.Connections != nil {
+		checks = append(checks, checkReach(cfg))
+	}
+	if cfg.Connections != nil {
+		checks = append(checks, checkPublicURL(cfg.Connections.PublicURL))
+	}
+	if len(cfg.Unused) > 0 {
+		checks = append(checks, Check{Name: "unused variables", Status: Warn,
+			Detail: "set, but read by no configured feature: " + strings.Join(cfg.Unused, ", "),
+			Fix:    "remove them, or set the other variables of the feature they belong to (zoomtoken -h lists them)"})
+	}
+	return checks
+}
+
 // Run performs every check that applies to the configured features, in order.
 func Run(ctx context.Context, d Deps) []Check {
 	checks := []Check{{Name: "configuration", Status: Pass, Detail: "features on: " + strings.Join(d.Config.Features(), ", ")}}
 	checks = append(checks, checkClock(ctx, d))
-	if d.Config.MeetingSDK != nil {
-		checks = append(checks, checkSDKCredentials(d.Config.MeetingSDK)...)
-	}
-	if d.Config.VideoSDK != nil {
-		checks = append(checks, checkVideoSDKCredentials(d.Config.VideoSDK)...)
-	}
+	offline := Offline(d.Config)
 	if d.Zoom != nil {
 		checks = append(checks, checkS2S(ctx, d)...)
-		if len(d.Config.CallbackSecrets) > 0 {
-			checks = append(checks, checkCallbackSecrets(d.Config.CallbackSecrets))
-		}
 	}
-	if len(d.Config.CallbackSigningSecrets) > 0 {
-		checks = append(checks, checkSigningSecrets(d.Config.CallbackSigningSecrets))
-	}
-	if d.Config.S2S != nil || d.Config.Connections != nil {
-		checks = append(checks, checkReach(d.Config))
-	}
+	checks = append(checks, offline...)
 	if d.Config.Connections != nil && d.Connected != nil {
 		checks = append(checks, checkConnected(ctx, d.Config.Connections, d.Connected)...)
 		checks = append(checks, checkWebhooks(d.Config.WebhookSecretTokens))
