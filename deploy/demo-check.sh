@@ -114,10 +114,12 @@ for var in DEMO_PORT DEMO_EMU_PORT; do
   echo "demo-check: ok: with $var's port taken, make demo stops and names $var"
 done
 
-# docs/deployment.md's emulator recipe, pasted as it stands.
+# docs/deployment.md's emulator recipe, pasted as it stands, on ports other than its defaults.
 recipe=$(sed -n '/^## The Zoom emulator/,/^```$/p' docs/deployment.md | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d')
 grep -q 'bin/zoomemu' <<<"$recipe" || { echo "demo-check: docs/deployment.md has no emulator recipe" >&2; exit 1; }
-recipe_out=$(bash -c "$recipe" 2>&1)
+recipe_out=$(EMU_PORT=4875 PORT=4876 bash -c "$recipe" 2>&1)
 grep -q 'emu_zak_' <<<"$recipe_out" && grep -q 'emu_jt_' <<<"$recipe_out" ||
   { echo "$recipe_out"; echo "demo-check: FAIL: docs/deployment.md's emulator recipe did not vend a ZAK and a join token" >&2; exit 1; }
-echo "demo-check: ok: docs/deployment.md's emulator recipe works as written"
+grep -q '127.0.0.1:4876' <<<"$recipe_out" ||
+  { echo "$recipe_out"; echo "demo-check: FAIL: docs/deployment.md's emulator recipe ignored PORT" >&2; exit 1; }
+echo "demo-check: ok: docs/deployment.md's emulator recipe works as written, on the ports it was given"

@@ -43,7 +43,7 @@ Point zoomtoken at it with:
 
 Make it misbehave while it runs (each fault applies to the endpoint's next requests, in order):
   curl -s -X POST 'http://ADDR/_emu/fault?endpoint=zak&fault=server_error&count=2'
-      endpoint: oauth_token, zak, join_token
+      endpoint: ENDPOINTS
       fault: server_error, rate_limit_qps, rate_limit_daily, malformed_json, empty_token,
              invalid_access_token, hang, reset
   curl -s -X POST 'http://ADDR/_emu/latency?d=500ms'
@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rtmsKeepAlive := flags.Duration("rtms-keepalive", durationEnv(getenv, "ZOOMEMU_RTMS_KEEPALIVE", time.Second), "how often RTMS sockets send keep-alives and transcript lines [ZOOMEMU_RTMS_KEEPALIVE]")
 	dailyLimit := flags.Int("daily-limit", intEnv(getenv, "ZOOMEMU_DAILY_LIMIT", 0), "REST calls allowed per UTC day, 0 for no limit [ZOOMEMU_DAILY_LIMIT]")
 	flags.Usage = func() {
-		fmt.Fprint(stderr, usageHeader)
+		fmt.Fprint(stderr, strings.ReplaceAll(usageHeader, "ENDPOINTS", strings.ReplaceAll(endpointNames(), "|", ", ")))
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args[1:]); err != nil {
@@ -137,7 +137,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	for i, u := range splitList(*users) {
-		id, email, _ := strings.Cut(u, ":")
+		id, email, ok := strings.Cut(u, ":")
+		if !ok || id == "" || !strings.Contains(email, "@") || strings.ContainsAny(id, " /?#") {
+			return fmt.Errorf("-users: %q is not id:email (such as u-1:bot@example.com)", u)
+		}
 		cfg.Users = append(cfg.Users, zoomemu.User{ID: id, Email: email, AccountID: *accountID,
 			PMI: 5550000000 + int64(i), Meetings: hosted[id]})
 	}

@@ -96,6 +96,22 @@ func TestEmulatorCommandRejectsBadMeetings(t *testing.T) {
 	}
 }
 
+func TestEmulatorCommandRejectsBadUsersAndListsEveryEndpoint(t *testing.T) {
+	for _, users := range []string{"bad", "u-1:", ":a@b.c", "u 1:a@b.c"} {
+		if err := run(context.Background(), []string{"zoomemu", "-addr", "127.0.0.1:0", "-users", users},
+			func(string) string { return "" }, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "-users") {
+			t.Errorf("-users %q: %v", users, err)
+		}
+	}
+	var help strings.Builder
+	run(context.Background(), []string{"zoomemu", "-h"}, func(string) string { return "" }, io.Discard, &help)
+	for _, ep := range strings.Split(endpointNames(), "|") {
+		if !strings.Contains(help.String(), ep) {
+			t.Errorf("zoomemu -h does not list the fault endpoint %s", ep)
+		}
+	}
+}
+
 func TestEmulatorCommandConnectsUsers(t *testing.T) {
 	base := startEmu(t, "-users", "u-1:a@example.com", "-hosts", "u-1:111+222", "-auto-approve", "u-1")
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -44,7 +44,8 @@ func runDoctor(ctx context.Context, inv invocation) error {
 		checks = doctor.Run(ctx, d)
 	}
 	if failed := doctor.Print(stdout, checks); failed > 0 {
-		return fmt.Errorf("doctor: %d of %d checks failed", failed, len(checks))
+		// Print has written the summary: the exit status is all that is left to say.
+		return quietError{fmt.Errorf("doctor: %d of %d checks failed", failed, len(checks))}
 	}
 	return nil
 }

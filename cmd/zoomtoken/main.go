@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -12,8 +13,17 @@ import (
 var version = "dev"
 
 func main() {
-	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr)
+	var shown quietError
+	switch {
+	case errors.As(err, &shown):
+		os.Exit(1) // run has said it already
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "zoomtoken:", err)
 		os.Exit(1)
 	}
 }
+
+// quietError is a failure run has already told the user about: main exits non-zero without
+// saying it again.
+type quietError struct{ error }

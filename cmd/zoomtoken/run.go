@@ -93,10 +93,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	name := cmp.Or(flags.Arg(0), "serve")
 	i := slices.IndexFunc(commands(), func(c command) bool { return c.name == name })
 	if i < 0 {
-		// The mistake first, where the eye lands; the usage after it.
-		fmt.Fprintf(stderr, "zoomtoken: unknown command %q\n\n", name)
-		programUsage(stderr, flags)
-		return fmt.Errorf("unknown command %q (see zoomtoken -h)", name)
+		// One line that says what went wrong and what there is, rather than the whole help.
+		var names []string
+		for _, c := range commands() {
+			names = append(names, c.name)
+		}
+		fmt.Fprintf(stderr, "zoomtoken: unknown command %q; the commands are %s (zoomtoken -h shows each)\n", name, strings.Join(names, ", "))
+		return quietError{fmt.Errorf("unknown command %q", name)}
 	}
 	cmd := commands()[i]
 	rest := flags.Args()

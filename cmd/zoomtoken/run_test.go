@@ -384,8 +384,10 @@ func TestCommandLine(t *testing.T) {
 	noEnv := func(string) string { return "" }
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"zoomtoken", "serv"}, noEnv, &stdout, &stderr)
-	if err == nil || !strings.HasPrefix(stderr.String(), `zoomtoken: unknown command "serv"`) || !strings.Contains(stderr.String(), "[serve]") {
-		t.Errorf("an unknown command: %v, stderr starts %.80q", err, stderr.String())
+	var shown quietError
+	if !errors.As(err, &shown) || !strings.HasPrefix(stderr.String(), `zoomtoken: unknown command "serv"; the commands are serve, doctor`) ||
+		strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("an unknown command: %v, stderr %q: want one line, said once", err, stderr.String())
 	}
 	stdout.Reset()
 	stderr.Reset()

@@ -281,7 +281,7 @@ func checkS2S(ctx context.Context, d Deps) []Check {
 		token.Status, token.Detail, token.Fix = Fail, zoomProblem(err), tokenFix(err)
 		checks := []Check{token, skipped("S2S scopes", token.Name)}
 		if d.Config.ZAKUser != "" {
-			checks = append(checks, skipped("ZOOM_ZAK_USER", token.Name))
+			checks = append(checks, skipped("ZAK user", token.Name))
 		}
 		return checks
 	}
@@ -302,7 +302,7 @@ func skipped(name, failedCheck string) Check {
 // checkScopes checks that the granted scopes cover every enabled route and says which
 // join-token kinds they allow.
 func checkScopes(cfg config.Config, granted []string) Check {
-	c := Check{Name: "scopes", Status: Pass}
+	c := Check{Name: "S2S scopes", Status: Pass}
 	var missing, allowed, denied []string
 	for i, k := range zoom.JoinTokenKinds() {
 		switch {

@@ -100,13 +100,13 @@ func TestAllGreen(t *testing.T) {
 		t.Fatalf("%d failed:\n%s", failed, out)
 	}
 	for _, name := range []string{"configuration", "clock", "Meeting SDK credentials", "Meeting SDK signature",
-		"S2S access token", "scopes", "ZAK user", "CALLBACK_SECRETS", "Video SDK credentials", "Video SDK signature",
+		"S2S access token", "S2S scopes", "ZAK user", "CALLBACK_SECRETS", "Video SDK credentials", "Video SDK signature",
 		"CALLBACK_SIGNING_SECRETS"} {
 		if c := find(checks, name); c.Status != Pass {
 			t.Errorf("%s: got %+v, want a pass", name, c)
 		}
 	}
-	if c := find(checks, "scopes"); !strings.Contains(c.Detail, "allow join tokens of type local_recording, live_streaming, local_archiving") {
+	if c := find(checks, "S2S scopes"); !strings.Contains(c.Detail, "allow join tokens of type local_recording, live_streaming, local_archiving") {
 		t.Errorf("scopes: %q does not name every join-token kind", c.Detail)
 	}
 }
@@ -122,16 +122,16 @@ func TestReportsEachProblem(t *testing.T) {
 	}{
 		{"missing scope", func(s *setup) {
 			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeLocalRecordingToken}
-		}, "scopes", Fail, "user:read:token:admin (GET /zak)", true},
+		}, "S2S scopes", Fail, "user:read:token:admin (GET /zak)", true},
 		{"the default join-token kind's scope missing", func(s *setup) {
 			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeLiveStreamingToken, zoomemu.ScopeZAK}
-		}, "scopes", Fail, "missing meeting:read:local_recording_token:admin (GET /join-token); the scopes allow join tokens of type live_streaming", true},
+		}, "S2S scopes", Fail, "missing meeting:read:local_recording_token:admin (GET /join-token); the scopes allow join tokens of type live_streaming", true},
 		{"no join-token scope at all", func(s *setup) {
 			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeZAK}
-		}, "scopes", Fail, "the scopes allow no join tokens", true},
+		}, "S2S scopes", Fail, "the scopes allow no join tokens", true},
 		{"optional scopes missing", func(s *setup) {
 			s.emu.Apps[0].Scopes = []string{zoomemu.ScopeLocalRecordingToken, zoomemu.ScopeZAK}
-		}, "scopes", Warn, "allow join tokens of type local_recording; type=live_streaming (needs meeting:read:live_streaming_token:admin), type=local_archiving", true},
+		}, "S2S scopes", Warn, "allow join tokens of type local_recording; type=live_streaming (needs meeting:read:live_streaming_token:admin), type=local_archiving", true},
 		{"unknown ZAK user", func(s *setup) { s.env["ZOOM_ZAK_USER"] = "ghost@example.com" },
 			"ZAK user", Fail, "Zoom has no user ghost@example.com", true},
 		{"bad credentials", func(s *setup) { s.env["ZOOM_CLIENT_SECRET"] = "not-the-secret" },
@@ -305,6 +305,10 @@ func TestDependentChecksAreSkipped(t *testing.T) {
 	checks, out, _ := diagnose(t, s)
 	if c := find(checks, "S2S scopes"); c.Status != Skip || !strings.Contains(out, "[skip] S2S scopes: not checked: the S2S access token check failed") {
 		t.Errorf("scopes after a failed token: %+v\n%s", c, out)
+	}
+	// A skipped check has the name it has when it runs.
+	if c := find(checks, "ZAK user"); c.Status != Skip {
+		t.Errorf("the ZAK user after a failed token: %+v\n%s", c, out)
 	}
 	openErr := errors.New(`failed to connect to user=zt database=zoomtoken: FATAL: database "zoomtoken" does not exist (SQLSTATE 3D000)`)
 	db := config.Database{Engine: config.Postgres, URL: config.NewSecret("postgres://zt:s3cret-pw@db.internal:5432/zoomtoken?sslmode=require")}

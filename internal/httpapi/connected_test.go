@@ -270,6 +270,22 @@ func TestConnectFlowRefusals(t *testing.T) {
 			t.Errorf("%d connections stored", len(list))
 		}
 	}
+	t.Run("a link preview's HEAD", func(t *testing.T) {
+		before := len(f.emu.Requests())
+		req, _ := http.NewRequest(http.MethodHead, f.link(t, "customer-42"), nil)
+		resp, err := noFollow(f.browser(t)).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/oauth/authorize") {
+			t.Errorf("HEAD /connect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if n := len(f.emu.Requests()) - before; n != 0 {
+			t.Errorf("%d Zoom calls for a HEAD", n)
+		}
+		none(t)
+	})
 	t.Run("declined on Zoom's page", func(t *testing.T) {
 		f.emu.AutoApprove("nobody") // the emulator answers error=access_denied
 		resp, page := f.get(t, f.browser(t), f.link(t, ""))

@@ -199,10 +199,21 @@ func fail(w http.ResponseWriter, r *http.Request, err error) (failure, bool) {
 func logFailure(event *zerolog.Event, err error, f failure) {
 	var zerr *zoom.Error
 	if errors.As(err, &zerr) {
-		event.Str("zoom_op", zerr.Op).Str("zoom_kind", zerr.Kind.String()).Int("zoom_status", zerr.Status).
-			Int("zoom_code", zerr.Code).Str("zoom_error", zerr.OAuthError).Str("zoom_message", zerr.Message).
-			Str("zoom_tracking_id", zerr.TrackingID).Str("zoom_rate_limit_type", zerr.RateLimitType).
-			Dur("zoom_retry_after", zerr.RetryAfter).AnErr("cause", zerr.Err).Msg("zoom call failed")
+		event.Str("zoom_op", zerr.Op).Str("zoom_kind", zerr.Kind.String()).Int("zoom_status", zerr.Status)
+		// Only what Zoom said: an empty field is noise on every failure.
+		for _, f := range [][2]string{{"zoom_error", zerr.OAuthError}, {"zoom_message", zerr.Message},
+			{"zoom_tracking_id", zerr.TrackingID}, {"zoom_rate_limit_type", zerr.RateLimitType}} {
+			if f[1] != "" {
+				event.Str(f[0], f[1])
+			}
+		}
+		if zerr.Code != 0 {
+			event.Int("zoom_code", zerr.Code)
+		}
+		if zerr.RetryAfter > 0 {
+			event.Dur("zoom_retry_after", zerr.RetryAfter)
+		}
+		event.AnErr("cause", zerr.Err).Msg("zoom call failed")
 		return
 	}
 	event.Err(err).Msg(f.logged)

@@ -107,15 +107,18 @@ func (x *exchange) record(r *http.Request, took time.Duration, m *metrics.Metric
 	case status == 0:
 		status = http.StatusOK // net/http answers 200 to a handler that wrote nothing
 	}
-	level := zerolog.InfoLevel
-	if status >= 500 {
-		level = zerolog.WarnLevel
-	}
 	pattern := "unmatched"
 	if rc := chi.RouteContext(r.Context()); rc != nil {
 		if p := rc.RoutePattern(); p != "" {
 			pattern = p
 		}
+	}
+	level := zerolog.InfoLevel
+	switch {
+	case status >= 500:
+		level = zerolog.WarnLevel
+	case pattern == "/healthz" || pattern == "/readyz":
+		level = zerolog.DebugLevel // a platform's probes, every few seconds: noise at info
 	}
 	e := x.log.WithLevel(level).
 		Str("request_id", x.headerValues[0]).

@@ -136,3 +136,28 @@ func TestHandlerLinesCarryTheRequestID(t *testing.T) {
 	// Outside observe there is no request to name, and nothing is logged.
 	requestLogger(httptest.NewRecorder()).Error().Msg("nowhere")
 }
+
+// A platform's probes are logged at debug: every few seconds, they would drown the log at info.
+func TestProbesLogAtDebug(t *testing.T) {
+	srv := newTestServer(t, Deps{})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		srv.do(t, http.MethodGet, path, nil, "")
+	}
+	srv.do(t, http.MethodGet, "/zak", nil, "")
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(srv.logs.String()), "\n") {
+		var entry struct{ Level, Route, Message string }
+		json.Unmarshal([]byte(line), &entry)
+		if entry.Message != "request" {
+			continue
+		}
+		seen++
+		probe := entry.Route == "/healthz" || entry.Route == "/readyz"
+		if probe != (entry.Level == "debug") {
+			t.Errorf("%s logged at %s", entry.Route, entry.Level)
+		}
+	}
+	if seen != 3 {
+		t.Errorf("%d access lines, want 3", seen)
+	}
+}

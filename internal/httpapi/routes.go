@@ -89,11 +89,14 @@ func addRoutes(r chi.Router, d Deps) {
 	}
 
 	// Connecting an account: a link from the operator, Zoom's consent, and back.
+	// Link previews (chat apps) ask for a connect link with HEAD first.
 	if app.Connected != nil && d.ConnectFlow != nil {
 		r.Get("/connect", handleConnect(app.Connected, d.ConnectFlow))
+		r.Head("/connect", handleConnect(app.Connected, d.ConnectFlow))
 		r.Get("/oauth/callback", handleCallback(app.Connected, d.ConnectFlow))
 	} else {
 		r.Get("/connect", connectedOff)
+		r.Head("/connect", connectedOff)
 		r.Get("/oauth/callback", connectedOff)
 	}
 

@@ -3,6 +3,7 @@
 package logging
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"sync"
@@ -32,9 +33,30 @@ func New(level, format string, out io.Writer) (zerolog.Logger, func(), error) {
 	var w io.Writer = bw
 	if format == "console" {
 		// Colour codes only for a person at a terminal, not in a file or a platform's log view.
-		w = zerolog.ConsoleWriter{Out: bw, TimeFormat: time.RFC3339, NoColor: !isTerminal(out)}
+		w = zerolog.ConsoleWriter{Out: bw, TimeFormat: time.RFC3339, NoColor: !isTerminal(out), FormatPrepare: readableForPeople}
 	}
 	return zerolog.New(w).Level(lvl).Hook(&secondClock{now: time.Now}), bw.close, nil
+}
+
+// durationFields are the fields the service logs with zerolog's Dur: numbers of milliseconds in
+// JSON, for machines.
+var durationFields = []string{"duration", "retry_in", "zoom_retry_after", "timeout", "delay"}
+
+// readableForPeople prepares a console line for a person: durations with their unit (214ms,
+// 1.5s), and no field left empty (an unset Zoom tracking id says nothing).
+func readableForPeople(fields map[string]any) error {
+	for _, name := range durationFields {
+		n, ok := fields[name].(json.Number) // the console writer reads numbers as json.Number
+		if ms, err := n.Float64(); ok && err == nil {
+			fields[name] = time.Duration(ms * float64(time.Millisecond)).Round(time.Microsecond).String()
+		}
+	}
+	for name, v := range fields {
+		if v == "" || v == nil {
+			delete(fields, name)
+		}
+	}
+	return nil
 }
 
 // secondClock stamps each line with the time as zerolog's Timestamp does (the "time" field,

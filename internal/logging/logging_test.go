@@ -177,3 +177,18 @@ func TestLinesAreStampedToTheSecond(t *testing.T) {
 		t.Errorf("lines: %q", lines)
 	}
 }
+
+// In a terminal, durations carry their unit and empty fields are left out.
+func TestConsoleLinesAreForPeople(t *testing.T) {
+	var out bytes.Buffer
+	logger, flush, err := New("info", "console", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger.Info().Dur("duration", 214386*time.Microsecond).Dur("retry_in", time.Second).Str("zoom_tracking_id", "").Msg("request")
+	flush()
+	line := out.String()
+	if !strings.Contains(line, "duration=214.386ms") || !strings.Contains(line, "retry_in=1s") || strings.Contains(line, "zoom_tracking_id") {
+		t.Errorf("got %q", line)
+	}
+}
