@@ -21,6 +21,7 @@ build:
 ## of the service's go.mod; the browser test skips when Chromium is missing, except in CI, and so
 ## does the PostgreSQL half of the storage tests)
 test:
+	@echo "make test: go vet, then every test with the race detector; the first run builds everything (a few minutes), later ones take about a minute"
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	@if $(GO) test -count=1 -v -run '^TestServerAnswers$$' ./internal/postgres/pgtest 2>&1 | grep -q -- '--- PASS'; then \

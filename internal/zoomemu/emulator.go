@@ -26,11 +26,14 @@ const (
 	ScopeLocalRecordingToken = "meeting:read:local_recording_token:admin"
 	ScopeLiveStreamingToken  = "meeting:read:live_streaming_token:admin"
 	ScopeLocalArchivingToken = "meeting:read:local_archiving_token:admin"
+	// ScopeRTMSControl starts and stops a meeting's Realtime Media Streams (an S2S app's form;
+	// a user's token has it without ":admin").
+	ScopeRTMSControl = "meeting:update:participant_rtms_app_status:admin"
 )
 
 // AllScopes returns every scope the emulated endpoints check.
 func AllScopes() []string {
-	return []string{ScopeZAK, ScopeLocalRecordingToken, ScopeLiveStreamingToken, ScopeLocalArchivingToken}
+	return []string{ScopeZAK, ScopeLocalRecordingToken, ScopeLiveStreamingToken, ScopeLocalArchivingToken, ScopeRTMSControl}
 }
 
 // joinTokenScopes maps a join token kind, as it appears in the path, to its scope.

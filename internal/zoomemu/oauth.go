@@ -28,7 +28,7 @@ const (
 // UserScopes returns every scope the emulated user-level endpoints check.
 func UserScopes() []string {
 	return []string{ScopeUserToken, ScopeUserRead, ScopeListMeetings, ScopeUserLocalRecordingToken,
-		ScopeUserLiveStreamingToken, ScopeUserLocalArchivingToken}
+		ScopeUserLiveStreamingToken, ScopeUserLocalArchivingToken, strings.TrimSuffix(ScopeRTMSControl, ":admin")}
 }
 
 // More emulated endpoints: the user-level OAuth app's.

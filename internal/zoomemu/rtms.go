@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,9 +102,16 @@ func (e *Emulator) handleRTMSControl(w http.ResponseWriter, r *http.Request, at 
 		} `json:"settings"`
 	}
 	id, err := strconv.ParseInt(r.PathValue("meetingId"), 10, 64)
+	scope := ScopeRTMSControl
+	if at.user != nil {
+		scope = strings.TrimSuffix(scope, ":admin") // a user's token has the granular scope
+	}
 	switch {
 	case e.cfg.RTMS == nil:
 		writeZoomError(w, http.StatusNotFound, 404, "Not found.")
+		return
+	case !at.has(scope):
+		writeMissingScope(w, scope)
 		return
 	case json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body) != nil:
 		writeZoomError(w, http.StatusBadRequest, 300, "Invalid request body.")

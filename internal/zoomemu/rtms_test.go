@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ type rtmsFixture struct {
 	webhooks chan map[string]any
 }
 
-func newRTMSFixture(tb testing.TB, app RTMS) *rtmsFixture {
+func newRTMSFixture(tb testing.TB, app RTMS, changes ...func(*Config)) *rtmsFixture {
 	tb.Helper()
 	f := &rtmsFixture{webhooks: make(chan map[string]any, 8)}
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,13 +38,17 @@ func newRTMSFixture(tb testing.TB, app RTMS) *rtmsFixture {
 	if app.KeepAlive == 0 {
 		app.KeepAlive = 5 * time.Millisecond
 	}
-	f.emu = New(Config{
+	cfg := Config{
 		OAuthApp: &OAuthApp{ClientID: "rtms-client", ClientSecret: "rtms-secret"},
 		Users: []User{{ID: "alice-id", Email: "alice@example.com", Meetings: []int64{rtmsMeeting}},
 			{ID: "bob-id", Email: "bob@example.com"}},
 		WebhookSecretToken: "webhook-secret-token",
 		RTMS:               &app,
-	})
+	}
+	for _, change := range changes {
+		change(&cfg)
+	}
+	f.emu = New(cfg)
 	f.srv = httptest.NewServer(f.emu)
 	tb.Cleanup(func() { f.emu.Close(); f.srv.Close(); f.emu.WaitWebhooks() })
 	return f
@@ -235,5 +240,15 @@ func TestRTMSControlErrors(t *testing.T) {
 	case ev := <-f.webhooks:
 		t.Errorf("a refused control sent %v", ev["event"])
 	default:
+	}
+}
+
+// Starting a stream needs the RTMS scope, as Zoom's does: a token without it is refused with 4711.
+func TestRTMSControlNeedsItsScope(t *testing.T) {
+	f := newRTMSFixture(t, RTMS{}, func(c *Config) {
+		c.OAuthApp.Scopes = slices.DeleteFunc(UserScopes(), func(s string) bool { return strings.Contains(s, "rtms") })
+	})
+	if status, code := f.control(t, "alice-id", "start", "rtms-client", "81112223333"); status != http.StatusBadRequest || code != 4711 {
+		t.Errorf("without the scope: %d code %d, want 400 code 4711", status, code)
 	}
 }
