@@ -59,7 +59,7 @@ done < <(sed -n '/^## attendee/,/^## /p' docs/meeting-bots.md | grep -E '^(ATTEN
 echo "demo-check: ok: docs/meeting-bots.md's attendee commands are make demo's"
 attendee_script=$(sed -n '/^  export SVC=[^ ]*$/,/^  curl .*callbacks\/attendee/p' "$out" | sed 's/^  //')
 grep -q 'callbacks/attendee' <<<"$attendee_script" || { echo "demo-check: the demo prints no attendee callback" >&2; exit 1; }
-expect '^\{"zak_token":"emu_zak_[^"]+","join_token":"emu_jt_[^"]+","onbehalf_token":"emu_obf_[^"]+"\}$' "$attendee_script"
+expect '^\{"zak_token":"emu_zak_[^"]+","app_privilege_token":"emu_jt_[^"]+","onbehalf_token":"emu_obf_[^"]+"\}$' "$attendee_script"
 expect 'app_deauthorized answered 200' "${lines[21]}"
 expect 'no connected Zoom account' "${lines[22]}"
 # Realtime Media Streams, as docs/rtms.md runs them: its commands are the demo's, to the letter.

@@ -18,7 +18,6 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/attendee"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/seal/sealtest"
-	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -361,7 +360,11 @@ func TestAttendeeCallbackOff(t *testing.T) {
 // When Zoom is slower than attendee waits, what is ready by the deadline is answered (here
 // nothing), each token left out with its reason, rather than no answer at all.
 func TestAttendeeAnswersByItsDeadline(t *testing.T) {
-	f := s2sFixture(t, sqlitetest.Open(t, sqlstore.Options{}), func(d *Deps) {
+	forEachDatabase(t, testAttendeeAnswersByItsDeadline)
+}
+
+func testAttendeeAnswersByItsDeadline(t *testing.T, db *sqlstore.DB) {
+	f := s2sFixture(t, db, func(d *Deps) {
 		d.Attendee = attendee.NewVerifier([][]byte{attendeeKey})
 		d.AttendeeDeadline = 300 * time.Millisecond
 	})
