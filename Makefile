@@ -52,7 +52,7 @@ fuzz:
 ## bench: Go benchmarks, then a loopback load test of the binaries with wrk (apt-get install wrk),
 ## then the connected-account benchmarks (PostgreSQL too when DATABASE_URL_TEST answers)
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/sdkjwt ./internal/httpapi ./internal/zoom ./internal/attendee
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/sdkjwt ./internal/httpapi ./internal/zoom ./internal/attendee ./internal/botlink
 	$(BIN)/zoombench -bin $(BIN) $(BENCHFLAGS)
 	$(BIN)/zoombench connections -bin $(BIN) $(CONNBENCHFLAGS)
 	$(BIN)/zoombench flood -bin $(BIN)
