@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/zoomtoken/zoomtoken/internal/metrics"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
@@ -146,5 +148,26 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	families := scrape(t, "http://"+addr+"/metrics")
 	if got, _ := sample(families, "zoomtoken_http_requests_total", map[string]string{"route": "/zak", "status": "200"}); got != 1 {
 		t.Errorf("requests on the metrics listener: got %v, want 1", got)
+	}
+}
+
+// Scrapes within the cache's lifetime ask the database once; one after it asks again.
+func TestConnectionCountsAreCached(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	asked := 0
+	counts := cachedCounts(5*time.Second, func() time.Time { return now }, func() (metrics.ConnectionCounts, bool) {
+		asked++
+		return metrics.ConnectionCounts{ByStatus: map[string]int{"active": asked}}, true
+	})
+	for range 5 {
+		counts()
+	}
+	now = now.Add(4 * time.Second)
+	if got, _ := counts(); asked != 1 || got.ByStatus["active"] != 1 {
+		t.Errorf("within 5 s: asked %d times", asked)
+	}
+	now = now.Add(time.Second)
+	if got, _ := counts(); asked != 2 || got.ByStatus["active"] != 2 {
+		t.Errorf("after 5 s: asked %d times", asked)
 	}
 }

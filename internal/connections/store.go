@@ -31,6 +31,9 @@ type Store interface {
 	FindByRef(ctx context.Context, ref string) (Connection, error)
 	// List returns the connections the filter matches, oldest first.
 	List(ctx context.Context, f Filter) ([]Connection, error)
+	// CountByStatus counts the connections of each status, reading no token: /metrics asks it
+	// at every scrape, whatever the number of connections.
+	CountByStatus(ctx context.Context) (map[Status]int, error)
 
 	// RemoveRef stops ref resolving to the connection, records connection.updated, and returns
 	// the connection as it now is; ErrNotFound when the connection does not have that ref. When

@@ -1026,3 +1026,25 @@ func TestMeetingListingClaimedOncePerPeriod(t *testing.T) {
 		}
 	})
 }
+
+func TestCountByStatus(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v := newVault(t, newKey(t))
+		s := b.open(t, sqlstore.Options{})
+		if got, err := s.CountByStatus(ctx); err != nil || got[connections.StatusActive] != 0 || got[connections.StatusReauthorizationRequired] != 0 {
+			t.Fatalf("empty: %v %v", got, err)
+		}
+		var ids []string
+		for _, zid := range []string{"u1", "u2", "u3"} {
+			c, _ := newConnection(t, v, zid)
+			ids = append(ids, save(t, s, c).ID)
+		}
+		s.Update(ctx, ids[1], func(context.Context, connections.Connection) (connections.Change, error) {
+			return connections.Change{ReauthorizationRequired: "invalid_grant"}, nil
+		})
+		got, err := s.CountByStatus(ctx)
+		if err != nil || got[connections.StatusActive] != 2 || got[connections.StatusReauthorizationRequired] != 1 {
+			t.Errorf("got %v %v, want 2 active and 1 needing re-authorization", got, err)
+		}
+	})
+}

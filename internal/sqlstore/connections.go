@@ -245,6 +245,29 @@ func (st *Connections) List(ctx context.Context, f connections.Filter) ([]connec
 	return list, rows.Err()
 }
 
+// CountByStatus implements connections.Store: one GROUP BY, no row read.
+func (st *Connections) CountByStatus(ctx context.Context) (map[connections.Status]int, error) {
+	s, ok := st.db.open()
+	if !ok {
+		return nil, connections.ErrUnavailable
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM connections GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[connections.Status]int{connections.StatusActive: 0, connections.StatusReauthorizationRequired: 0}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, err
+		}
+		counts[connections.Status(status)] = n
+	}
+	return counts, rows.Err()
+}
+
 // Delete implements connections.Store. Meetings go with the connection (ON DELETE CASCADE, and
 // explicitly, so a database with foreign keys off loses nothing either).
 func (st *Connections) Delete(ctx context.Context, id string) (connections.Connection, error) {
