@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // CallbackType is the one callback_type zoomtoken serves.
@@ -125,18 +127,24 @@ func (req *Request) names(meta map[string]json.RawMessage, key string) []string 
 		return nil
 	}
 	var found []string
-	empty := false
+	empty, unreadable := false, false
 	for _, item := range list {
 		for name := range strings.SplitSeq(item, ",") {
-			if name = strings.TrimSpace(name); name == "" {
+			switch name = strings.TrimSpace(name); {
+			case name == "":
 				empty = true
-				continue
+			case !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
+				unreadable = true
+			default:
+				found = append(found, name)
 			}
-			found = append(found, name)
 		}
 	}
 	if empty {
 		req.Problems = append(req.Problems, fmt.Sprintf("bot_metadata.%s has an empty name, which is ignored", key))
+	}
+	if unreadable {
+		req.Problems = append(req.Problems, fmt.Sprintf("bot_metadata.%s has a name with a control character (such as NUL), which is ignored", key))
 	}
 	return found
 }

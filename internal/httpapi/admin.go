@@ -26,6 +26,15 @@ func adminOff(reason string) http.HandlerFunc {
 	}
 }
 
+// connectionID is the {id} of an admin path. One that cannot be ours (not plain text) is looked
+// up as the empty id, which matches nothing: a 404, as any unknown id gets.
+func connectionID(r *http.Request) string {
+	if id := chi.URLParam(r, "id"); plainText(id) {
+		return id
+	}
+	return ""
+}
+
 // handleListConnections serves GET /admin/connections[?ref=R][&status=S].
 func handleListConnections(m *connections.Manager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -33,6 +42,10 @@ func handleListConnections(m *connections.Manager) http.HandlerFunc {
 		status := connections.Status(q.Get("status"))
 		if status != "" && status != connections.StatusActive && status != connections.StatusReauthorizationRequired {
 			writeJSONFailure(w, r, badRequest("status must be active or reauthorization_required"), adminBody)
+			return
+		}
+		if !plainText(q.Get("ref")) {
+			writeJSONFailure(w, r, badRequest("ref "+notPlainText), adminBody)
 			return
 		}
 		list, err := m.Connections(r.Context(), connections.Filter{Ref: q.Get("ref"), Status: status})
@@ -51,7 +64,7 @@ func handleListConnections(m *connections.Manager) http.HandlerFunc {
 // handleGetConnection serves GET /admin/connections/{id}.
 func handleGetConnection(m *connections.Manager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := m.Connection(r.Context(), chi.URLParam(r, "id"))
+		c, err := m.Connection(r.Context(), connectionID(r))
 		if err != nil {
 			writeJSONFailure(w, r, err, adminBody)
 			return
@@ -64,7 +77,7 @@ func handleGetConnection(m *connections.Manager) http.HandlerFunc {
 // (best effort), then it is deleted with its meetings.
 func handleDeleteConnection(m *connections.Manager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := m.Delete(r.Context(), chi.URLParam(r, "id"))
+		c, err := m.Delete(r.Context(), connectionID(r))
 		if err != nil {
 			writeJSONFailure(w, r, err, adminBody)
 			return
@@ -79,11 +92,11 @@ func handleDeleteConnection(m *connections.Manager) http.HandlerFunc {
 func handleRemoveRef(m *connections.Manager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ref, err := url.PathUnescape(chi.URLParam(r, "ref"))
-		if err != nil || ref == "" {
+		if err != nil || ref == "" || !plainText(ref) {
 			writeJSONFailure(w, r, badRequest("the ref in the path is not percent-encoded text"), adminBody)
 			return
 		}
-		c, err := m.RemoveRef(r.Context(), chi.URLParam(r, "id"), ref)
+		c, err := m.RemoveRef(r.Context(), connectionID(r), ref)
 		if errors.Is(err, connections.ErrNotFound) {
 			err = &requestError{status: http.StatusNotFound, reason: "no connection with this id has this ref"}
 		}

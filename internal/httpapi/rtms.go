@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -95,7 +96,8 @@ func applyRTMSEvent(ctx context.Context, w http.ResponseWriter, app vend.App, ev
 		requestLogger(w).Warn().Str("event", ev.Event).Msg("webhook: an RTMS event of another app (client_id); ignored")
 		return "ignored", nil
 	}
-	if _, err := parseStreamID(c.Stream.ID); err != nil || c.Stream.MeetingUUID == "" {
+	if _, err := parseStreamID(c.Stream.ID); err != nil || c.Stream.MeetingUUID == "" ||
+		!plainText(c.Stream.MeetingUUID) || !plainText(c.Stream.ServerURLs) || !plainText(c.Stream.AccountID) {
 		requestLogger(w).Warn().Str("event", ev.Event).Msg("webhook: an RTMS event without Zoom's stream id or meeting uuid; ignored")
 		return "ignored", nil
 	}
@@ -150,8 +152,8 @@ func parseRTMSControl(w http.ResponseWriter, r *http.Request) (vend.RTMSControlR
 		return vend.RTMSControlRequest{}, err
 	}
 	meetingID, err := parseMeetingID(body.MeetingID)
-	if err == nil && body.User != "" && body.Ref != "" {
-		err = badRequest("give user or ref, not both")
+	if err == nil {
+		_, err = parseName(url.Values{"user": {body.User}, "ref": {body.Ref}})
 	}
 	return vend.RTMSControlRequest{MeetingID: meetingID, Name: vend.Name{User: body.User, Ref: body.Ref},
 		ParticipantUserID: body.ParticipantUserID}, err

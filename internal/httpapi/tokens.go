@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
@@ -123,10 +125,25 @@ func answerToken(w http.ResponseWriter, r *http.Request, token vend.Token, err e
 // parseName reads user= or ref=, which name a connected account; giving both is a 400.
 func parseName(q url.Values) (vend.Name, error) {
 	name := vend.Name{User: q.Get("user"), Ref: q.Get("ref")}
-	if name.User != "" && name.Ref != "" {
+	switch {
+	case name.User != "" && name.Ref != "":
 		return vend.Name{}, badRequest("give user or ref, not both")
+	case !plainText(name.User):
+		return vend.Name{}, badRequest("user " + notPlainText)
+	case !plainText(name.Ref):
+		return vend.Name{}, badRequest("ref " + notPlainText)
 	}
 	return name, nil
+}
+
+// notPlainText is the 400's reason for a name that is not plainText.
+const notPlainText = "must be UTF-8 text without control characters (such as NUL)"
+
+// plainText reports whether a name from outside (a ref, a user, an id) is text a database takes
+// as it is: valid UTF-8 with no control character. Anything else is the caller's mistake, a 400,
+// never a database error that would read as an outage.
+func plainText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // parseRequiredName is parseName for the routes that always name a connection.

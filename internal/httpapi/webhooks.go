@@ -88,6 +88,12 @@ func applyZoomEvent(ctx context.Context, w http.ResponseWriter, cd *vend.Connect
 		return "ignored", nil // webhooks without connected accounts: acknowledged
 	}
 	m := cd.Manager
+	if !plainText(ev.UserID) || !plainText(ev.HostID) || !plainText(ev.ObjectUserID) {
+		// A verified event with an id no database takes: acknowledged, so Zoom does not retry it
+		// for days, and changing nothing.
+		requestLogger(w).Warn().Str("event", ev.Event).Msg("webhook: an id that is not UTF-8 text; ignored")
+		return "ignored", nil
+	}
 	switch ev.Event {
 	case "app_deauthorized":
 		switch {
