@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -68,6 +69,7 @@ func runServe(ctx context.Context, inv invocation) error {
 		return err
 	}
 	database := ""
+	var stopBackground func(context.Context)
 	if cfg.Connections != nil {
 		ctx, cancel := context.WithCancel(ctx) // ends the background work with run
 		defer cancel()
@@ -82,11 +84,37 @@ func runServe(ctx context.Context, inv invocation) error {
 			defer cancel()
 			warnAsDoctor(logger, doctor.StoredConnections(checkCtx, db.Connections(), vault))
 		})
-		defer db.Close()
 		connected, flow, err := newConnected(cfg, db.Connections(), m, logger)
 		if err != nil {
+			db.Close()
 			return err
 		}
+		// A stop, once the requests have drained: the keep-alive and the deliverers stop, every
+		// refresh in flight is stored, and only then does the database close.
+		var background sync.WaitGroup
+		var stopOnce sync.Once
+		stopBackground = func(ctx context.Context) {
+			stopOnce.Do(func() {
+				cancel()
+				stopped := make(chan struct{})
+				go func() { background.Wait(); close(stopped) }()
+				select { // the keep-alive ends its refresh under way; Drain waits for it too
+				case <-stopped:
+				case <-ctx.Done():
+				}
+				for _, id := range connected.Manager.Drain(ctx) {
+					logger.Error().Str("connection", id).Msg("stopped before this connection's refreshed tokens were stored: " +
+						"its user may have to connect again (raise SHUTDOWN_TIMEOUT)")
+				}
+				db.Close()
+			})
+		}
+		// On a return before serving (a port taken), the same stop, bounded.
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			stopBackground(ctx)
+		}()
 		watchConnections(m, db)
 		deps.App.Connected, deps.ConnectFlow = connected, flow
 		deps.Once, deps.PublicURL = onceInDatabase{connected.Manager}, cfg.Connections.PublicURL
@@ -95,21 +123,23 @@ func runServe(ctx context.Context, inv invocation) error {
 		if cfg.RTMS != nil {
 			streams = newRTMS(cfg.RTMS, db.Streams(), logger)
 			deps.App.RTMS, deps.App.RTMSClientID = streams, cfg.RTMS.ClientID
-			go streams.Run(ctx, max(min(cfg.RTMS.StreamTTL/10, 10*time.Minute), 100*time.Millisecond))
+			background.Go(func() { streams.Run(ctx, max(min(cfg.RTMS.StreamTTL/10, 10*time.Minute), 100*time.Millisecond)) })
 		}
 		deliverer, err := newDeliverer(cfg, db.Outbox(), streams, m, logger)
 		if err != nil {
 			return err
 		}
-		go deliverer.Run(ctx, time.Second)
+		background.Go(func() { deliverer.Run(ctx, time.Second) })
 		keepalive := cfg.Connections.Keepalive
-		go connected.Manager.Run(ctx, keepalive, min(max(keepalive/10, 100*time.Millisecond), 10*time.Minute), 200*time.Millisecond)
+		background.Go(func() {
+			connected.Manager.Run(ctx, keepalive, min(max(keepalive/10, 100*time.Millisecond), 10*time.Minute), 200*time.Millisecond)
+		})
 	}
 	servers := []listener{{name: "http", addr: addr, handler: httpapi.NewHandler(deps)}}
 	if cfg.MetricsAddr != "" {
 		servers = append(servers, listener{name: "metrics", addr: cfg.MetricsAddr, handler: m.Handler()})
 	}
-	return serve(ctx, servers, cfg, database, deps.Draining, logger)
+	return serve(ctx, servers, cfg, database, deps.Draining, logger, stopBackground)
 }
 
 // warnAsDoctor logs each check that did not pass, in the doctor's words: a warning for what the
@@ -180,7 +210,10 @@ type listener struct {
 // signal arrives.
 // database, when not empty, says how the connections database's first opening went.
 // draining is set on SIGTERM, for /readyz.
-func serve(ctx context.Context, listeners []listener, cfg config.Config, database string, draining *atomic.Bool, logger zerolog.Logger) error {
+// afterRequests, when set, runs once the requests have drained, with what is left of
+// SHUTDOWN_TIMEOUT: the background work's stop, before the process ends.
+func serve(ctx context.Context, listeners []listener, cfg config.Config, database string, draining *atomic.Bool, logger zerolog.Logger,
+	afterRequests func(context.Context)) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -244,6 +277,9 @@ func serve(ctx context.Context, listeners []listener, cfg config.Config, databas
 		if err := srv.Shutdown(shutdownCtx); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		}
+	}
+	if afterRequests != nil {
+		afterRequests(shutdownCtx)
 	}
 	logger.Info().Msg("stopped")
 	return errors.Join(errs...)

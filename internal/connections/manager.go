@@ -56,6 +56,11 @@ type Manager struct {
 
 	mu      sync.Mutex
 	pending map[string]pendingTokens // connection id → tokens Zoom gave that are not stored yet
+	// refreshing counts the refreshes in flight per connection, whoever started them (a caller,
+	// perhaps gone since, or the keep-alive), so a stop can wait for them; idle is closed when
+	// the last one ends.
+	refreshing map[string]int
+	idle       chan struct{}
 }
 
 type pendingTokens struct {
@@ -78,7 +83,7 @@ func NewManager(cfg ManagerConfig) *Manager {
 	if cfg.Refreshed == nil {
 		cfg.Refreshed = func(string) {}
 	}
-	return &Manager{cfg: cfg, pending: map[string]pendingTokens{}}
+	return &Manager{cfg: cfg, pending: map[string]pendingTokens{}, refreshing: map[string]int{}}
 }
 
 // Lookup finds the connection a bot names: by Zoom user id, by email (user holds an @), or by
@@ -281,8 +286,86 @@ func (m *Manager) fresh(c Connection) bool {
 var errRefused = errors.New("zoom refused the stored refresh token")
 
 // refresh refreshes a connection under its update lock when due(row, tokens) still holds there,
-// and returns the access token stored afterwards.
+// and returns the access token stored afterwards. A stop waits for it (Drain).
 func (m *Manager) refresh(ctx context.Context, id string, due func(Connection, Tokens) bool) (string, error) {
+	m.mu.Lock()
+	m.refreshing[id]++
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.refreshing[id]--; m.refreshing[id] == 0 {
+			delete(m.refreshing, id)
+		}
+		if len(m.refreshing) == 0 && m.idle != nil {
+			close(m.idle)
+			m.idle = nil
+		}
+	}()
+	return m.refreshOnce(ctx, id, due)
+}
+
+// Drain is what a stop does before the database closes: it waits, until ctx ends, for every
+// refresh in flight to finish and be stored, whoever started it, then writes any rotated tokens
+// still held in memory, retrying until ctx ends. Zoom kills a refresh token the moment it is
+// used, so a refresh abandoned here would cost its user a reconnect. It returns the connections
+// whose rotated tokens could not be stored, or whose refresh had not ended, by then.
+func (m *Manager) Drain(ctx context.Context) (lost []string) {
+	for {
+		m.mu.Lock()
+		if len(m.refreshing) == 0 {
+			m.mu.Unlock()
+			break
+		}
+		if m.idle == nil {
+			m.idle = make(chan struct{})
+		}
+		idle := m.idle
+		m.mu.Unlock()
+		select {
+		case <-idle:
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		m.mu.Lock()
+		var waiting []string
+		for id := range m.pending {
+			waiting = append(waiting, id)
+		}
+		m.mu.Unlock()
+		for _, id := range waiting {
+			m.flushPending(ctx, id)
+		}
+		m.mu.Lock()
+		remaining := len(m.pending)
+		m.mu.Unlock()
+		if remaining == 0 || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id := range m.pending {
+		lost = append(lost, id)
+	}
+	for id := range m.refreshing {
+		if _, ok := m.pending[id]; !ok {
+			lost = append(lost, id)
+		}
+	}
+	slices.Sort(lost)
+	return lost
+}
+
+// refreshOnce is refresh's work.
+func (m *Manager) refreshOnce(ctx context.Context, id string, due func(Connection, Tokens) bool) (string, error) {
 	s := m.cfg.Store
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.RefreshTimeout)
 	defer cancel()
@@ -474,7 +557,11 @@ func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 		}
 		spacing := min(pace, check/time.Duration(max(len(due), 1)))
 		for _, c := range due {
-			_, err := m.refresh(ctx, c.ID, func(cur Connection, _ Tokens) bool {
+			if ctx.Err() != nil {
+				return // stopping: the refresh under way has finished, none is started
+			}
+			// Not cancelled by the stop: Zoom may have rotated the token, which must be stored.
+			_, err := m.refresh(context.WithoutCancel(ctx), c.ID, func(cur Connection, _ Tokens) bool {
 				return m.cfg.Now().Sub(cur.RefreshedAt) >= idle
 			})
 			if err != nil && !errors.Is(err, ErrReauthorizationRequired) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -333,4 +334,63 @@ func TestARejectedTokenIsNeverHandedBack(t *testing.T) {
 	if got := f.emu.StaleRefreshes(); got != 0 {
 		t.Errorf("%d stale refreshes", got)
 	}
+}
+
+// A stop waits for a refresh whose caller hung up: its rotated token is stored before the
+// database closes, and the connection lives on.
+func TestDrainWaitsForARefreshWhoseCallerLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, nil)
+		c := f.connect(t, "")
+		f.clock.Add(59 * time.Minute)  // inside the refresh margin: the next call refreshes first
+		f.emu.SetLatency(time.Second) // the refresh is at Zoom when the caller gives up
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if _, err := f.obf(ctx, c); err == nil {
+			t.Fatal("the caller that gave up got a token")
+		}
+		drainCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		if lost := f.m.Drain(drainCtx); len(lost) != 0 {
+			t.Fatalf("lost %v", lost)
+		}
+		f.emu.SetLatency(0)
+		stored, _ := f.store.Get(context.Background(), c.ID)
+		if tokens, _ := f.vault.Open(stored); tokens.Refresh != f.emu.RefreshTokenOf("alice-id") || f.emu.Refreshes("alice-id") != 1 {
+			t.Errorf("after the drain the stored refresh token is not Zoom's live one (%d refreshes)", f.emu.Refreshes("alice-id"))
+		}
+	})
+}
+
+// A stop writes rotated tokens a failed write left in memory, retrying while the database comes
+// back; if it never does before the deadline, it names the connection.
+func TestDrainStoresRotatedTokensHeldInMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var fw *failingWrites
+		f := newFixture(t, func(s connections.Store) connections.Store { fw = &failingWrites{Store: s}; return fw })
+		c := f.connect(t, "")
+		f.emu.ExpireUserTokens("alice-id")
+		fw.armed.Store(true)
+		if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrUnavailable) {
+			t.Fatalf("with the write failing: %v", err)
+		}
+		short, stop := context.WithTimeout(context.Background(), time.Second)
+		defer stop()
+		if lost := f.m.Drain(short); !slices.Equal(lost, []string{c.ID}) {
+			t.Errorf("the database still down at the deadline: lost %v, want %s named", lost, c.ID)
+		}
+		go func() {
+			time.Sleep(2 * time.Second)
+			fw.armed.Store(false) // the database is back
+		}()
+		long, stop2 := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop2()
+		if lost := f.m.Drain(long); len(lost) != 0 {
+			t.Fatalf("lost %v", lost)
+		}
+		stored, _ := f.store.Get(context.Background(), c.ID)
+		if tokens, _ := f.vault.Open(stored); tokens.Refresh != f.emu.RefreshTokenOf("alice-id") {
+			t.Errorf("the stored refresh token is not Zoom's live one")
+		}
+	})
 }
