@@ -342,7 +342,7 @@ func TestDrainWaitsForARefreshWhoseCallerLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, nil)
 		c := f.connect(t, "")
-		f.clock.Add(59 * time.Minute)  // inside the refresh margin: the next call refreshes first
+		f.clock.Add(59 * time.Minute) // inside the refresh margin: the next call refreshes first
 		f.emu.SetLatency(time.Second) // the refresh is at Zoom when the caller gives up
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
