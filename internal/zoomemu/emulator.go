@@ -298,6 +298,14 @@ func (e *Emulator) endpoint(ep Endpoint, next http.HandlerFunc) http.Handler {
 				return
 			}
 		}
+		if fault != nil && fault.slow > 0 {
+			select {
+			case <-time.After(fault.slow):
+			case <-e.closed:
+				return
+			}
+			fault = nil // then answered as usual, whether or not the caller still waits
+		}
 		if fault != nil {
 			fault.play(w, r, e.closed)
 			return

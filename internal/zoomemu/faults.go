@@ -14,6 +14,8 @@ type Fault struct {
 	body   string
 	hang   bool
 	reset  bool
+	// slow delays a request that is then answered as usual.
+	slow time.Duration
 }
 
 // ServerError answers 500 with Zoom's error body.
@@ -65,6 +67,10 @@ func InvalidAccessToken() Fault {
 
 // Hang holds the request without answering until the client gives up or the emulator closes.
 func Hang() Fault { return Fault{hang: true} }
+
+// Slow answers as usual, after d: a call still in flight when something else happens (a stop,
+// a caller leaving).
+func Slow(d time.Duration) Fault { return Fault{slow: d} }
 
 // ConnectionReset drops the connection without answering.
 func ConnectionReset() Fault { return Fault{reset: true} }
