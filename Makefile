@@ -10,7 +10,7 @@ FUZZTIME  ?= 1m
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 export DATABASE_URL_TEST
 
-.PHONY: build test run demo fuzz bench clean
+.PHONY: build test run demo fuzz bench bench-smoke clean
 
 ## build: the service and the Zoom emulator, static, into ./bin
 build:
@@ -56,6 +56,14 @@ bench: build
 	$(BIN)/zoombench -bin $(BIN) $(BENCHFLAGS)
 	$(BIN)/zoombench connections -bin $(BIN) $(CONNBENCHFLAGS)
 	$(BIN)/zoombench flood -bin $(BIN)
+
+## bench-smoke: every benchmark and load test once, briefly, so none can rot (CI runs it; the
+## figures mean nothing at this length)
+bench-smoke: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/sdkjwt ./internal/httpapi ./internal/zoom ./internal/attendee ./internal/botlink
+	$(BIN)/zoombench -bin $(BIN) -duration 1s -rounds 1
+	$(BIN)/zoombench connections -bin $(BIN) -sizes 100 -duration 1s -storm 50
+	$(BIN)/zoombench flood -bin $(BIN) -connections 200
 
 clean:
 	rm -rf $(BIN)

@@ -396,7 +396,8 @@ var (
 // wrk runs the load generator and reads its summary.
 func wrk(ctx context.Context, url, script string, connections int, d time.Duration) (result, error) {
 	threads := min(2, connections)
-	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(connections), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency"}
+	// wrk takes whole seconds, at least one.
+	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(connections), "-d" + strconv.Itoa(max(int(d.Seconds()), 1)) + "s", "--latency"}
 	if script != "" {
 		args = append(args, "-s", script)
 	}
