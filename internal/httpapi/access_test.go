@@ -87,7 +87,7 @@ func testWhoGetsWhat(t *testing.T, f *connectedFixture) {
 
 	t.Run("a link cannot be turned to anything else", func(t *testing.T) {
 		link := f.mintLink(t, "/obf-token", map[string]string{"ref": "customer-42", "meeting_id": "81112223333"})
-		before := len(f.emu.Requests())
+		before := tokenCalls(f.emu)
 		for name, tc := range map[string]struct {
 			path   string
 			status int
@@ -111,7 +111,7 @@ func testWhoGetsWhat(t *testing.T, f *connectedFixture) {
 		if resp, body := f.srv.do(t, http.MethodGet, expired, nil, ""); resp.StatusCode != 401 || !strings.Contains(body, "expired") {
 			t.Errorf("an expired link: %d %q", resp.StatusCode, body)
 		}
-		if n := len(f.emu.Requests()) - before; n != 0 {
+		if n := tokenCalls(f.emu) - before; n != 0 {
 			t.Errorf("%d Zoom calls for refused links", n)
 		}
 		// A link signed with the older key still works during rotation, and the log says which.
@@ -130,7 +130,7 @@ func testWhoGetsWhat(t *testing.T, f *connectedFixture) {
 	})
 
 	t.Run("a plain secret reaches the operator's own account only", func(t *testing.T) {
-		before := len(f.emu.Requests())
+		before := tokenCalls(f.emu)
 		for _, path := range []string{
 			"/obf-token?ref=customer-42", "/zak?user=bob-id", "/join-token?meeting_id=81112223333&ref=customer-42",
 			"/access-token?ref=customer-42",
@@ -140,7 +140,7 @@ func testWhoGetsWhat(t *testing.T, f *connectedFixture) {
 				t.Errorf("%s: %d %q, want 403 saying how to make a link", path, resp.StatusCode, body)
 			}
 		}
-		if n := len(f.emu.Requests()) - before; n != 0 {
+		if n := tokenCalls(f.emu) - before; n != 0 {
 			t.Errorf("%d Zoom calls for refused requests", n)
 		}
 		if resp, _ := f.srv.do(t, http.MethodGet, "/zak?secret="+botSecret, nil, ""); resp.StatusCode != 200 ||

@@ -258,7 +258,7 @@ func testAttendeeCallback(t *testing.T, f *connectedFixture) {
 	})
 	t.Run("refusals", func(t *testing.T) {
 		good := attendeeCallback(`null`, "https://zoom.us/j/81112223333")
-		before := len(f.emu.Requests())
+		before := tokenCalls(f.emu)
 		for _, tc := range []struct {
 			name, body, signature string
 			status                int
@@ -284,7 +284,7 @@ func testAttendeeCallback(t *testing.T, f *connectedFixture) {
 				t.Errorf("%s: the log lacks %q or holds the signature:\n%s", tc.name, tc.logged, logs)
 			}
 		}
-		if got := len(f.emu.Requests()); got != before {
+		if got := tokenCalls(f.emu); got != before {
 			t.Errorf("%d Zoom calls for refused callbacks", got-before)
 		}
 		if resp, _ := f.srv.do(t, http.MethodGet, "/callbacks/attendee", nil, ""); resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {

@@ -271,7 +271,7 @@ func TestConnectFlowRefusals(t *testing.T) {
 		}
 	}
 	t.Run("a link preview's HEAD", func(t *testing.T) {
-		before := len(f.emu.Requests())
+		before := tokenCalls(f.emu)
 		req, _ := http.NewRequest(http.MethodHead, f.link(t, "customer-42"), nil)
 		resp, err := noFollow(f.browser(t)).Do(req)
 		if err != nil {
@@ -281,7 +281,7 @@ func TestConnectFlowRefusals(t *testing.T) {
 		if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/oauth/authorize") {
 			t.Errorf("HEAD /connect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
-		if n := len(f.emu.Requests()) - before; n != 0 {
+		if n := tokenCalls(f.emu) - before; n != 0 {
 			t.Errorf("%d Zoom calls for a HEAD", n)
 		}
 		none(t)
@@ -432,13 +432,13 @@ func TestConnectedBotRoutes(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); f.emu.Calls(zoomemu.EndpointMeetings) == 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
-	before := len(f.emu.Requests())
+	before := tokenCalls(f.emu)
 	for _, path := range []string{"/obf-token?user=alice-id", "/obf-token?secret=wrong&user=alice-id", "/zak?user=alice-id&secret=x"} {
 		if resp, body := f.srv.do(t, http.MethodGet, path, nil, ""); resp.StatusCode != 401 || !strings.HasPrefix(body, "unauthorized") {
 			t.Errorf("%s: %d %q", path, resp.StatusCode, body)
 		}
 	}
-	if got := len(f.emu.Requests()); got != before {
+	if got := tokenCalls(f.emu); got != before {
 		t.Errorf("%d Zoom calls for refused requests", got-before)
 	}
 }

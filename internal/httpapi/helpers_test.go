@@ -21,6 +21,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/postgres/pgtest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
+	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
 
 // testServer is the real handler behind a loopback listener, with its logs captured at debug
@@ -137,4 +138,18 @@ func forEachDatabase(t *testing.T, test func(t *testing.T, db *sqlstore.DB)) {
 		t.Cleanup(func() { db.Close() })
 		test(t, db)
 	})
+}
+
+// tokenCalls counts the requests that ask Zoom for a token or as a user (OBF, ZAK, join tokens,
+// the token endpoint, users/me): what a refused request must never cause. The meeting listing a
+// connect starts in the background is left out, so a count taken around a refusal does not
+// depend on when that listing lands.
+func tokenCalls(emu *zoomemu.Emulator) int {
+	n := 0
+	for _, c := range emu.Requests() {
+		if c.Endpoint != zoomemu.EndpointMeetings {
+			n++
+		}
+	}
+	return n
 }
