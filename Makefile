@@ -19,16 +19,10 @@ build:
 ## test: vet and the whole test suite with the race detector, then the deployment checks and
 ## the browser test (modules of their own, so Kubernetes' types and the browser driver stay out
 ## of the service's go.mod; the browser test skips when Chromium is missing, except in CI, and so
-## does the PostgreSQL half of the storage tests)
+## does the PostgreSQL half of the storage tests). Every step runs, and test/suite.sh ends with
+## what ran, what was skipped and what failed.
 test:
-	@echo "make test: go vet, then every test with the race detector; the first run builds everything (a few minutes), later ones take about a minute"
-	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
-	@if $(GO) test -count=1 -v -run '^TestServerAnswers$$' ./internal/postgres/pgtest 2>&1 | grep -q -- '--- PASS'; then \
-	  echo "PostgreSQL: the storage tests ran on SQLite and on PostgreSQL"; \
-	else echo "--- SKIP: the PostgreSQL half of the storage tests: no server answers at DATABASE_URL_TEST"; fi
-	cd deploy && $(GO) vet ./... && $(GO) test -race -count=1 ./...
-	cd internal/httpapi/browser && $(GO) vet ./... && $(GO) test -race -count=1 -v ./...
+	@GO=$(GO) bash test/suite.sh
 
 ## run: the service with the configuration in ./.env (see .env.example)
 run: build
