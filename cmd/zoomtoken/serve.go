@@ -59,6 +59,7 @@ func runServe(ctx context.Context, inv invocation) error {
 		App:                newApp(cfg, m, logger),
 		CallbackSecrets:    reveal(cfg.CallbackSecrets),
 		BotLinks:           newBotLinks(cfg),
+		BodyBudget:         bodyBudget(containerMemoryLimit()),
 		CallbackReach:      callbackReach(cfg),
 		Attendee:           newAttendeeVerifier(cfg),
 		Metrics:            m,
@@ -321,6 +322,16 @@ func containerMemoryLimit() int64 {
 		return limit
 	}
 	return 0
+}
+
+// bodyBudget is the memory for request bodies read before their caller is known: a quarter of the
+// container's memory limit (16 MiB of the Kubernetes manifest's 64), at least 4 MiB; with no
+// limit visible, httpapi's default.
+func bodyBudget(containerLimit int64) int64 {
+	if containerLimit <= 0 {
+		return httpapi.DefaultBodyBudget
+	}
+	return max(containerLimit/4, 4<<20)
 }
 
 // gcPercent is the service's GOGC. Its live heap is about 1.5 MB, so at Go's default of 100 the

@@ -52,6 +52,8 @@ type requestError struct {
 	// when set, why the step was refused, for the log (at info).
 	page   page
 	logged string
+	// retryAfter, in seconds, is sent as Retry-After when not zero.
+	retryAfter int64
 }
 
 func (e *requestError) Error() string { return e.reason }
@@ -88,7 +90,7 @@ func classify(err error) failure {
 	var off vend.Off
 	switch {
 	case errors.As(err, &rerr):
-		f := failure{status: rerr.status, reason: rerr.reason, level: zerolog.NoLevel, page: rerr.page}
+		f := failure{status: rerr.status, reason: rerr.reason, level: zerolog.NoLevel, page: rerr.page, retryAfter: rerr.retryAfter}
 		if rerr.logged != "" {
 			f.level, f.logged = zerolog.InfoLevel, rerr.logged
 		}
@@ -232,6 +234,11 @@ func writeJSONFailure(w http.ResponseWriter, r *http.Request, err error, shape f
 	if f, ok := fail(w, r, err); ok {
 		writeJSON(w, f.status, shape(f.reason))
 	}
+}
+
+// writeSignatureFailure answers POST / and POST /video-sdk in their {"errors": [...]} shape.
+func writeSignatureFailure(w http.ResponseWriter, r *http.Request, err error) {
+	writeJSONFailure(w, r, err, fieldErrorsBody)
 }
 
 // adminBody is the admin API's error body.

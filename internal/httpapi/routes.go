@@ -21,12 +21,15 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Get("/metrics", d.Metrics.Handler().ServeHTTP)
 	}
 
+	// Bodies read before their caller is known share one memory budget.
+	budget := newBodyBudget(d.BodyBudget)
 	r.Group(func(r chi.Router) {
 		r.Use(corsFor(d.CORSAllowedOrigins))
-		r.Post("/", handleSignature(d.Signer))
+		signatureBody := budget.limit(maxSignatureBody, writeSignatureFailure)
+		r.With(signatureBody).Post("/", handleSignature(d.Signer))
 		r.Get("/", handleAbout())
 		r.Options("/", handlePreflight())
-		r.Post("/video-sdk", handleVideoSignature(d.VideoSigner))
+		r.With(signatureBody).Post("/video-sdk", handleVideoSignature(d.VideoSigner))
 		r.Options("/video-sdk", handlePreflight())
 	})
 
@@ -77,13 +80,14 @@ func addRoutes(r chi.Router, d Deps) {
 		if d.Attendee == nil {
 			r.Post("/callbacks/attendee", featureOff("ATTENDEE_WEBHOOK_SECRETS"))
 		} else {
-			r.Post("/callbacks/attendee", handleAttendee(d.Attendee, v, d.Metrics, cmp.Or(d.AttendeeDeadline, attendeeDeadline)))
+			r.With(budget.limit(maxAttendeeBody, writeTextFailure)).
+				Post("/callbacks/attendee", handleAttendee(d.Attendee, v, d.Metrics, cmp.Or(d.AttendeeDeadline, attendeeDeadline)))
 		}
 	})
 
 	// Zoom's event notifications keep the meeting map, the connections and the streams current.
 	if len(app.WebhookTokens) > 0 {
-		r.Post("/webhooks/zoom", handleZoomWebhook(app, d.Metrics, time.Now))
+		r.With(budget.limit(maxWebhookBody, writeTextFailure)).Post("/webhooks/zoom", handleZoomWebhook(app, d.Metrics, time.Now))
 	} else {
 		r.Post("/webhooks/zoom", featureOff("ZOOM_WEBHOOK_SECRET_TOKENS"))
 	}

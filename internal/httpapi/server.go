@@ -63,6 +63,11 @@ type Deps struct {
 	// AdminTokens are the bearer tokens /admin/* accepts; empty turns the admin API off.
 	AdminTokens []string
 
+	// BodyBudget is the memory, in bytes, for request bodies read before their caller is known
+	// (POST /, POST /video-sdk, webhooks, attendee's callback): past it such a request is
+	// answered 503 at once, its body unread. DefaultBodyBudget when zero.
+	BodyBudget int64
+
 	// Draining, when set and true, makes GET /readyz answer 503: the service is shutting down.
 	Draining *atomic.Bool
 
