@@ -231,9 +231,10 @@ func serve(ctx context.Context, listeners []listener, cfg config.Config, databas
 			return err
 		}
 		var connState func(net.Conn, http.ConnState)
+		var connContext func(context.Context, net.Conn) context.Context
 		if l.name == "http" {
 			limiter := connlimit.New(maxConnections(cfg.MaxConnections, memoryLimit))
-			ln, connState = limiter.Listener(ln), limiter.ConnState
+			ln, connState, connContext = limiter.Listener(ln), limiter.ConnState, limiter.ConnContext
 		}
 		servers[i] = &http.Server{
 			Handler:           l.handler,
@@ -242,6 +243,7 @@ func serve(ctx context.Context, listeners []listener, cfg config.Config, databas
 			WriteTimeout:      writeTimeout,
 			IdleTimeout:       idleTimeout,
 			ConnState:         connState,
+			ConnContext:       connContext,
 			ErrorLog:          log.New(logger.With().Str("source", "http.Server").Logger(), "", 0),
 		}
 		go func() { served <- servers[i].Serve(ln) }()

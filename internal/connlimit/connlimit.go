@@ -1,12 +1,14 @@
 // Package connlimit caps how many client TCP connections (sockets, not the connected Zoom
 // accounts of package connections) an HTTP server holds, so a flood of held
 // connections cannot grow memory without bound (each costs about 28 KiB: two buffers and a
-// goroutine). Past the cap a new connection waits, except that idle keep-alive connections (and
-// connections silent for a second since they opened) are closed to make room for it: a health
-// probe or a real caller is served at once rather than queued behind idle ones.
+// goroutine). Past the cap a new connection waits, except that idle keep-alive connections,
+// connections silent for a second since they opened, and connections whose request body has
+// stalled for a second are closed to make room for it: a health probe or a real caller is served
+// at once rather than queued behind idle or slow ones.
 package connlimit
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -36,6 +38,43 @@ type conn struct {
 	idle atomic.Bool
 	// openedAt is when it was accepted (Unix nanoseconds), zero once it has carried a request.
 	openedAt atomic.Int64
+	// body says a handler is reading the request's body (ReadingBody), and lastRead is when the
+	// connection last brought bytes (Unix nanoseconds).
+	body     atomic.Bool
+	lastRead atomic.Int64
+}
+
+// Read records when the connection last brought bytes, so a body that stalls can be told.
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// connKey is the context key of the connection a request came on.
+type connKey struct{}
+
+// ConnContext puts the connection in its requests' context; set it as http.Server.ConnContext.
+func (l *Limiter) ConnContext(ctx context.Context, nc net.Conn) context.Context {
+	if c, ok := nc.(*conn); ok {
+		return context.WithValue(ctx, connKey{}, c)
+	}
+	return ctx
+}
+
+// ReadingBody marks the request's connection as reading the request body until the returned
+// function is called: at the cap, one whose body has brought nothing for a second may be closed
+// for a new connection. Outside a limiter's server it does nothing.
+func ReadingBody(ctx context.Context) (done func()) {
+	c, ok := ctx.Value(connKey{}).(*conn)
+	if !ok {
+		return func() {}
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	c.body.Store(true)
+	return func() { c.body.Store(false) }
 }
 
 // CloseWrite half-closes a TCP connection, which the server does before closing one whose
@@ -103,8 +142,9 @@ func (ln *listener) Accept() (net.Conn, error) {
 	return c, nil
 }
 
-// evictable returns an idle connection, or one that has been silent since it opened for longer
-// than silentGrace; nil when every connection is busy.
+// evictable returns an idle connection, or one that has been silent since it opened, or whose
+// request body has brought nothing, for longer than silentGrace; nil when every connection is
+// busy.
 func (l *Limiter) evictable() *conn {
 	silentSince := time.Now().Add(-silentGrace).UnixNano()
 	var silent *conn
@@ -112,7 +152,9 @@ func (l *Limiter) evictable() *conn {
 		if c.idle.Load() {
 			return c
 		}
-		if opened := c.openedAt.Load(); silent == nil && opened != 0 && opened < silentSince {
+		opened := c.openedAt.Load()
+		stalled := c.body.Load() && c.lastRead.Load() < silentSince
+		if silent == nil && (opened != 0 && opened < silentSince || stalled) {
 			silent = c
 		}
 	}

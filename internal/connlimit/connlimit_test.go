@@ -19,11 +19,17 @@ func serve(tb testing.TB, max int) (*Limiter, string) {
 		tb.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
+		switch r.URL.Path {
+		case "/slow":
 			time.Sleep(300 * time.Millisecond)
+		case "/body":
+			done := ReadingBody(r.Context())
+			io.ReadAll(r.Body)
+			done()
+			time.Sleep(2 * time.Second) // then busy, as a handler waiting on Zoom: never evicted
 		}
 		io.WriteString(w, "ok")
-	}), ConnState: l.ConnState, ReadHeaderTimeout: 10 * time.Second}
+	}), ConnState: l.ConnState, ConnContext: l.ConnContext, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l.Listener(ln))
 	tb.Cleanup(func() { srv.Close() })
 	return l, ln.Addr().String()
@@ -160,5 +166,40 @@ func TestAcceptedConnectionsCanHalfClose(t *testing.T) {
 	buf := make([]byte, 10)
 	if _, err := io.ReadFull(server, buf); err != nil || string(buf) != "still open" {
 		t.Errorf("after the half-close the server read %q, %v", buf, err)
+	}
+}
+
+// At the cap, a connection whose request body has brought nothing for a second is closed for a
+// new one; a connection whose body is in and whose handler is busy is not.
+func TestStalledBodiesGiveWay(t *testing.T) {
+	l, addr := serve(t, 2)
+	stalled, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	fmt.Fprint(stalled, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+	busy, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	fmt.Fprint(busy, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")
+	for l.Held() < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A third caller gets in once the stalled body has given way.
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("a new caller at the cap: %v", err)
+	}
+	resp.Body.Close()
+	stalled.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := stalled.Read(make([]byte, 1)); err == nil {
+		t.Error("the stalled connection is still open")
+	}
+	busy.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if answer, err := http.ReadResponse(bufio.NewReader(busy), nil); err != nil || answer.StatusCode != 200 {
+		t.Errorf("the busy connection: %v %v, want its answer", answer, err)
 	}
 }

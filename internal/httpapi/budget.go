@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"io"
 	"net/http"
 	"time"
 
+	"github.com/zoomtoken/zoomtoken/internal/connlimit"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -53,7 +55,29 @@ func (b bodyBudget) limit(max int64, fail func(http.ResponseWriter, *http.Reques
 			}
 			defer b.sem.Release(size)
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadDeadline))
+			// Until the body is in, a stalled sender's connection may be closed for a new one.
+			r.Body = &bodyInFlight{ReadCloser: r.Body, done: connlimit.ReadingBody(r.Context())}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// bodyInFlight tells the connection limiter when the body has been read (or has failed), so that
+// a handler waiting on Zoom afterwards is never taken for a stalled sender.
+type bodyInFlight struct {
+	io.ReadCloser
+	done func()
+}
+
+func (b *bodyInFlight) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.done()
+	}
+	return n, err
+}
+
+func (b *bodyInFlight) Close() error {
+	b.done()
+	return b.ReadCloser.Close()
 }
