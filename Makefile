@@ -58,6 +58,8 @@ bench-smoke: build
 	$(BIN)/zoombench -bin $(BIN) -duration 1s -rounds 1
 	$(BIN)/zoombench connections -bin $(BIN) -sizes 100 -duration 1s -storm 50
 	$(BIN)/zoombench flood -bin $(BIN) -connections 200
+	@# The Kubernetes manifest's settings under 1,000 strangers' slow 1 MiB bodies: under its 64 MiB.
+	$(BIN)/zoombench flood -bin $(BIN) -connections 1000 -slow-bodies -gomemlimit 48MiB -max-connections 1024 -max-rss-mb 64
 
 clean:
 	rm -rf $(BIN)

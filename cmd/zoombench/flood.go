@@ -22,11 +22,13 @@ func runFlood(ctx context.Context, args []string, stdout io.Writer) error {
 	n := flags.Int("connections", 10000, "connections to open and hold")
 	limit := flags.String("max-connections", "", "MAX_CONNECTIONS for the service (empty: its default)")
 	memLimit := flags.String("gomemlimit", "", "GOMEMLIMIT for the service, as a container's limit would set it (48MiB for 64 MiB); empty: none")
+	maxRSS := flags.Int64("max-rss-mb", 0, "fail when zoomtoken's peak resident memory passes this many MiB (a container's limit); 0: no check")
+	slowBodies := flags.Bool("slow-bodies", false, "each connection posts a 1 MiB webhook body slowly (4 KiB every 200 ms, for 5 s) instead of idling")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
 	env := []string{"ZOOM_MEETING_SDK_KEY=benchKey", "ZOOM_MEETING_SDK_SECRET=bench-sdk-secret", "LOG_LEVEL=info",
-		"MAX_CONNECTIONS=" + *limit}
+		"MAX_CONNECTIONS=" + *limit, "ZOOM_WEBHOOK_SECRET_TOKENS=bench-webhook-secret-token"}
 	if *memLimit != "" {
 		env = append(env, "GOMEMLIMIT="+*memLimit)
 	}
@@ -63,7 +65,11 @@ func runFlood(ctx context.Context, args []string, stdout io.Writer) error {
 
 	var held sync.Map
 	var served atomic.Int32
-	sem := make(chan struct{}, 200)
+	parallel := 200
+	if *slowBodies {
+		parallel = *n // every slow body at once
+	}
+	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for range *n {
 		wg.Add(1)
@@ -76,6 +82,19 @@ func runFlood(ctx context.Context, args []string, stdout io.Writer) error {
 				return
 			}
 			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if *slowBodies {
+				// A stranger's webhook body, 1 MiB announced and sent slowly: held, never finished.
+				fmt.Fprintf(c, "POST /webhooks/zoom HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", 1<<20)
+				chunk := make([]byte, 4<<10)
+				for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+					if _, err := c.Write(chunk); err != nil {
+						break
+					}
+				}
+				served.Add(1)
+				held.Store(c, true)
+				return
+			}
 			fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 			if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
 				io.Copy(io.Discard, resp.Body)
@@ -97,8 +116,15 @@ func runFlood(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(latencies) > 0 {
 		worst, p99 = latencies[len(latencies)-1], latencies[len(latencies)*99/100]
 	}
-	fmt.Fprintf(stdout, "\nconnection flood: %d connections opened and held: %d served; zoomtoken resident memory %d MB (peak %d MB); "+
+	what := "connections opened and held"
+	if *slowBodies {
+		what = "connections posting 1 MiB webhook bodies slowly"
+	}
+	fmt.Fprintf(stdout, "\nconnection flood: %d "+what+": %d served; zoomtoken resident memory %d MB (peak %d MB); "+
 		"/healthz on a new connection every 100 ms meanwhile: %d answered, %d failed, p99 %s, worst %s\n",
 		*n, served.Load(), rss>>20, peak>>20, len(latencies), failed.Load(), ms(p99), ms(worst))
+	if *maxRSS > 0 && peak>>20 >= *maxRSS {
+		return fmt.Errorf("zoomtoken's peak resident memory, %d MiB, passed the %d MiB limit", peak>>20, *maxRSS)
+	}
 	return nil
 }

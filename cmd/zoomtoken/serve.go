@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -327,9 +328,15 @@ func containerMemoryLimit() int64 {
 }
 
 // bodyBudget is the memory for request bodies read before their caller is known: a quarter of the
-// container's memory limit (16 MiB of the Kubernetes manifest's 64), at least 4 MiB; with no
-// limit visible, httpapi's default.
+// memory the service is given (16 MiB of the Kubernetes manifest's 64), at least 4 MiB. That is
+// the container's limit, or, where none is visible, what GOMEMLIMIT implies (it is set at three
+// quarters of a limit); with neither, httpapi's default.
 func bodyBudget(containerLimit int64) int64 {
+	if containerLimit <= 0 {
+		if soft := debug.SetMemoryLimit(-1); soft < math.MaxInt64 {
+			containerLimit = soft / 3 * 4
+		}
+	}
 	if containerLimit <= 0 {
 		return httpapi.DefaultBodyBudget
 	}

@@ -277,6 +277,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 // readBodyInto is readBody into a buffer the caller keeps (POST / reuses its buffers).
 func readBodyInto(buf *bytes.Buffer, w http.ResponseWriter, r *http.Request, limit int64) error {
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		// Room for the whole announced body at once: growing by doubling would allocate up to
+		// twice what the body budget reserved for it.
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	switch {
