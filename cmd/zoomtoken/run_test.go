@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoomtoken/zoomtoken/internal/httpapi"
 	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
@@ -422,5 +423,22 @@ func TestNoConfigurationSaysWhereItLooked(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "looked for ") || !strings.Contains(err.Error(), ".env (not found)") ||
 		!strings.Contains(err.Error(), "cp .env.example .env") || strings.Contains(err.Error(), "ZOOM_MEETING_SDK_KEY: no feature") {
 		t.Errorf("got %v", err)
+	}
+}
+
+func TestBodyBudgetFollowsTheMemoryGiven(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	debug.SetMemoryLimit(math.MaxInt64)
+	for limit, want := range map[int64]int64{0: httpapi.DefaultBodyBudget, 64 << 20: 16 << 20, 8 << 20: 4 << 20, 1 << 30: 256 << 20} {
+		if got := bodyBudget(limit); got != want {
+			t.Errorf("container limit %d MiB: %d MiB, want %d MiB", limit>>20, got>>20, want>>20)
+		}
+	}
+	debug.SetMemoryLimit(48 << 20) // GOMEMLIMIT=48MiB, as the Kubernetes manifest sets it
+	if got := bodyBudget(0); got != 16<<20 {
+		t.Errorf("GOMEMLIMIT=48MiB and no container limit: %d MiB, want 16", got>>20)
+	}
+	if got := bodyBudget(24 << 30); got != 16<<20 {
+		t.Errorf("GOMEMLIMIT=48MiB in a 24 GiB container: %d MiB, want 16 (the smaller)", got>>20)
 	}
 }

@@ -329,18 +329,17 @@ func containerMemoryLimit() int64 {
 
 // bodyBudget is the memory for request bodies read before their caller is known: a quarter of the
 // memory the service is given (16 MiB of the Kubernetes manifest's 64), at least 4 MiB. That is
-// the container's limit, or, where none is visible, what GOMEMLIMIT implies (it is set at three
-// quarters of a limit); with neither, httpapi's default.
+// the container's limit or what GOMEMLIMIT implies (it is set at three quarters of a limit),
+// whichever is smaller; with neither, httpapi's default.
 func bodyBudget(containerLimit int64) int64 {
-	if containerLimit <= 0 {
-		if soft := debug.SetMemoryLimit(-1); soft < math.MaxInt64 {
-			containerLimit = soft / 3 * 4
-		}
+	given := containerLimit
+	if soft := debug.SetMemoryLimit(-1); soft < math.MaxInt64 && (given <= 0 || soft/3*4 < given) {
+		given = soft / 3 * 4
 	}
-	if containerLimit <= 0 {
+	if given <= 0 {
 		return httpapi.DefaultBodyBudget
 	}
-	return max(containerLimit/4, 4<<20)
+	return max(given/4, 4<<20)
 }
 
 // gcPercent is the service's GOGC. Its live heap is about 1.5 MB, so at Go's default of 100 the
