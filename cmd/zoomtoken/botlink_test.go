@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -69,5 +71,31 @@ func TestConnectLinkCommandRefusesMistakes(t *testing.T) {
 	if err := run(context.Background(), []string{"zoomtoken", "connect-link", "-ref", "customer-42"}, getenv, &stdout, &bytes.Buffer{}); err != nil ||
 		!strings.Contains(stdout.String(), "ref=customer-42") {
 		t.Errorf("connect-link -ref customer-42: %v %q", err, stdout.String())
+	}
+}
+
+// ADMIN_TOKENS and BOT_LINK_KEYS are enough for the admin API to mint links, with no connected
+// accounts; the link then works on the S2S route it names.
+func TestAdminMintsBotLinksWithoutConnectedAccounts(t *testing.T) {
+	env := sdkEnv()
+	env["ZOOM_ACCOUNT_ID"], env["ZOOM_CLIENT_ID"], env["ZOOM_CLIENT_SECRET"] = "acct", "client", "client-secret"
+	env["BOT_LINK_KEYS"] = "bot-link-key-for-the-admin-test-0123456789"
+	env["ADMIN_TOKENS"] = "admin-token-for-the-bot-link-test"
+	inst := start(t, env)
+	req, _ := http.NewRequest(http.MethodPost, inst.url+"/admin/bot-links", strings.NewReader(`{"route":"/join-token","params":{"meeting_id":"123456789"}}`))
+	req.Header.Set("Authorization", "Bearer admin-token-for-the-bot-link-test")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(body), `"path":"/join-token?expires=`) {
+		t.Errorf("POST /admin/bot-links: %d %s", resp.StatusCode, body)
+	}
+	req, _ = http.NewRequest(http.MethodGet, inst.url+"/admin/connections", nil)
+	req.Header.Set("Authorization", "Bearer admin-token-for-the-bot-link-test")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/admin/connections without connected accounts: %v %v, want 404", resp, err)
 	}
 }

@@ -59,6 +59,7 @@ func runServe(ctx context.Context, inv invocation) error {
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		App:                newApp(cfg, m, logger),
 		CallbackSecrets:    reveal(cfg.CallbackSecrets),
+		AdminTokens:        reveal(cfg.AdminTokens), // with BOT_LINK_KEYS alone they mint bot links
 		BotLinks:           newBotLinks(cfg),
 		BodyBudget:         bodyBudget(containerMemoryLimit()),
 		CallbackReach:      callbackReach(cfg),
@@ -120,7 +121,6 @@ func runServe(ctx context.Context, inv invocation) error {
 		watchConnections(m, db)
 		deps.App.Connected, deps.ConnectFlow = connected, flow
 		deps.Once, deps.PublicURL = onceInDatabase{connected.Manager}, cfg.Connections.PublicURL
-		deps.AdminTokens = reveal(cfg.AdminTokens)
 		var streams *rtms.Service
 		if cfg.RTMS != nil {
 			streams = newRTMS(cfg.RTMS, db.Streams(), logger)

@@ -507,7 +507,7 @@ func unused(getenv func(string) string, cfg Config) []string {
 	check(!connected, "ZOOM_OAUTH_CLIENT_ID", "ZOOM_OAUTH_CLIENT_SECRET", "PUBLIC_URL", "TOKEN_ENCRYPTION_KEYS",
 		"EVENTS_URL", "EVENTS_SIGNING_SECRET", "CONNECT_SUCCESS_URL", "CONNECT_APP_NAME", "CONNECT_LOGO_URL",
 		"CONNECT_SUPPORT_URL", "CONNECTION_KEEPALIVE")
-	check(!connected && len(cfg.BotLinkKeys) == 0, "ADMIN_TOKENS")
+	check(!connected && len(cfg.BotLinkKeys) == 0, "ADMIN_TOKENS") // with bot links they mint them
 	check(!connected && cfg.CallbackReach == ReachConnected, "CALLBACK_SECRETS_REACH")
 	check(cfg.ZAKUser == "" && !connected, "ZOOM_ZAK_TTL_SECONDS")
 	check(cfg.RTMS == nil, "ZOOM_RTMS_CLIENT_ID", "ZOOM_RTMS_CLIENT_SECRET", "RTMS_STREAM_TTL")
