@@ -330,19 +330,7 @@ func (m *Manager) Drain(ctx context.Context) (lost []string) {
 		break
 	}
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		m.mu.Lock()
-		var waiting []string
-		for id := range m.pending {
-			waiting = append(waiting, id)
-		}
-		m.mu.Unlock()
-		for _, id := range waiting {
-			m.flushPending(ctx, id)
-		}
-		m.mu.Lock()
-		remaining := len(m.pending)
-		m.mu.Unlock()
-		if remaining == 0 || ctx.Err() != nil {
+		if m.flushAllPending(ctx) == 0 || ctx.Err() != nil {
 			break
 		}
 		select {
@@ -362,6 +350,23 @@ func (m *Manager) Drain(ctx context.Context) (lost []string) {
 	}
 	slices.Sort(lost)
 	return lost
+}
+
+// flushAllPending tries once to write every connection's rotated tokens held in memory, and
+// returns how many are still held.
+func (m *Manager) flushAllPending(ctx context.Context) int {
+	m.mu.Lock()
+	var waiting []string
+	for id := range m.pending {
+		waiting = append(waiting, id)
+	}
+	m.mu.Unlock()
+	for _, id := range waiting {
+		m.flushPending(ctx, id)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.pending)
 }
 
 // refreshOnce is refresh's work.
@@ -535,15 +540,7 @@ func (m *Manager) Run(ctx context.Context, idle, check, pace time.Duration) {
 			return
 		case <-ticker.C:
 		}
-		m.mu.Lock()
-		var waiting []string
-		for id := range m.pending {
-			waiting = append(waiting, id)
-		}
-		m.mu.Unlock()
-		for _, id := range waiting {
-			m.flushPending(ctx, id)
-		}
+		m.flushAllPending(ctx)
 		m.listDueMeetings(ctx, pace)
 		list, err := m.cfg.Store.List(ctx, Filter{Status: StatusActive})
 		if err != nil {

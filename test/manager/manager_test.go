@@ -195,17 +195,24 @@ func (s *failingWrites) Update(ctx context.Context, id string, fn connections.Up
 	})
 }
 
+// afterAFailedWrite connects alice and makes a call that refreshes her tokens while the write
+// of the rotated ones fails: they are held in memory, and the caller got ErrUnavailable.
+func afterAFailedWrite(t *testing.T) (*fixture, *failingWrites, connections.Connection) {
+	t.Helper()
+	var fw *failingWrites
+	f := newFixture(t, func(s connections.Store) connections.Store { fw = &failingWrites{Store: s}; return fw })
+	c := f.connect(t, "")
+	f.emu.ExpireUserTokens("alice-id")
+	fw.armed.Store(true)
+	if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrUnavailable) || f.emu.Refreshes("alice-id") != 1 {
+		t.Fatalf("with the write failing: %v, %d refreshes", err, f.emu.Refreshes("alice-id"))
+	}
+	return f, fw, c
+}
+
 func TestRefreshedTokensAreNeverDroppedWhenTheWriteFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var fw *failingWrites
-		f := newFixture(t, func(s connections.Store) connections.Store { fw = &failingWrites{Store: s}; return fw })
-		c := f.connect(t, "")
-		f.emu.ExpireUserTokens("alice-id")
-		fw.armed.Store(true)
-		_, err := f.obf(context.Background(), c)
-		if !errors.Is(err, connections.ErrUnavailable) || f.emu.Refreshes("alice-id") != 1 {
-			t.Fatalf("with the write failing: %v, %d refreshes", err, f.emu.Refreshes("alice-id"))
-		}
+		f, fw, c := afterAFailedWrite(t)
 		// Still failing: the tokens wait in memory; nothing is refreshed again with the dead token.
 		if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrUnavailable) {
 			t.Errorf("while the write keeps failing: %v", err)
@@ -366,14 +373,7 @@ func TestDrainWaitsForARefreshWhoseCallerLeft(t *testing.T) {
 // back; if it never does before the deadline, it names the connection.
 func TestDrainStoresRotatedTokensHeldInMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var fw *failingWrites
-		f := newFixture(t, func(s connections.Store) connections.Store { fw = &failingWrites{Store: s}; return fw })
-		c := f.connect(t, "")
-		f.emu.ExpireUserTokens("alice-id")
-		fw.armed.Store(true)
-		if _, err := f.obf(context.Background(), c); !errors.Is(err, connections.ErrUnavailable) {
-			t.Fatalf("with the write failing: %v", err)
-		}
+		f, fw, c := afterAFailedWrite(t)
 		short, stop := context.WithTimeout(context.Background(), time.Second)
 		defer stop()
 		if lost := f.m.Drain(short); !slices.Equal(lost, []string{c.ID}) {
