@@ -3,6 +3,7 @@ package httpapi
 import (
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/connlimit"
@@ -54,9 +55,14 @@ func (b bodyBudget) limit(max int64, fail func(http.ResponseWriter, *http.Reques
 				return
 			}
 			defer b.sem.Release(size)
-			http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadDeadline))
+			rc := http.NewResponseController(w)
+			rc.SetReadDeadline(time.Now().Add(bodyReadDeadline))
 			// Until the body is in, a stalled sender's connection may be closed for a new one.
-			r.Body = &bodyInFlight{ReadCloser: r.Body, done: connlimit.ReadingBody(r.Context())}
+			unmark := connlimit.ReadingBody(r.Context())
+			r.Body = &bodyInFlight{ReadCloser: r.Body, done: func() {
+				unmark()
+				rc.SetReadDeadline(time.Time{}) // the body is in: the server's own timeouts again
+			}}
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -67,17 +73,18 @@ func (b bodyBudget) limit(max int64, fail func(http.ResponseWriter, *http.Reques
 type bodyInFlight struct {
 	io.ReadCloser
 	done func()
+	once sync.Once
 }
 
 func (b *bodyInFlight) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil {
-		b.done()
+		b.once.Do(b.done)
 	}
 	return n, err
 }
 
 func (b *bodyInFlight) Close() error {
-	b.done()
+	b.once.Do(b.done)
 	return b.ReadCloser.Close()
 }
