@@ -38,7 +38,7 @@ func runDoctor(ctx context.Context, inv invocation) error {
 			d.Connected = &doctor.Connected{OpenErr: openErr, Vault: vault, Zoom: newUserClient(cfg, zoom.Hooks{})}
 			if openErr == nil {
 				defer db.Close()
-				d.Connected.Store = db.Connections()
+				d.Connected.Store, d.Connected.Outbox = db.Connections(), db.Outbox()
 			}
 		}
 		checks = doctor.Run(ctx, d)

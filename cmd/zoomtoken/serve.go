@@ -82,10 +82,11 @@ func runServe(ctx context.Context, inv invocation) error {
 			return err
 		}
 		database = attachWhenOpen(ctx, db, cfg.Connections.Database, logger, func() {
-			// Keys that do not open the stored rows would answer the first bot with a 502.
 			checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			warnAsDoctor(logger, doctor.StoredConnections(checkCtx, db.Connections(), vault))
+			// Keys that do not open the stored rows would answer the first bot with a 502; a
+			// paused delivery holds every event back.
+			warnAsDoctor(logger, doctor.StoredConnections(checkCtx, db.Connections(), vault), doctor.EventDelivery(checkCtx, db.Outbox()))
 		})
 		connected, flow, err := newConnected(cfg, db.Connections(), m, logger)
 		if err != nil {
@@ -121,6 +122,7 @@ func runServe(ctx context.Context, inv invocation) error {
 		watchConnections(m, db)
 		deps.App.Connected, deps.ConnectFlow = connected, flow
 		deps.Once, deps.PublicURL = onceInDatabase{connected.Manager}, cfg.Connections.PublicURL
+		deps.Events = db.Outbox()
 		var streams *rtms.Service
 		if cfg.RTMS != nil {
 			streams = newRTMS(cfg.RTMS, db.Streams(), logger)

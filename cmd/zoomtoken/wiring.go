@@ -202,7 +202,8 @@ func newAttendeeVerifier(cfg config.Config) *attendee.Verifier {
 // not, costs the database one GROUP BY and one COUNT at most this often.
 const countsCacheFor = 5 * time.Second
 
-// watchConnections has /metrics count the connections by status and the events waiting.
+// watchConnections has /metrics count the connections by status and the events waiting, and
+// say whether their delivery is paused.
 func watchConnections(m *metrics.Metrics, db *sqlstore.DB) {
 	store, events := db.Connections(), db.Outbox()
 	m.WatchConnections(cachedCounts(countsCacheFor, time.Now, func() (metrics.ConnectionCounts, bool) {
@@ -210,10 +211,11 @@ func watchConnections(m *metrics.Metrics, db *sqlstore.DB) {
 		defer cancel()
 		byStatus, err := store.CountByStatus(ctx)
 		pending, perr := events.PendingEvents(ctx)
-		if err != nil || perr != nil {
+		paused, _, _, pauseErr := events.DeliveryPaused(ctx)
+		if err != nil || perr != nil || pauseErr != nil {
 			return metrics.ConnectionCounts{}, false
 		}
-		counts := metrics.ConnectionCounts{PendingEvents: pending, ByStatus: map[string]int{}}
+		counts := metrics.ConnectionCounts{PendingEvents: pending, DeliveryPaused: paused, ByStatus: map[string]int{}}
 		for status, n := range byStatus {
 			counts.ByStatus[string(status)] = n
 		}

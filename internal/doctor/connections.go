@@ -14,13 +14,16 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 )
 
 // Connected is what the connected-account checks need.
 type Connected struct {
 	// Store is the opened (and so migrated) store; nil when opening failed with OpenErr.
-	Store   connections.Store
+	Store connections.Store
+	// Outbox is the opened store's outbox of events; nil when opening failed.
+	Outbox  outbox.Store
 	OpenErr error
 	Vault   *connections.Vault
 	Zoom    *zoom.UserClient
@@ -37,9 +40,43 @@ func checkConnected(ctx context.Context, cfg *config.Connections, d *Connected) 
 		if create := createDatabaseAdvice(cfg.Database, d.OpenErr); create != "" {
 			db.Fix = create
 		}
-		return append(checks, db, skipped("stored connections", db.Name))
+		return append(checks, db, skipped("stored connections", db.Name), skipped("event delivery", db.Name))
 	}
-	return append(checks, db, StoredConnections(ctx, d.Store, d.Vault))
+	checks = append(checks, db, StoredConnections(ctx, d.Store, d.Vault))
+	if d.Outbox != nil {
+		checks = append(checks, EventDelivery(ctx, d.Outbox))
+	}
+	return checks
+}
+
+// EventDelivery checks that events are going out: it fails while delivery is paused (the
+// receiver answered 410 Gone) and warns of events kept as failed after days of retries.
+func EventDelivery(ctx context.Context, store outbox.Store) Check {
+	c := Check{Name: "event delivery", Status: Pass}
+	paused, since, reason, err := store.DeliveryPaused(ctx)
+	if err != nil {
+		return Check{Name: c.Name, Status: Fail, Detail: "cannot be read: " + err.Error()}
+	}
+	pending, err := store.PendingEvents(ctx)
+	if err != nil {
+		return Check{Name: c.Name, Status: Fail, Detail: "cannot be read: " + err.Error()}
+	}
+	failed, err := store.Events(ctx, outbox.Filter{State: outbox.StateFailed})
+	if err != nil {
+		return Check{Name: c.Name, Status: Fail, Detail: "cannot be read: " + err.Error()}
+	}
+	c.Detail = fmt.Sprintf("%d pending, %d failed", pending, len(failed))
+	switch {
+	case paused:
+		c.Status = Fail
+		c.Detail = fmt.Sprintf("paused since %s (%s); %s", since.Format(time.RFC3339), reason, c.Detail)
+		c.Fix = "fix EVENTS_URL's receiver, then POST /admin/events/retry resumes delivery and replays the failed events"
+	case len(failed) > 0:
+		c.Status = Warn
+		c.Detail += " (kept after about three days of failed deliveries)"
+		c.Fix = "GET /admin/events?state=failed lists them; POST /admin/events/retry replays them"
+	}
+	return c
 }
 
 // StoredConnections checks that every stored connection decrypts with TOKEN_ENCRYPTION_KEYS and
@@ -152,7 +189,7 @@ func checkEventsURL(ctx context.Context, client *http.Client, target string) Che
 		}
 	}
 	c.Status, c.Detail = Fail, "not reachable: "+transportProblem(err)
-	c.Fix = "check the URL and that this host can reach it; events wait in the outbox (retried for a day) meanwhile"
+	c.Fix = "check the URL and that this host can reach it; events wait in the outbox (retried for about three days) meanwhile"
 	return c
 }
 

@@ -277,6 +277,38 @@ func TestConnectedAccountChecks(t *testing.T) {
 	}
 }
 
+// Event delivery passes while events go out, warns of events kept as failed, and fails while
+// a 410 Gone has paused it.
+func TestEventDeliveryCheck(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ring, _ := seal.NewKeyring(bytes.Repeat([]byte{1}, seal.KeySize))
+	sealed, _ := connections.NewVault(ring).Seal("u1", connections.Tokens{Access: "a", Refresh: "r"})
+	db.Connections().Save(ctx, connections.Connection{ID: "conn_1", ZoomUserID: "u1", Tokens: sealed})
+	out := db.Outbox()
+	if c := EventDelivery(ctx, out); c.Status != Pass || c.Detail != "1 pending, 0 failed" {
+		t.Errorf("one event waiting: %+v", c)
+	}
+	claimed, _ := out.ClaimEvents(ctx, time.Now().Add(time.Hour), time.Minute, 1)
+	if len(claimed) != 1 {
+		t.Fatal("no event to claim")
+	}
+	out.EventExhausted(ctx, claimed[0].ID, time.Now(), "EVENTS_URL answered 500")
+	if c := EventDelivery(ctx, out); c.Status != Warn || c.Detail != "0 pending, 1 failed (kept after about three days of failed deliveries)" ||
+		!strings.Contains(c.Fix, "POST /admin/events/retry") {
+		t.Errorf("a failed event: %+v", c)
+	}
+	out.PauseDelivery(ctx, time.Now(), "EVENTS_URL answered 410")
+	if c := EventDelivery(ctx, out); c.Status != Fail || !strings.Contains(c.Detail, "paused since") ||
+		!strings.Contains(c.Detail, "EVENTS_URL answered 410") || !strings.Contains(c.Fix, "resumes delivery") {
+		t.Errorf("a paused delivery: %+v", c)
+	}
+}
+
 // A first run with nothing configured: one failed check that lists each feature with its
 // variables, and the summary in the singular.
 func TestNothingConfigured(t *testing.T) {

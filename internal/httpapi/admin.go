@@ -14,6 +14,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/botlink"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 )
 
 // maxAdminBody bounds an admin request body; a connect-link request is a few dozen bytes.
@@ -286,4 +287,104 @@ func CheckBotLinkParams(route string, params map[string]string) error {
 		}
 	}
 	return err
+}
+
+// eventFields is an event as the admin API shows it: never its payload or a signature.
+type eventFields struct {
+	ID            string     `json:"id"`
+	Type          string     `json:"type"`
+	Key           string     `json:"key"`
+	State         string     `json:"state"`
+	Attempts      int        `json:"attempts"`
+	LastError     string     `json:"last_error,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	FailedAt      *time.Time `json:"failed_at,omitempty"`
+}
+
+func newEventFields(r outbox.Record) eventFields {
+	f := eventFields{ID: r.ID, Type: r.Type, Key: r.Subject, State: r.State, Attempts: r.Attempts,
+		LastError: r.LastError, CreatedAt: r.CreatedAt}
+	if r.State == outbox.StateFailed {
+		f.FailedAt = &r.FailedAt
+	} else {
+		f.NextAttemptAt = &r.NextAttemptAt
+	}
+	return f
+}
+
+// handleListEvents serves GET /admin/events[?state=pending|failed][&type=T]: the outbox, oldest
+// first, and whether delivery is paused.
+func handleListEvents(store outbox.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := outbox.Filter{State: q.Get("state"), Type: q.Get("type")}
+		if f.State != "" && f.State != outbox.StatePending && f.State != outbox.StateFailed {
+			writeJSONFailure(w, r, badRequest("state must be pending or failed"), adminBody)
+			return
+		}
+		if !plainText(f.Type) {
+			writeJSONFailure(w, r, badRequest("type "+notPlainText), adminBody)
+			return
+		}
+		records, err := store.Events(r.Context(), f)
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
+			return
+		}
+		paused, since, reason, err := store.DeliveryPaused(r.Context())
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
+			return
+		}
+		list := make([]eventFields, len(records))
+		for i, rec := range records {
+			list[i] = newEventFields(rec)
+		}
+		delivery := map[string]any{"paused": paused}
+		if paused {
+			delivery["paused_at"], delivery["reason"] = since, reason
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"events": list, "delivery": delivery})
+	}
+}
+
+// handleRetryEvent serves POST /admin/events/{id}/retry: the event is due now, its retries
+// starting over.
+func handleRetryEvent(store outbox.Store, now func() time.Time) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "id")
+		if !plainText(id) {
+			id = "" // matches nothing: a 404, as any unknown id gets
+		}
+		err := store.RetryEvent(r.Context(), id, now())
+		if errors.Is(err, outbox.ErrNotFound) {
+			err = &requestError{status: http.StatusNotFound, reason: "no event with this id is in the outbox (a delivered one is not kept)"}
+		}
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
+			return
+		}
+		requestLogger(w).Info().Str("event_id", id).Msg("event replayed by the admin API")
+		writeJSON(w, http.StatusOK, map[string]string{"id": id, "state": outbox.StatePending})
+	}
+}
+
+// handleRetryFailed serves POST /admin/events/retry: every failed event is due now, and a
+// paused delivery resumes.
+func handleRetryFailed(store outbox.Store, now func() time.Time) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		paused, _, _, err := store.DeliveryPaused(r.Context())
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
+			return
+		}
+		n, err := store.RetryFailed(r.Context(), now())
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
+			return
+		}
+		requestLogger(w).Info().Int("replayed", n).Bool("resumed", paused).Msg("failed events replayed by the admin API")
+		writeJSON(w, http.StatusOK, map[string]any{"replayed": n, "resumed": paused})
+	}
 }

@@ -90,6 +90,7 @@ func newConnectedFixtureOn(tb testing.TB, db *sqlstore.DB, emuCfg func(*zoomemu.
 			SuccessURL: successURL, Now: clk.Now},
 		CallbackSecrets: []string{botSecret},
 		AdminTokens:     []string{adminToken},
+		Events:          db.Outbox(),
 		// These tests ask for connected accounts' tokens with ?secret=, as
 		// CALLBACK_SECRETS_REACH=connected allows; access_test.go proves the default reach.
 		CallbackReach: vend.ReachConnected,
@@ -553,6 +554,79 @@ func TestAdminAPI(t *testing.T) {
 	off := newTestServer(t, Deps{})
 	if resp, body := off.do(t, http.MethodGet, "/admin/connections", nil, ""); resp.StatusCode != 404 || !strings.Contains(body, "ADMIN_TOKENS") {
 		t.Errorf("admin off: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestAdminEvents(t *testing.T) {
+	f := newConnectedFixture(t, nil, "")
+	f.connect(t, "alice-id", "r1")
+	c := mustFind(t, f, "alice-id")
+	ctx := context.Background()
+	type listing struct {
+		Events []struct {
+			ID, Type, Key, State string
+			LastError            string `json:"last_error"`
+			Attempts             int
+		}
+		Delivery struct {
+			Paused bool
+			Reason string
+		}
+	}
+	list := func(query string) listing {
+		t.Helper()
+		resp, body := f.admin(t, http.MethodGet, "/admin/events"+query, "")
+		var l listing
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &l) != nil {
+			t.Fatalf("GET /admin/events%s: %d %s", query, resp.StatusCode, body)
+		}
+		if strings.Contains(body, "alice@example.com") || strings.Contains(body, "payload") {
+			t.Errorf("the listing shows an event's payload: %s", body)
+		}
+		return l
+	}
+	l := list("")
+	if len(l.Events) != 1 || l.Events[0].Type != "connection.created" || l.Events[0].Key != c.ID || l.Events[0].State != "pending" || l.Delivery.Paused {
+		t.Fatalf("listing %+v, want connection.created for %s, pending", l, c.ID)
+	}
+	id := l.Events[0].ID
+	if err := f.events.EventExhausted(ctx, id, time.Now(), "EVENTS_URL answered 500"); err != nil {
+		t.Fatal(err)
+	}
+	if l := list("?state=failed&type=connection.created"); len(l.Events) != 1 || l.Events[0].State != "failed" || l.Events[0].LastError != "EVENTS_URL answered 500" {
+		t.Errorf("failed listing: %+v", l)
+	}
+	for _, query := range []string{"?state=pending", "?type=connection.deleted"} {
+		if l := list(query); len(l.Events) != 0 {
+			t.Errorf("%s lists %+v", query, l.Events)
+		}
+	}
+	if resp, body := f.admin(t, http.MethodGet, "/admin/events?state=lost", ""); resp.StatusCode != 400 || !strings.Contains(body, "pending or failed") {
+		t.Errorf("a bad state: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := f.admin(t, http.MethodPost, "/admin/events/evt_nope/retry", ""); resp.StatusCode != 404 {
+		t.Errorf("retrying an unknown event: %d", resp.StatusCode)
+	}
+	if resp, body := f.admin(t, http.MethodPost, "/admin/events/"+id+"/retry", ""); resp.StatusCode != 200 || !strings.Contains(body, `"state":"pending"`) {
+		t.Errorf("retrying it: %d %s", resp.StatusCode, body)
+	}
+	if l := list("?state=pending"); len(l.Events) != 1 || l.Events[0].ID != id || l.Events[0].Attempts != 0 {
+		t.Errorf("after the retry: %+v", l)
+	}
+	// A paused delivery shows, and POST /admin/events/retry resumes it with the failed events.
+	f.events.EventExhausted(ctx, id, time.Now(), "EVENTS_URL answered 500")
+	f.events.PauseDelivery(ctx, time.Now(), "EVENTS_URL answered 410")
+	if l := list(""); !l.Delivery.Paused || l.Delivery.Reason != "EVENTS_URL answered 410" {
+		t.Errorf("paused delivery shown as %+v", l.Delivery)
+	}
+	if resp, body := f.admin(t, http.MethodPost, "/admin/events/retry", ""); resp.StatusCode != 200 || body != `{"replayed":1,"resumed":true}` {
+		t.Errorf("retrying every failed event: %d %s", resp.StatusCode, body)
+	}
+	if l := list(""); l.Delivery.Paused || len(l.Events) != 1 || l.Events[0].State != "pending" {
+		t.Errorf("after resuming: %+v", l)
+	}
+	if resp, _ := f.srv.do(t, http.MethodPost, "/admin/events/retry", nil, ""); resp.StatusCode != 401 {
+		t.Errorf("without the admin token: %d", resp.StatusCode)
 	}
 }
 

@@ -127,6 +127,13 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Delete("/connections/{id}", handleDeleteConnection(m))
 		r.Delete("/connections/{id}/refs/{ref}", handleRemoveRef(m))
 		r.Post("/connect-links", handleCreateConnectLink(d.ConnectFlow.Links))
+		if d.Events != nil {
+			r.Get("/events", handleListEvents(d.Events))
+			r.Post("/events/retry", handleRetryFailed(d.Events, time.Now))
+			r.Post("/events/{id}/retry", handleRetryEvent(d.Events, time.Now))
+		} else {
+			r.HandleFunc("/events*", adminOff("events are kept in the connections database: set "+vend.ConnectedVariables))
+		}
 		if app.RTMS != nil {
 			r.Post("/rtms/start", handleRTMSControl(zoom.RTMSStart, v))
 			r.Post("/rtms/stop", handleRTMSControl(zoom.RTMSStop, v))

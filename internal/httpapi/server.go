@@ -18,6 +18,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/attendee"
 	"github.com/zoomtoken/zoomtoken/internal/botlink"
 	"github.com/zoomtoken/zoomtoken/internal/metrics"
+	"github.com/zoomtoken/zoomtoken/internal/outbox"
 	"github.com/zoomtoken/zoomtoken/internal/sdkjwt"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
 )
@@ -62,6 +63,9 @@ type Deps struct {
 	AttendeeDeadline time.Duration
 	// AdminTokens are the bearer tokens /admin/* accepts; empty turns the admin API off.
 	AdminTokens []string
+	// Events is the outbox of connection and stream events, which /admin/events lists and
+	// replays; nil leaves those routes out.
+	Events outbox.Store
 
 	// BodyBudget is the memory, in bytes, for request bodies read before their caller is known
 	// (POST /, POST /video-sdk, webhooks, attendee's callback): past it such a request is

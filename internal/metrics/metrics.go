@@ -94,7 +94,7 @@ func New() *Metrics {
 		}, []string{"event", "outcome"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "connection_events_total",
-			Help: "Connection event deliveries to EVENTS_URL by outcome: delivered, failed (to be retried), dropped (gave up, or no EVENTS_URL).",
+			Help: "Connection event deliveries to EVENTS_URL by outcome: delivered, failed (to be retried), exhausted (kept as failed), paused (410 Gone), dropped (no EVENTS_URL).",
 		}, []string{"outcome"}),
 	}
 	m.registry.MustRegister(m.requests, m.requestSeconds, m.zoomRequests, m.zoomSeconds, m.tokenRefreshes,
@@ -164,6 +164,9 @@ func (m *Metrics) ObserveRefresh(outcome string) { m.refreshes.WithLabelValues(o
 type ConnectionCounts struct {
 	ByStatus      map[string]int
 	PendingEvents int
+	// DeliveryPaused: the events receiver answered 410 Gone and no event goes out until an
+	// operator resumes delivery.
+	DeliveryPaused bool
 }
 
 // WatchConnections adds gauges of connections by status and of connection events waiting in the
@@ -173,18 +176,21 @@ func (m *Metrics) WatchConnections(count func() (ConnectionCounts, bool)) {
 	m.registry.MustRegister(connectionsCollector{
 		connections: prometheus.NewDesc(namespace+"_connections", "Connected Zoom accounts by status.", []string{"status"}, nil),
 		pending:     prometheus.NewDesc(namespace+"_connection_events_pending", "Connection events in the outbox, not yet delivered.", nil, nil),
-		count:       count,
+		paused: prometheus.NewDesc(namespace+"_events_delivery_paused",
+			"1 while event delivery is paused (EVENTS_URL answered 410 Gone) until POST /admin/events/retry.", nil, nil),
+		count: count,
 	})
 }
 
 type connectionsCollector struct {
-	connections, pending *prometheus.Desc
-	count                func() (ConnectionCounts, bool)
+	connections, pending, paused *prometheus.Desc
+	count                        func() (ConnectionCounts, bool)
 }
 
 func (c connectionsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.connections
 	ch <- c.pending
+	ch <- c.paused
 }
 
 func (c connectionsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -196,6 +202,11 @@ func (c connectionsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue, float64(n), status)
 	}
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(counts.PendingEvents))
+	paused := 0.0
+	if counts.DeliveryPaused {
+		paused = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, paused)
 }
 
 // ZoomHooks returns the hooks that feed the Zoom metrics from the S2S client.

@@ -550,6 +550,102 @@ func TestOutboxOrderLeaseAndRetry(t *testing.T) {
 	})
 }
 
+func TestFailedEventsAreKeptListedAndReplayed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v := newVault(t, newKey(t))
+		s := b.open(t, sqlstore.Options{})
+		other := b.open(t, sqlstore.Options{}) // another replica
+		a, _ := newConnection(t, v, "a")
+		a = save(t, s, a) // a: created
+		save(t, s, a)     // a: reconnected
+		now := time.Now()
+
+		first, err := s.ClaimEvents(ctx, now, time.Minute, 10)
+		if err != nil || len(first) != 1 || first[0].Type != "connection.created" {
+			t.Fatalf("claim: %v %v", eventTypes(first), err)
+		}
+		if err := s.EventExhausted(ctx, first[0].ID, now, "EVENTS_URL answered 500"); err != nil {
+			t.Fatal(err)
+		}
+		// Kept, not pending, and no longer holding back a's next event.
+		if n, _ := s.PendingEvents(ctx); n != 1 {
+			t.Errorf("pending %d, want 1 (the failed one is not pending)", n)
+		}
+		failed, err := other.Events(ctx, outbox.Filter{State: outbox.StateFailed})
+		if err != nil || len(failed) != 1 {
+			t.Fatalf("failed events: %+v %v", failed, err)
+		}
+		f := failed[0]
+		if f.ID != first[0].ID || f.State != outbox.StateFailed || f.Subject != a.ID || f.Type != "connection.created" ||
+			f.Attempts != 1 || f.LastError != "EVENTS_URL answered 500" || f.FailedAt.UnixMilli() != now.UnixMilli() {
+			t.Errorf("failed event listed as %+v", f)
+		}
+		next, _ := other.ClaimEvents(ctx, now, time.Minute, 10)
+		if got := eventTypes(next); !slices.Equal(got, []string{"connection.reconnected"}) {
+			t.Fatalf("after the first failed, claimed %v, want a's next event", got)
+		}
+		if pending, _ := s.Events(ctx, outbox.Filter{State: outbox.StatePending}); len(pending) != 1 || pending[0].ID != next[0].ID {
+			t.Errorf("pending listing: %+v", pending)
+		}
+		if byType, _ := s.Events(ctx, outbox.Filter{Type: "connection.reconnected"}); len(byType) != 1 || byType[0].ID != next[0].ID {
+			t.Errorf("listing by type: %+v", byType)
+		}
+		if all, _ := s.Events(ctx, outbox.Filter{}); len(all) != 2 || all[0].ID != first[0].ID {
+			t.Errorf("full listing (oldest first): %+v", all)
+		}
+		s.EventDelivered(ctx, next[0].ID)
+
+		// A paused delivery hands out nothing, on any replica, until the failed are replayed.
+		b2, _ := newConnection(t, v, "b")
+		save(t, s, b2)
+		if err := s.PauseDelivery(ctx, now, "EVENTS_URL answered 410"); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.PauseDelivery(ctx, now.Add(time.Second), "again"); err != nil {
+			t.Fatalf("a second pause: %v", err)
+		}
+		paused, since, reason, err := other.DeliveryPaused(ctx)
+		if err != nil || !paused || since.UnixMilli() != now.UnixMilli() || reason != "EVENTS_URL answered 410" {
+			t.Errorf("paused %v since %v (%q) %v, want the first pause", paused, since, reason, err)
+		}
+		if claimed, _ := other.ClaimEvents(ctx, now.Add(time.Hour), time.Minute, 10); len(claimed) != 0 {
+			t.Errorf("claimed %v while paused", eventTypes(claimed))
+		}
+		if err := s.RetryEvent(ctx, "evt_unknown", now); !errors.Is(err, outbox.ErrNotFound) {
+			t.Errorf("retrying an unknown event: %v", err)
+		}
+		n, err := other.RetryFailed(ctx, now)
+		if err != nil || n != 1 {
+			t.Fatalf("replayed %d %v, want 1", n, err)
+		}
+		if paused, _, _, _ := s.DeliveryPaused(ctx); paused {
+			t.Error("still paused after RetryFailed")
+		}
+		// The replayed event is pending again, its retries starting over, and due now.
+		replayed, _ := s.ClaimEvents(ctx, now.Add(time.Minute), time.Minute, 10) // b's was written after now
+		var ids []string
+		for _, e := range replayed {
+			ids = append(ids, e.ID)
+			if e.ID == first[0].ID && e.Attempts != 1 {
+				t.Errorf("replayed event claimed with attempt %d, want 1", e.Attempts)
+			}
+		}
+		if !slices.Contains(ids, first[0].ID) || len(replayed) != 2 {
+			t.Errorf("after the replay claimed %v, want the replayed event and b's", eventTypes(replayed))
+		}
+		// RetryEvent makes one event due at once, failed or not.
+		for _, e := range replayed {
+			s.EventFailed(ctx, e.ID, now.Add(time.Hour), "503")
+		}
+		if err := s.RetryEvent(ctx, first[0].ID, now); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := s.ClaimEvents(ctx, now, time.Minute, 10); len(again) != 1 || again[0].ID != first[0].ID {
+			t.Errorf("after RetryEvent claimed %v", eventTypes(again))
+		}
+	})
+}
+
 func TestConcurrentClaimsNeverShareAnEvent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		v := newVault(t, newKey(t))
