@@ -75,14 +75,14 @@ func runConnections(ctx context.Context, args []string, stdout io.Writer) error 
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintf(stdout, "\nconnected accounts: GET /obf-token?ref=<random connection> with a warm access token, wrk -t2 -c8 -d%s\n\n", *duration)
-	fmt.Fprintln(tw, "database\tconnections\tp50\tp99\treq/s\tRSS after\tstart to /healthz\t")
+	fmt.Fprintln(tw, "database\tconnections\tp50\tp99\treq/s\tRSS after\tstart to /healthz\t5 /metrics at once\t")
 	var streamRows []string
 	for _, n := range sizes {
 		r, err := b.measure(ctx, sqliteURL(work, n), n)
 		if err != nil {
 			return fmt.Errorf("SQLite, %d connections: %w", n, err)
 		}
-		fmt.Fprintf(tw, "SQLite\t%d\t%s\t%s\t%.0f\t%d MB\t%s\t\n", n, ms(r.p50), ms(r.p99), r.rps, r.rss>>20, ms(r.startup))
+		fmt.Fprintf(tw, "SQLite\t%d\t%s\t%s\t%.0f\t%d MB\t%s\t%s\t\n", n, ms(r.p50), ms(r.p99), r.rps, r.rss>>20, ms(r.startup), r.scrapes)
 		streamRows = append(streamRows, streamRow("SQLite", n, r))
 	}
 	pgNote := ""
@@ -92,7 +92,7 @@ func runConnections(ctx context.Context, args []string, stdout io.Writer) error 
 		if merr != nil {
 			return fmt.Errorf("PostgreSQL: %w", merr)
 		}
-		fmt.Fprintf(tw, "PostgreSQL\t%d\t%s\t%s\t%.0f\t%d MB\t%s\t\n", sizes[0], ms(r.p50), ms(r.p99), r.rps, r.rss>>20, ms(r.startup))
+		fmt.Fprintf(tw, "PostgreSQL\t%d\t%s\t%s\t%.0f\t%d MB\t%s\t%s\t\n", sizes[0], ms(r.p50), ms(r.p99), r.rps, r.rss>>20, ms(r.startup), r.scrapes)
 		streamRows = append(streamRows, streamRow("PostgreSQL", sizes[0], r))
 	} else {
 		pgNote = "(PostgreSQL skipped: " + err.Error() + ")\n"
@@ -179,6 +179,8 @@ type connResult struct {
 	p50, p99, startup time.Duration
 	rps               float64
 	rss               int64
+	// scrapes is what five concurrent /metrics scrapes cost a fresh service.
+	scrapes scrapeCost
 	// stream is GET /rtms/stream of one stream, in the same service.
 	stream result
 }
@@ -295,13 +297,16 @@ func (b *connBench) measure(ctx context.Context, dbURL string, n int) (connResul
 		return r, err
 	}
 	defer stop(svc)
+	target := "http://" + addr
+	if r.scrapes, err = scrapeAtOnce(ctx, target, svc.Process.Pid, 5); err != nil {
+		return r, err
+	}
 	script := filepath.Join(b.work, "obf.lua")
 	os.WriteFile(script, []byte(fmt.Sprintf(`math.randomseed(os.time())
 request = function()
   return wrk.format("GET", string.format("/obf-token?secret=%s&ref=bench-%%06d", math.random(0, %d)))
 end
 `, benchSecret, n-1)), 0o600)
-	target := "http://" + addr
 	if _, err := wrk(ctx, target, script, 8, time.Second); err != nil { // warm up
 		return r, err
 	}
@@ -447,4 +452,53 @@ func freshPostgres(ctx context.Context) (string, func(), error) {
 func streamRow(database string, n int, r connResult) string {
 	return fmt.Sprintf("  %s, %d connections: /rtms/stream p50 %s, p99 %s, %.0f req/s; /obf-token p50 %s, %.0f req/s",
 		database, n, ms(r.stream.p50), ms(r.stream.p99), r.stream.rps, ms(r.p50), r.rps)
+}
+
+// scrapeCost is what concurrent /metrics scrapes cost: the rise of the service's peak resident
+// memory over what it held before, and the slowest scrape.
+type scrapeCost struct {
+	rise    int64
+	slowest time.Duration
+}
+
+func (c scrapeCost) String() string {
+	return fmt.Sprintf("+%.1f MB, %s", float64(c.rise)/(1<<20), ms(c.slowest))
+}
+
+// scrapeAtOnce sends n /metrics scrapes at once to a service that has served none, so the
+// connection counts are not cached yet, and measures what they cost.
+func scrapeAtOnce(ctx context.Context, target string, pid, n int) (scrapeCost, error) {
+	before, _ := memory(pid)
+	var cost scrapeCost
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			start := time.Now()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target+"/metrics", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "zoomtoken_connections{") {
+				errs <- fmt.Errorf("/metrics answered %d without the connection counts", resp.StatusCode)
+				return
+			}
+			mu.Lock()
+			cost.slowest = max(cost.slowest, time.Since(start))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return cost, err
+	}
+	_, peak := memory(pid)
+	cost.rise = max(peak-before, 0)
+	return cost, nil
 }

@@ -65,6 +65,8 @@ type Tokens struct {
 type Filter struct {
 	Ref    string
 	Status Status
+	// Limit, when positive, keeps the first Limit connections of the listing.
+	Limit int
 }
 
 // NewID returns a fresh connection id.

@@ -42,7 +42,7 @@ func checkConnected(ctx context.Context, cfg *config.Connections, d *Connected) 
 		}
 		return append(checks, db, skipped("stored connections", db.Name), skipped("event delivery", db.Name))
 	}
-	checks = append(checks, db, StoredConnections(ctx, d.Store, d.Vault))
+	checks = append(checks, db, StoredConnections(ctx, d.Store, d.Vault, 0))
 	if d.Outbox != nil {
 		checks = append(checks, EventDelivery(ctx, d.Outbox))
 	}
@@ -79,30 +79,42 @@ func EventDelivery(ctx context.Context, store outbox.Store) Check {
 	return c
 }
 
-// StoredConnections checks that every stored connection decrypts with TOKEN_ENCRYPTION_KEYS and
-// counts them by status; start-up runs it too, once the database has answered.
-func StoredConnections(ctx context.Context, store connections.Store, vault *connections.Vault) Check {
-	list, err := store.List(ctx, connections.Filter{})
-	if err != nil {
+// StoredConnections checks that the stored connections decrypt with TOKEN_ENCRYPTION_KEYS (all
+// of them, or the oldest limit when limit is positive: the ones a removed key would strand
+// first) and counts them by status. Start-up runs it with a limit, once the database has
+// answered, so a large table neither delays serving nor fills memory.
+func StoredConnections(ctx context.Context, store connections.Store, vault *connections.Vault, limit int) Check {
+	fail := func(err error) Check {
 		return Check{Name: "stored connections", Status: Fail, Detail: "cannot be listed: " + err.Error()}
 	}
-	rows := Check{Name: "stored connections", Status: Pass}
-	var active, dead, unreadable int
+	counts, err := store.CountByStatus(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	list, err := store.List(ctx, connections.Filter{Limit: limit})
+	if err != nil {
+		return fail(err)
+	}
+	unreadable := 0
 	for _, c := range list {
 		if _, err := vault.Open(c); err != nil {
 			unreadable++
 		}
-		if c.Status == connections.StatusActive {
-			active++
-		} else {
-			dead++
-		}
 	}
-	rows.Detail = fmt.Sprintf("%d active, %d needing re-authorization; every row decrypts with TOKEN_ENCRYPTION_KEYS", active, dead)
+	active, dead := counts[connections.StatusActive], counts[connections.StatusReauthorizationRequired]
+	checked := "every row decrypts"
+	if total := active + dead; limit > 0 && total > limit {
+		checked = fmt.Sprintf("the oldest %d rows decrypt", limit)
+	}
+	rows := Check{Name: "stored connections", Status: Pass,
+		Detail: fmt.Sprintf("%d active, %d needing re-authorization; %s with TOKEN_ENCRYPTION_KEYS", active, dead, checked)}
 	switch {
 	case unreadable > 0:
 		rows.Status = Fail
 		rows.Detail = fmt.Sprintf("%d of %d connections do not decrypt with TOKEN_ENCRYPTION_KEYS", unreadable, len(list))
+		if len(list) < active+dead {
+			rows.Detail += fmt.Sprintf(" (the oldest %d checked)", len(list))
+		}
 		rows.Fix = "put back the key they were sealed with (zoomtoken rekey lists them), or delete them"
 	case dead > 0:
 		rows.Status = Warn

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -274,6 +275,32 @@ func TestConnectedAccountChecks(t *testing.T) {
 			Zoom: zoom.NewUserClient(zoom.Config{ClientID: "oauth-client", ClientSecret: "oauth-secret", OAuthBaseURL: srv.URL}, "")}})
 	if c := find(down, "connections database"); c.Status != Fail || !strings.Contains(c.Detail, "connection refused") {
 		t.Errorf("database down: %+v", c)
+	}
+}
+
+// Start-up checks the oldest rows only, and still counts every row.
+func TestStoredConnectionsWithALimit(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ring, _ := seal.NewKeyring(bytes.Repeat([]byte{1}, seal.KeySize))
+	lostRing, _ := seal.NewKeyring(bytes.Repeat([]byte{2}, seal.KeySize))
+	vault := connections.NewVault(ring)
+	for i, v := range []*connections.Vault{vault, vault, connections.NewVault(lostRing)} { // the newest is unreadable
+		zid := fmt.Sprintf("u%d", i)
+		sealed, _ := v.Seal(zid, connections.Tokens{Access: "a", Refresh: "r"})
+		db.Connections().Save(ctx, connections.Connection{ID: connections.NewID(), ZoomUserID: zid, Tokens: sealed})
+		time.Sleep(2 * time.Millisecond) // created_at orders them
+	}
+	if c := StoredConnections(ctx, db.Connections(), vault, 2); c.Status != Pass ||
+		c.Detail != "3 active, 0 needing re-authorization; the oldest 2 rows decrypt with TOKEN_ENCRYPTION_KEYS" {
+		t.Errorf("limited to the oldest two: %+v", c)
+	}
+	if c := StoredConnections(ctx, db.Connections(), vault, 0); c.Status != Fail || c.Detail != "1 of 3 connections do not decrypt with TOKEN_ENCRYPTION_KEYS" {
+		t.Errorf("every row: %+v", c)
 	}
 }
 

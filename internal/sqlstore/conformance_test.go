@@ -367,6 +367,8 @@ func TestListFilters(t *testing.T) {
 			{connections.Filter{Status: connections.StatusActive}, []string{ids[0], ids[1], ids[3]}},
 			{connections.Filter{Ref: "a", Status: connections.StatusReauthorizationRequired}, []string{ids[2]}},
 			{connections.Filter{Ref: "none"}, nil},
+			{connections.Filter{Limit: 2}, ids[:2]}, // the oldest
+			{connections.Filter{Status: connections.StatusActive, Limit: 2}, []string{ids[0], ids[1]}},
 		} {
 			list, err := s.List(ctx, tc.filter)
 			if err != nil {

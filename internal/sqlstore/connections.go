@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -228,6 +229,9 @@ func (st *Connections) List(ctx context.Context, f connections.Filter) ([]connec
 		query = `SELECT ` + qualified + ` FROM connections c JOIN connection_refs r ON r.connection_id = c.id
 			WHERE r.ref = $2 AND ($1 = '' OR c.status = $1) ORDER BY r.added_at DESC, c.id`
 		args = append(args, f.Ref)
+	}
+	if f.Limit > 0 {
+		query += ` LIMIT ` + strconv.Itoa(f.Limit)
 	}
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {

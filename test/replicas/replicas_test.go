@@ -643,3 +643,95 @@ func TestSIGTERMDuringAStormLosesNothing(t *testing.T) {
 		c.replicas[1] = c.start(t, addr, "http://"+strings.TrimPrefix(c.replicas[0].url, "http://"), []string{"SHUTDOWN_TIMEOUT=10s"})
 	}
 }
+
+// nobodyLost expires every user's access token at Zoom and asks replica 0 for each: each call
+// refreshes with the stored refresh token, so a rotated token the stopped replica failed to
+// store shows up here as a connection lost.
+func (c *cluster) nobodyLost(t *testing.T, stopped *replica, what string) {
+	t.Helper()
+	for _, u := range c.users {
+		c.emu.ExpireUserTokens(u)
+	}
+	lost := 0
+	for _, u := range c.users {
+		if status, body := get(client, c.replicas[0].url+c.link(map[string]string{"ref": u})); status != 200 {
+			lost++
+			t.Logf("%s, %s: %d %s", what, u, status, body)
+		}
+	}
+	if lost != 0 || c.emu.StaleRefreshes() != 0 || strings.Contains(stopped.out.String(), "may have to connect again") {
+		t.Errorf("%s: %d of %d connections lost, %d stale refreshes\n%s", what, lost, len(c.users), c.emu.StaleRefreshes(), stopped.out.String())
+	}
+}
+
+// A graceful stop also keeps what the keep-alive is refreshing and what a failed write left in
+// memory: three times each, a replica gets SIGTERM while its keep-alive refresh is at Zoom, and
+// while the database refuses to store rotated tokens (refused until a second into the stop).
+func TestSIGTERMWithAKeepAliveRefreshOrAFailedWriteInFlightLosesNothing(t *testing.T) {
+	c := newCluster(t, 1, 5) // replica 0 keeps the default keep-alive: a week
+	publicURL := c.replicas[0].url
+	admin, err := sql.Open("pgx", c.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	// Refuses any change of a stored refresh token: the write after a refresh fails, the
+	// refresh itself (its claim) does not.
+	if _, err := admin.Exec(`CREATE FUNCTION refuse_new_tokens() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.refresh_token IS DISTINCT FROM OLD.refresh_token THEN RAISE EXCEPTION 'writes refused for the test'; END IF;
+			RETURN NEW;
+		END $$`); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		t.Run(fmt.Sprintf("keep-alive/%d", round), func(t *testing.T) {
+			victim := c.start(t, freePort(t), publicURL, []string{"SHUTDOWN_TIMEOUT=10s", "CONNECTION_KEEPALIVE=1s"})
+			asked := c.emu.Calls(zoomemu.EndpointToken)
+			// The victim's keep-alive refreshes each connection within a second; the next one
+			// takes Zoom two, and the stop comes while it is there.
+			c.emu.Script(zoomemu.EndpointToken, zoomemu.Slow(2*time.Second))
+			for c.emu.Calls(zoomemu.EndpointToken) == asked {
+				time.Sleep(5 * time.Millisecond)
+			}
+			victim.cmd.Process.Signal(syscall.SIGTERM)
+			if err := victim.cmd.Wait(); err != nil {
+				t.Fatalf("the replica did not stop cleanly: %v\n%s", err, victim.out.String())
+			}
+			c.nobodyLost(t, victim, "after a stop during a keep-alive refresh")
+		})
+		t.Run(fmt.Sprintf("failed-write/%d", round), func(t *testing.T) {
+			victim := c.start(t, freePort(t), publicURL, []string{"SHUTDOWN_TIMEOUT=10s"})
+			if _, err := admin.Exec(`CREATE TRIGGER refuse_new_tokens BEFORE UPDATE ON connections
+				FOR EACH ROW EXECUTE FUNCTION refuse_new_tokens()`); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range c.users {
+				c.emu.ExpireUserTokens(u)
+			}
+			asked := c.emu.Calls(zoomemu.EndpointToken)
+			for _, u := range c.users {
+				get(client, victim.url+c.link(map[string]string{"ref": u})) // refreshed; not stored
+			}
+			if c.emu.Calls(zoomemu.EndpointToken)-asked != len(c.users) {
+				t.Fatalf("%d refreshes, want one per connection", c.emu.Calls(zoomemu.EndpointToken)-asked)
+			}
+			failedWrites := func() int { return strings.Count(victim.out.String(), "refreshed tokens could not be stored") }
+			for deadline := time.Now().Add(5 * time.Second); failedWrites() < len(c.users) && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond) // the last line may still be on its way
+			}
+			if n := failedWrites(); n != len(c.users) {
+				t.Fatalf("%d writes failed, want one per connection\n%s", n, victim.out.String())
+			}
+			victim.cmd.Process.Signal(syscall.SIGTERM)
+			time.Sleep(time.Second) // the stop retries the writes meanwhile
+			if _, err := admin.Exec(`DROP TRIGGER refuse_new_tokens ON connections`); err != nil {
+				t.Fatal(err)
+			}
+			if err := victim.cmd.Wait(); err != nil {
+				t.Fatalf("the replica did not stop cleanly: %v\n%s", err, victim.out.String())
+			}
+			c.nobodyLost(t, victim, "after a stop with rotated tokens unstored")
+		})
+	}
+}
