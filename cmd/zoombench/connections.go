@@ -298,6 +298,7 @@ func (b *connBench) measure(ctx context.Context, dbURL string, n int) (connResul
 	}
 	defer stop(svc)
 	target := "http://" + addr
+	time.Sleep(time.Second) // start-up's own checks, in the background, are done
 	if r.scrapes, err = scrapeAtOnce(ctx, target, svc.Process.Pid, 5); err != nil {
 		return r, err
 	}

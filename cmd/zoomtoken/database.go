@@ -32,13 +32,13 @@ func openDatabase(ctx context.Context, db config.Database) (*sqlstore.DB, error)
 // attachWhenOpen opens the database and attaches it to db: once now, then, if the database is
 // down, in the background until it answers or ctx ends. A database down at start does not stop
 // the service: the routes that need no database keep working, and the stores on db answer
-// ErrUnavailable meanwhile. opened runs once the database is attached. It returns how the first
+// ErrUnavailable meanwhile. opened runs, in the background, once the database is attached. It returns how the first
 // try went, for the startup line.
 func attachWhenOpen(ctx context.Context, db *sqlstore.DB, cfg config.Database, logger zerolog.Logger, opened func()) string {
 	first, err := openDatabase(ctx, cfg)
 	if err == nil {
 		db.Attach(first)
-		opened()
+		go opened() // its checks read the whole table's counts: serving need not wait for them
 		return cfg.Engine + " ready"
 	}
 	logger.Warn().Str("database", cfg.Engine).Err(err).
