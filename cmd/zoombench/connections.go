@@ -43,6 +43,7 @@ func runConnections(ctx context.Context, args []string, stdout io.Writer) error 
 	sizesFlag := flags.String("sizes", "100,10000,100000", "numbers of stored connections to measure at")
 	duration := flags.Duration("duration", 5*time.Second, "length of each wrk run")
 	storm := flags.Int("storm", 1000, "connections expired at once in the refresh storm")
+	maxScrapeRise := flags.Int("max-scrape-rise-mb", 0, "fail when five concurrent /metrics scrapes raise the service's memory by more MiB than this (0: no limit)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -84,6 +85,10 @@ func runConnections(ctx context.Context, args []string, stdout io.Writer) error 
 		}
 		fmt.Fprintf(tw, "SQLite\t%d\t%s\t%s\t%.0f\t%d MB\t%s\t%s\t\n", n, ms(r.p50), ms(r.p99), r.rps, r.rss>>20, ms(r.startup), r.scrapes)
 		streamRows = append(streamRows, streamRow("SQLite", n, r))
+		if limit := int64(*maxScrapeRise) << 20; limit > 0 && r.scrapes.rise > limit {
+			tw.Flush()
+			return fmt.Errorf("SQLite, %d connections: five /metrics scrapes raised memory by %s, over -max-scrape-rise-mb %d", n, r.scrapes, *maxScrapeRise)
+		}
 	}
 	pgNote := ""
 	if pgURL, drop, err := freshPostgres(ctx); err == nil {
