@@ -278,21 +278,37 @@ func TestConnectedAccountChecks(t *testing.T) {
 	}
 }
 
-// Start-up checks the oldest rows only, and still counts every row.
-func TestStoredConnectionsWithALimit(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
+// openDatabase opens a fresh SQLite database for one test.
+func openDatabase(t *testing.T) *sqlstore.DB {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	ring, _ := seal.NewKeyring(bytes.Repeat([]byte{1}, seal.KeySize))
-	lostRing, _ := seal.NewKeyring(bytes.Repeat([]byte{2}, seal.KeySize))
-	vault := connections.NewVault(ring)
-	for i, v := range []*connections.Vault{vault, vault, connections.NewVault(lostRing)} { // the newest is unreadable
-		zid := fmt.Sprintf("u%d", i)
-		sealed, _ := v.Seal(zid, connections.Tokens{Access: "a", Refresh: "r"})
-		db.Connections().Save(ctx, connections.Connection{ID: connections.NewID(), ZoomUserID: zid, Tokens: sealed})
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// newTestVault is a vault whose one key is 32 bytes of b.
+func newTestVault(b byte) *connections.Vault {
+	ring, _ := seal.NewKeyring(bytes.Repeat([]byte{b}, seal.KeySize))
+	return connections.NewVault(ring)
+}
+
+// saveConnection stores a connection of Zoom user zid, its tokens sealed by v.
+func saveConnection(t *testing.T, db *sqlstore.DB, v *connections.Vault, zid string) {
+	sealed, _ := v.Seal(zid, connections.Tokens{Access: "a", Refresh: "r"})
+	if _, _, err := db.Connections().Save(context.Background(), connections.Connection{ID: connections.NewID(), ZoomUserID: zid, Tokens: sealed}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Start-up checks the oldest rows only, and still counts every row.
+func TestStoredConnectionsWithALimit(t *testing.T) {
+	ctx := context.Background()
+	db := openDatabase(t)
+	vault, lost := newTestVault(1), newTestVault(2)
+	for i, v := range []*connections.Vault{vault, vault, lost} { // the newest is unreadable
+		saveConnection(t, db, v, fmt.Sprintf("u%d", i))
 		time.Sleep(2 * time.Millisecond) // created_at orders them
 	}
 	if c := StoredConnections(ctx, db.Connections(), vault, 2); c.Status != Pass ||
@@ -308,14 +324,8 @@ func TestStoredConnectionsWithALimit(t *testing.T) {
 // a 410 Gone has paused it.
 func TestEventDeliveryCheck(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ring, _ := seal.NewKeyring(bytes.Repeat([]byte{1}, seal.KeySize))
-	sealed, _ := connections.NewVault(ring).Seal("u1", connections.Tokens{Access: "a", Refresh: "r"})
-	db.Connections().Save(ctx, connections.Connection{ID: "conn_1", ZoomUserID: "u1", Tokens: sealed})
+	db := openDatabase(t)
+	saveConnection(t, db, newTestVault(1), "u1")
 	out := db.Outbox()
 	if c := EventDelivery(ctx, out); c.Status != Pass || c.Detail != "1 pending, 0 failed" {
 		t.Errorf("one event waiting: %+v", c)

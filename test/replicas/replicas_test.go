@@ -630,16 +630,7 @@ func TestSIGTERMDuringAStormLosesNothing(t *testing.T) {
 		if err := victim.cmd.Wait(); err != nil {
 			t.Fatalf("round %d: the replica did not stop cleanly: %v\n%s", round, err, victim.out.String())
 		}
-		lost := 0
-		for _, u := range c.users {
-			if status, body := get(client, c.replicas[0].url+c.link(map[string]string{"ref": u})); status != 200 {
-				lost++
-				t.Logf("round %d, %s: %d %s", round, u, status, body)
-			}
-		}
-		if lost != 0 || c.emu.StaleRefreshes() != 0 || strings.Contains(victim.out.String(), "may have to connect again") {
-			t.Errorf("round %d: %d of %d connections lost, %d stale refreshes\n%s", round, lost, len(c.users), c.emu.StaleRefreshes(), victim.out.String())
-		}
+		c.nobodyLost(t, victim, fmt.Sprintf("round %d", round))
 		c.replicas[1] = c.start(t, addr, "http://"+strings.TrimPrefix(c.replicas[0].url, "http://"), []string{"SHUTDOWN_TIMEOUT=10s"})
 	}
 }
