@@ -31,7 +31,8 @@ const (
 	// Exhausted: the retries ran out and the event is kept as failed.
 	Exhausted = "exhausted"
 	// Paused: the receiver answered 410 Gone and delivery is paused.
-	Paused  = "paused"
+	Paused = "paused"
+	// Dropped: no EVENTS_URL is set, so the event leaves the outbox unsent.
 	Dropped = "dropped"
 )
 
@@ -129,22 +130,28 @@ func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, e := range due {
-		d.deliver(ctx, s, e)
+		if paused := d.deliver(ctx, s, e); paused {
+			// The rest of the batch is not sent to a receiver that is gone: their claims lapse
+			// and they wait, like every other event, for delivery to resume.
+			break
+		}
 	}
 	return len(due), nil
 }
 
-func (d *Deliverer) deliver(ctx context.Context, s outbox.Store, e outbox.Event) {
+// deliver sends one event and records what came of it; it reports whether the receiver
+// paused delivery.
+func (d *Deliverer) deliver(ctx context.Context, s outbox.Store, e outbox.Event) (paused bool) {
 	log := d.cfg.Logger.With().Str("event_id", e.ID).Str("event", e.Type).Str("subject", e.Subject).Logger()
 	if d.cfg.URL == "" {
 		d.settle(ctx, s, e, Dropped)
-		return
+		return false
 	}
 	answer := d.post(ctx, e)
 	if answer.err == nil {
 		d.settle(ctx, s, e, Delivered)
 		log.Debug().Int("attempt", e.Attempts).Msg("event delivered")
-		return
+		return false
 	}
 	now := d.cfg.Now()
 	reason := answer.err.Error()
@@ -159,6 +166,7 @@ func (d *Deliverer) deliver(ctx context.Context, s outbox.Store, e outbox.Event)
 			log.Warn().Err(err).Msg("recording the pause failed; the next delivery will ask the receiver again")
 		}
 		d.failed(ctx, s, e, now, reason, log)
+		return true
 	case e.Attempts >= MaxAttempts:
 		d.cfg.Observe(Exhausted)
 		log.Error().Str("reason", reason).Int("attempts", e.Attempts).
@@ -172,6 +180,7 @@ func (d *Deliverer) deliver(ctx context.Context, s outbox.Store, e outbox.Event)
 		log.Warn().Str("reason", reason).Int("attempt", e.Attempts).Time("retry_at", retryAt).Msg("event not delivered; will retry")
 		d.failed(ctx, s, e, retryAt, reason, log)
 	}
+	return false
 }
 
 // failed records a failed delivery, to be tried again at retryAt.

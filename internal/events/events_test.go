@@ -257,10 +257,14 @@ func TestAGoneReceiverPausesDeliveryUntilResumed(t *testing.T) {
 		clk := fakeclock.New(time.Now())
 		db := open(sqlstore.Options{Now: clk.Now})
 		fourEvents(t, db.Connections())
+		ring, _ := seal.NewKeyring(make([]byte, seal.KeySize))
+		sealed, _ := connections.NewVault(ring).Seal("u2", connections.Tokens{Access: "a", Refresh: "r"})
+		db.Connections().Save(ctx, connections.Connection{ID: connections.NewID(), ZoomUserID: "u2", Tokens: sealed})
 		var outcomes []string
 		d := newDeliverer(db.Outbox(), url, clk, &outcomes)
-		if n, _ := d.DeliverDue(ctx); n != 1 || !slices.Equal(outcomes, []string{events.Paused}) {
-			t.Fatalf("claimed %d, outcomes %v, want one paused", n, outcomes)
+		// Two claimed (one per connection); after the 410 the second is not sent.
+		if n, _ := d.DeliverDue(ctx); n != 2 || !slices.Equal(outcomes, []string{events.Paused}) || len(rc.attempts) != 1 {
+			t.Fatalf("claimed %d, outcomes %v, %d sent; want two claimed, one sent and paused", n, outcomes, len(rc.attempts))
 		}
 		other := newDeliverer(open(sqlstore.Options{Now: clk.Now}).Outbox(), url, clk, &outcomes) // another replica
 		clk.Add(24 * time.Hour)
@@ -272,18 +276,31 @@ func TestAGoneReceiverPausesDeliveryUntilResumed(t *testing.T) {
 		if paused, _, reason, _ := db.Outbox().DeliveryPaused(ctx); !paused || reason != "EVENTS_URL answered 410" {
 			t.Errorf("paused %v (%q)", paused, reason)
 		}
-		if n, _ := db.Outbox().PendingEvents(ctx); n != 4 {
-			t.Errorf("%d pending, want all 4 kept", n)
+		if n, _ := db.Outbox().PendingEvents(ctx); n != 5 {
+			t.Errorf("%d pending, want all 5 kept", n)
 		}
-		// Resumed: every event goes out, in order, the first one included.
+		// Resumed: every event goes out, each connection's in order, the first one included.
 		if _, err := db.Outbox().RetryFailed(ctx, clk.Now()); err != nil {
 			t.Fatal(err)
 		}
 		for range 6 {
 			other.DeliverDue(ctx)
 		}
-		if types := rc.types(t); !slices.Equal(types, allFour) {
-			t.Fatalf("delivered %v after resuming, want %v", types, allFour)
+		var u1 []string
+		for _, g := range rc.got {
+			var e struct {
+				Type string
+				Data struct {
+					ZoomUserID string `json:"zoom_user_id"`
+				}
+			}
+			jsonUnmarshal(t, g.body, &e)
+			if e.Data.ZoomUserID == "u1" {
+				u1 = append(u1, e.Type)
+			}
+		}
+		if len(rc.got) != 5 || !slices.Equal(u1, allFour) {
+			t.Fatalf("delivered %v after resuming (u1's: %v), want all five, u1's as %v", rc.types(t), u1, allFour)
 		}
 	})
 }
