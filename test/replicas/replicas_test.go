@@ -274,7 +274,7 @@ func TestStormOnManyUsersRefreshesEachOnce(t *testing.T) {
 		}
 	}
 	if counts := burst(urls, 200); counts[200] != len(urls) {
-		t.Errorf("answers %v, want %d × 200", counts, len(urls))
+		t.Errorf("answers %v, want %d × 200; the replicas said:\n%s", counts, len(urls), c.warnings(5))
 	}
 	for _, u := range c.users {
 		if got := c.emu.Refreshes(u); got != 1 {
@@ -343,8 +343,24 @@ func TestKillDuringAStorm(t *testing.T) {
 		t.Errorf("the surviving replicas answered %v", counts)
 	}
 	if counts[200] < len(survivors)-2*lost {
-		t.Errorf("%d of %d survivor answers were 200 with %d connections lost", counts[200], len(survivors), lost)
+		t.Errorf("%d of %d survivor answers were 200 with %d connections lost; the replicas said:\n%s",
+			counts[200], len(survivors), lost, c.warnings(5))
 	}
+}
+
+// warnings are the first n warnings and errors each replica logged, to say why a test failed.
+func (c *cluster) warnings(n int) string {
+	var lines []string
+	for i, r := range c.replicas {
+		kept := 0
+		for line := range strings.Lines(r.out.String()) {
+			if kept < n && (strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`)) {
+				lines = append(lines, fmt.Sprintf("replica %d: %s", i, strings.TrimSpace(line)))
+				kept++
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 func refreshes(c *cluster) int {
