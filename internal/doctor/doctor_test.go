@@ -17,6 +17,7 @@ import (
 
 	"github.com/zoomtoken/zoomtoken/internal/config"
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/sqlite"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
@@ -278,9 +279,9 @@ func TestConnectedAccountChecks(t *testing.T) {
 	}
 }
 
-// openDatabase opens a fresh SQLite database for one test.
-func openDatabase(t *testing.T) *sqlstore.DB {
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "zt.db"), sqlstore.Options{})
+// openDatabase opens a fresh SQLite database for one test, with the store's clock.
+func openDatabase(t *testing.T, opts sqlstore.Options) *sqlstore.DB {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "zt.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,11 +306,12 @@ func saveConnection(t *testing.T, db *sqlstore.DB, v *connections.Vault, zid str
 // Start-up checks the oldest rows only, and still counts every row.
 func TestStoredConnectionsWithALimit(t *testing.T) {
 	ctx := context.Background()
-	db := openDatabase(t)
+	clk := fakeclock.New(time.Now())
+	db := openDatabase(t, sqlstore.Options{Now: clk.Now})
 	vault, lost := newTestVault(1), newTestVault(2)
 	for i, v := range []*connections.Vault{vault, vault, lost} { // the newest is unreadable
 		saveConnection(t, db, v, fmt.Sprintf("u%d", i))
-		time.Sleep(2 * time.Millisecond) // created_at orders them
+		clk.Add(time.Millisecond) // created_at orders them
 	}
 	if c := StoredConnections(ctx, db.Connections(), vault, 2); c.Status != Pass ||
 		c.Detail != "3 active, 0 needing re-authorization; the oldest 2 rows decrypt with TOKEN_ENCRYPTION_KEYS" {
@@ -324,7 +326,7 @@ func TestStoredConnectionsWithALimit(t *testing.T) {
 // a 410 Gone has paused it.
 func TestEventDeliveryCheck(t *testing.T) {
 	ctx := context.Background()
-	db := openDatabase(t)
+	db := openDatabase(t, sqlstore.Options{})
 	saveConnection(t, db, newTestVault(1), "u1")
 	out := db.Outbox()
 	if c := EventDelivery(ctx, out); c.Status != Pass || c.Detail != "1 pending, 0 failed" {

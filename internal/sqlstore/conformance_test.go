@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zoomtoken/zoomtoken/internal/connections"
+	"github.com/zoomtoken/zoomtoken/internal/fakeclock"
 	"github.com/zoomtoken/zoomtoken/internal/outbox"
 	"github.com/zoomtoken/zoomtoken/internal/seal"
 	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
@@ -277,11 +278,12 @@ func TestEveryRefResolves(t *testing.T) {
 func TestLookups(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		v := newVault(t, newKey(t))
-		s := b.open(t, sqlstore.Options{})
+		clk := fakeclock.New(time.Now())
+		s := b.open(t, sqlstore.Options{Now: clk.Now})
 		a, _ := newConnection(t, v, "AbC")
 		a.Ref, a.Email = "shared", "Person@Example.com"
 		a = save(t, s, a)
-		time.Sleep(2 * time.Millisecond) // updated_at is in milliseconds
+		clk.Add(time.Millisecond) // updated_at is in milliseconds
 		bb, _ := newConnection(t, v, "xyz")
 		bb.Ref, bb.Email = "shared", "person@example.COM"
 		bb = save(t, s, bb)
@@ -323,7 +325,7 @@ func TestLookups(t *testing.T) {
 		// Connecting the earlier account under the ref again attaches it anew.
 		again := a
 		again.Ref = "shared"
-		time.Sleep(2 * time.Millisecond) // added_at is in milliseconds
+		clk.Add(time.Millisecond) // added_at is in milliseconds
 		save(t, s, again)
 		if got, err := s.FindByRef(ctx, "shared"); err != nil || got.ID != a.ID {
 			t.Errorf("FindByRef after a reconnect under the ref: %v %v, want %v", got.ID, err, a.ID)
