@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,57 +20,62 @@ import (
 // The bot routes that answer a token: each parses its parameters, asks the vendor, and answers
 // the token or the reason there is none.
 
-// handleZAK serves GET /zak?secret=S[&(user=U|ref=R)]: the ZAK of that connected user, or,
-// without a name, that of ZOOM_ZAK_USER from the S2S app.
-func handleZAK(v *vend.Vendor) http.HandlerFunc {
+// tokenRoute is a bot route: parse reads the query (a 400 when it cannot), and ask has the
+// vendor make the token for the caller's reach.
+func tokenRoute[T any](parse func(url.Values) (T, error), ask func(context.Context, vend.Reach, T) (vend.Token, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name, err := parseName(r.URL.Query())
+		req, err := parse(r.URL.Query())
 		if err != nil {
 			writeTextFailure(w, r, err)
 			return
 		}
-		token, err := v.ZAK(r.Context(), reachOf(w), name)
+		token, err := ask(r.Context(), reachOf(w), req)
 		answerToken(w, r, token, err)
 	}
 }
 
+// handleZAK serves GET /zak?secret=S[&(user=U|ref=R)]: the ZAK of that connected user, or,
+// without a name, that of ZOOM_ZAK_USER from the S2S app.
+func handleZAK(v *vend.Vendor) http.HandlerFunc { return tokenRoute(parseName, v.ZAK) }
+
 // handleOBF serves GET /obf-token?secret=S&(user=U|ref=R)[&meeting_id=N]: an on-behalf-of
 // token of that connected user, fresh each time (never cached or shared).
 func handleOBF(v *vend.Vendor) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		name, err := parseRequiredName(q)
-		var meetingID int64
-		if raw := q.Get("meeting_id"); err == nil && raw != "" {
-			meetingID, err = parseMeetingID(raw)
-		}
-		if err != nil {
-			writeTextFailure(w, r, err)
-			return
-		}
-		token, err := v.OBF(r.Context(), reachOf(w), name, meetingID)
-		answerToken(w, r, token, err)
+	type request struct {
+		name      vend.Name
+		meetingID int64
 	}
+	parse := func(q url.Values) (req request, err error) {
+		req.name, err = parseRequiredName(q)
+		if raw := q.Get("meeting_id"); err == nil && raw != "" {
+			req.meetingID, err = parseMeetingID(raw)
+		}
+		return req, err
+	}
+	return tokenRoute(parse, func(ctx context.Context, reach vend.Reach, req request) (vend.Token, error) {
+		return v.OBF(ctx, reach, req.name, req.meetingID)
+	})
 }
 
 // handleAccessToken serves GET /access-token?(ref=R|user=U)[&min_valid=S]&expires=…&sig=…: the
 // connection's access token itself, with at least min_valid seconds left (Recall.ai's
 // customer-managed OAuth). Only a bot link reaches it (or CALLBACK_SECRETS_REACH=connected).
 func handleAccessToken(v *vend.Vendor) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		name, err := parseRequiredName(q)
-		minValid := defaultMinValid
-		if raw := q.Get("min_valid"); err == nil && raw != "" {
-			minValid, err = parseMinValid(raw)
-		}
-		if err != nil {
-			writeTextFailure(w, r, err)
-			return
-		}
-		token, err := v.AccessToken(r.Context(), reachOf(w), name, minValid)
-		answerToken(w, r, token, err)
+	type request struct {
+		name     vend.Name
+		minValid time.Duration
 	}
+	parse := func(q url.Values) (req request, err error) {
+		req.minValid = defaultMinValid
+		req.name, err = parseRequiredName(q)
+		if raw := q.Get("min_valid"); err == nil && raw != "" {
+			req.minValid, err = parseMinValid(raw)
+		}
+		return req, err
+	}
+	return tokenRoute(parse, func(ctx context.Context, reach vend.Reach, req request) (vend.Token, error) {
+		return v.AccessToken(ctx, reach, req.name, req.minValid)
+	})
 }
 
 // The min_valid an access token is asked with, as Recall.ai asks, and its bounds: an access
@@ -92,15 +98,7 @@ func parseMinValid(raw string) (time.Duration, error) {
 // handleJoinToken serves GET /join-token?secret=S&meeting_id=N[&type=T][&bypass_waiting_room=B]
 // [&user=U|ref=R]: a fresh join token, never cached and never shared, since each is single-use.
 func handleJoinToken(v *vend.Vendor) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		req, err := parseJoinTokenRequest(r.URL.Query())
-		if err != nil {
-			writeTextFailure(w, r, err)
-			return
-		}
-		token, err := v.JoinToken(r.Context(), reachOf(w), req)
-		answerToken(w, r, token, err)
-	}
+	return tokenRoute(parseJoinTokenRequest, v.JoinToken)
 }
 
 // answerToken writes a vended token, or why there is none, and logs where it came from.
