@@ -19,9 +19,13 @@ const DefaultTTL = 24 * time.Hour
 // Config is what a Service works with.
 type Config struct {
 	Store Store
-	// Sign is Zoom's recipe for a stream's signature, keyed with the RTMS app's Client Secret:
-	// sign(meeting uuid or session id, stream id).
+	// Sign is Zoom's recipe for a meeting's or webinar's stream signature, keyed with the RTMS
+	// app's Client Secret: sign(meeting uuid, stream id).
 	Sign func(id, streamID string) string
+	// SignSession is the same recipe for a Video SDK session's stream, keyed with the Video SDK
+	// app's credentials: sign(session id, stream id). Nil when no Video SDK app is configured:
+	// such streams are recorded but cannot be joined (ErrUnsigned).
+	SignSession func(id, streamID string) string
 	// TTL is RTMS_STREAM_TTL; DefaultTTL when zero.
 	TTL time.Duration
 	// Now is the clock; time.Now when nil.
@@ -46,51 +50,89 @@ func NewService(cfg Config) *Service {
 }
 
 // Record applies a verified webhook's change, and reports whether it changed the stream (a repeat
-// changes nothing, and records no event).
+// changes nothing, and records no event). A Video SDK session's stream is recorded even when no
+// Video SDK app can sign it, but causes no event: no worker could join it (Usable says so).
 func (s *Service) Record(ctx context.Context, c Change) (Stream, bool, error) {
 	now := s.cfg.Now()
+	var event string
 	stream, changed, err := s.cfg.Store.UpdateStream(ctx, c.Stream.ID, func(cur Stream, found bool) (Stream, bool) {
-		return apply(cur, found, c, now)
-	}, func(next Stream) (outbox.Event, error) { return newEvent(next, now) })
+		next, t, changed := apply(cur, found, c, now)
+		event = t
+		return next, changed
+	}, func(next Stream) (outbox.Event, error) {
+		if event == "" || !s.Usable(next) {
+			return outbox.Event{}, nil
+		}
+		return newEvent(event, next, now)
+	})
 	if err != nil {
 		return Stream{}, false, storeError(err)
 	}
 	return stream, changed, nil
 }
 
-// Join returns what a worker needs to join a stream, its signature included: ErrNotFound for a
-// stream no verified webhook announced, ErrStopped (with the stream) once it stopped.
-func (s *Service) Join(ctx context.Context, id string) (Join, error) {
-	stream, err := s.cfg.Store.Stream(ctx, id)
-	if err != nil {
-		return Join{}, storeError(err)
-	}
-	if stream.State == StateStopped {
-		return stream.join(""), ErrStopped
-	}
-	return stream.join(s.cfg.Sign(stream.MeetingUUID, stream.ID)), nil
+// Usable reports whether a worker could join the stream: false for a Video SDK session when no
+// Video SDK app's credentials are configured.
+func (s *Service) Usable(stream Stream) bool {
+	return stream.Kind != KindSession || s.cfg.SignSession != nil
 }
 
-// CompleteEvent returns the body to send for an outbox event: for rtms.started, the stored
-// payload with the stream's signature added (it is not stored); any other event as stored. It is
-// deterministic, so every delivery attempt sends the same bytes.
+// sign is the stream's signature, with the app that signs its kind.
+func (s *Service) sign(kind Kind, id, streamID string) string {
+	if kind == KindSession {
+		return s.cfg.SignSession(id, streamID)
+	}
+	return s.cfg.Sign(id, streamID)
+}
+
+// Join returns what a worker needs to join a stream, its signature included: ErrNotFound for a
+// stream no verified webhook announced, a *StoppedError once it stopped, ErrUnsigned for a session
+// no configured app can sign.
+func (s *Service) Join(ctx context.Context, id string) (Join, error) {
+	stream, err := s.cfg.Store.Stream(ctx, id)
+	switch {
+	case err != nil:
+		return Join{}, storeError(err)
+	case stream.State == StateStopped:
+		return stream.join(""), &StoppedError{StopReason: stream.StopReason}
+	case !s.Usable(stream):
+		return Join{}, ErrUnsigned
+	}
+	return stream.join(s.sign(stream.Kind, stream.MeetingUUID, stream.ID)), nil
+}
+
+// Stream returns a stream as an operator sees it: no signature.
+func (s *Service) Stream(ctx context.Context, id string) (Stream, error) {
+	stream, err := s.cfg.Store.Stream(ctx, id)
+	return stream, storeError(err)
+}
+
+// Streams lists the streams of a meeting (every stream when meetingID is 0), newest first, at
+// most limit of them.
+func (s *Service) Streams(ctx context.Context, meetingID int64, limit int) ([]Stream, error) {
+	streams, err := s.cfg.Store.Streams(ctx, meetingID, limit)
+	return streams, storeError(err)
+}
+
+// CompleteEvent returns the body to send for an outbox event: for rtms.started and rtms.moved,
+// the stored payload with the stream's signature added (it is not stored); any other event as
+// stored. It is deterministic, so every delivery attempt sends the same bytes.
 func (s *Service) CompleteEvent(e outbox.Event) ([]byte, error) {
-	if e.Type != EventStarted {
+	if e.Type != EventStarted && e.Type != EventMoved {
 		return e.Payload, nil
 	}
-	var body struct {
-		Type      string    `json:"type"`
-		Timestamp time.Time `json:"timestamp"`
-		Data      Join      `json:"data"`
-	}
+	var body eventBody
 	if err := json.Unmarshal(e.Payload, &body); err != nil {
 		return nil, fmt.Errorf("rtms event %s: %w", e.ID, err)
 	}
-	id := body.Data.MeetingUUID
-	if id == "" {
-		id = body.Data.SessionID
+	kind, id := KindMeeting, body.Data.MeetingUUID
+	if body.Data.SessionID != "" {
+		kind, id = KindSession, body.Data.SessionID
 	}
-	body.Data.Signature = s.cfg.Sign(id, body.Data.RTMSStreamID)
+	if kind == KindSession && s.cfg.SignSession == nil {
+		return nil, fmt.Errorf("rtms event %s: %w", e.ID, ErrUnsigned)
+	}
+	body.Data.Signature = s.sign(kind, id, body.Data.RTMSStreamID)
 	return json.Marshal(body)
 }
 
