@@ -130,7 +130,7 @@ func runServe(ctx context.Context, inv invocation) error {
 		deps.Events = db.Outbox()
 		var streams *rtms.Service
 		if cfg.RTMS != nil {
-			streams = newRTMS(cfg.RTMS, db.Streams(), logger)
+			streams = newRTMS(cfg.RTMS, cfg.VideoSDK, db.Streams(), logger)
 			deps.App.RTMS, deps.App.RTMSClientID = streams, cfg.RTMS.ClientID
 			background.Go(func() { streams.Run(ctx, max(min(cfg.RTMS.StreamTTL/10, 10*time.Minute), 100*time.Millisecond)) })
 		}

@@ -110,7 +110,13 @@ func classify(err error) failure {
 	case errors.Is(err, rtms.ErrNotFound):
 		return failure{status: http.StatusNotFound, reason: "no verified Zoom webhook announced this stream", level: zerolog.NoLevel}
 	case errors.Is(err, rtms.ErrStopped):
-		return failure{status: http.StatusGone, reason: "this stream has stopped: do not reconnect", level: zerolog.NoLevel}
+		return failure{status: http.StatusGone, reason: err.Error(), level: zerolog.NoLevel}
+	case errors.Is(err, rtms.ErrUnsigned):
+		return failure{status: http.StatusNotFound, level: zerolog.NoLevel,
+			reason: "this stream is a Video SDK session's, signed with the Video SDK app's credentials: set ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET"}
+	case errors.Is(err, vend.ErrStreamNotRunning):
+		return failure{status: http.StatusNotFound, reason: vend.ErrStreamNotRunning.Error(), level: zerolog.WarnLevel,
+			logged: "RTMS stop: Zoom says no stream is running"}
 	case errors.Is(err, connections.ErrNotFound):
 		return failure{status: http.StatusNotFound, reason: "no connected Zoom account matches", level: zerolog.NoLevel}
 	case errors.Is(err, connections.ErrReauthorizationRequired):

@@ -137,8 +137,10 @@ func addRoutes(r chi.Router, d Deps) {
 		if app.RTMS != nil {
 			r.Post("/rtms/start", handleRTMSControl(zoom.RTMSStart, v))
 			r.Post("/rtms/stop", handleRTMSControl(zoom.RTMSStop, v))
+			r.Get("/rtms/streams", handleListStreams(app.RTMS))
+			r.Get("/rtms/streams/{id}", handleGetStream(app.RTMS))
 		} else {
-			r.Post("/rtms/*", adminOff("RTMS is off: set "+rtmsVariables))
+			r.HandleFunc("/rtms/*", adminOff("RTMS is off: set "+rtmsVariables))
 		}
 	})
 }

@@ -6,7 +6,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/zoomtoken/zoomtoken/internal/rtms"
 	"github.com/zoomtoken/zoomtoken/internal/vend"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
@@ -83,7 +85,7 @@ func rtmsChange(ev zoom.WebhookEvent) (rtms.Change, bool) {
 		uuid = ev.SessionID
 	}
 	return rtms.Change{Kind: kind, State: state, Stream: rtms.Stream{ID: ev.RTMSStreamID, MeetingUUID: uuid,
-		MeetingID: ev.MeetingID, ServerURLs: ev.ServerURLs, AccountID: ev.AccountID}}, true
+		MeetingID: ev.MeetingID, ServerURLs: ev.ServerURLs, AccountID: ev.AccountID, StopReason: ev.StopReason}}, true
 }
 
 // applyRTMSEvent records an RTMS webhook's stream. One naming another app, or without a stream id
@@ -105,8 +107,16 @@ func applyRTMSEvent(ctx context.Context, w http.ResponseWriter, app vend.App, ev
 	if err != nil {
 		return "", err
 	}
-	requestLogger(w).Info().Str("event", ev.Event).Str("rtms_stream_id", stream.ID).Str("state", string(stream.State)).
-		Bool("changed", changed).Msg("RTMS stream")
+	line := requestLogger(w).Info().Str("event", ev.Event).Str("rtms_stream_id", stream.ID).Str("state", string(stream.State)).
+		Bool("changed", changed)
+	if stream.State == rtms.StateStopped {
+		line = line.Int("stop_reason", stream.StopReason).Bool("restartable", rtms.Restartable(stream.StopReason))
+	}
+	line.Msg("RTMS stream")
+	if !app.RTMS.Usable(stream) {
+		requestLogger(w).Warn().Str("event", ev.Event).Str("rtms_stream_id", stream.ID).
+			Msg("RTMS: a Video SDK session's stream no worker can join: set ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET to sign it")
+	}
 	return "ok", nil
 }
 
@@ -157,4 +167,86 @@ func parseRTMSControl(w http.ResponseWriter, r *http.Request) (vend.RTMSControlR
 	}
 	return vend.RTMSControlRequest{MeetingID: meetingID, Name: vend.Name{User: body.User, Ref: body.Ref},
 		ParticipantUserID: body.ParticipantUserID}, err
+}
+
+// maxListedStreams caps GET /admin/rtms/streams: the newest streams, for an operator deciding
+// whether to restart one.
+const maxListedStreams = 1000
+
+// streamFields is a stream as the admin API shows it: never its signature.
+type streamFields struct {
+	ID          string     `json:"rtms_stream_id"`
+	Kind        rtms.Kind  `json:"kind"`
+	MeetingUUID string     `json:"meeting_uuid,omitempty"`
+	SessionID   string     `json:"session_id,omitempty"`
+	MeetingID   string     `json:"meeting_id,omitempty"`
+	AccountID   string     `json:"account_id,omitempty"`
+	ServerURLs  string     `json:"server_urls"`
+	Region      string     `json:"region,omitempty"`
+	State       rtms.State `json:"state"`
+	StopReason  *int       `json:"stop_reason,omitempty"`
+	Restartable *bool      `json:"restartable,omitempty"`
+	// Why is the stop reason in words.
+	Why       string    `json:"why,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func newStreamFields(s rtms.Stream) streamFields {
+	f := streamFields{ID: s.ID, Kind: s.Kind, AccountID: s.AccountID, ServerURLs: s.ServerURLs,
+		Region: rtms.Region(s.ServerURLs), State: s.State, StartedAt: s.StartedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()}
+	if s.Kind == rtms.KindSession {
+		f.SessionID = s.MeetingUUID
+	} else {
+		f.MeetingUUID = s.MeetingUUID
+	}
+	if s.MeetingID > 0 {
+		f.MeetingID = strconv.FormatInt(s.MeetingID, 10)
+	}
+	if s.State == rtms.StateStopped {
+		reason, restartable := s.StopReason, rtms.Restartable(s.StopReason)
+		f.StopReason, f.Restartable, f.Why = &reason, &restartable, rtms.StopReasonText(reason)
+	}
+	return f
+}
+
+// handleListStreams serves GET /admin/rtms/streams[?meeting_id=N]: the streams verified webhooks
+// announced (of that meeting), the most recently started first.
+func handleListStreams(streams *rtms.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var meetingID int64
+		if raw := r.URL.Query().Get("meeting_id"); raw != "" {
+			id, err := parseMeetingID(raw)
+			if err != nil {
+				writeJSONFailure(w, r, err, adminBody)
+				return
+			}
+			meetingID = id
+		}
+		list, err := streams.Streams(r.Context(), meetingID, maxListedStreams)
+		if err != nil {
+			writeJSONFailure(w, r, err, adminBody)
+			return
+		}
+		answer := make([]streamFields, len(list))
+		for i, s := range list {
+			answer[i] = newStreamFields(s)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"streams": answer})
+	}
+}
+
+// handleGetStream serves GET /admin/rtms/streams/{id}: one stream, without its signature.
+func handleGetStream(streams *rtms.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := parseStreamID(chi.URLParam(r, "id"))
+		if err == nil {
+			var s rtms.Stream
+			if s, err = streams.Stream(r.Context(), id); err == nil {
+				writeJSON(w, http.StatusOK, newStreamFields(s))
+				return
+			}
+		}
+		writeJSONFailure(w, r, err, adminBody)
+	}
 }

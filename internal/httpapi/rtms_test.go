@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoomtoken/zoomtoken/internal/rtms"
+	"github.com/zoomtoken/zoomtoken/internal/sqlite/sqlitetest"
+	"github.com/zoomtoken/zoomtoken/internal/sqlstore"
 	"github.com/zoomtoken/zoomtoken/internal/zoom"
 	"github.com/zoomtoken/zoomtoken/internal/zoomemu"
 )
@@ -55,7 +58,9 @@ func TestRTMSStreamFromWebhooks(t *testing.T) {
 	var join map[string]any
 	json.Unmarshal([]byte(body), &join)
 	if resp.StatusCode != http.StatusOK || join["signature"] != want || join["meeting_uuid"] != "4444AAAiAAAAAiAiAiiAii==" ||
-		join["server_urls"] != "wss://rtms.example/signaling" || join["state"] != "started" || resp.Header.Get("Cache-Control") != "no-store" {
+		join["server_urls"] != "wss://rtms.example/signaling" || join["state"] != "started" || resp.Header.Get("Cache-Control") != "no-store" ||
+		join["meeting_id"] != "81112223333" || join["account_id"] != "acct-a" ||
+		!strings.Contains(body, `"reconnect":{"signaling_seconds":60,"media_seconds":30}`) {
 		t.Fatalf("the stream: %d %s", resp.StatusCode, body)
 	}
 	if resp, sig := f.srv.do(t, http.MethodGet, "/rtms/signature?secret="+botSecret+"&rtms_stream_id="+testStream, nil, ""); resp.StatusCode != http.StatusOK || sig != want {
@@ -80,13 +85,121 @@ func TestRTMSStreamFromWebhooks(t *testing.T) {
 	if _, body := f.srv.do(t, http.MethodGet, streamURL, nil, ""); !strings.Contains(body, `"state":"interrupted"`) {
 		t.Errorf("after rtms_interrupted: %s", body)
 	}
-	stopped := `{"event":"meeting.rtms_stopped","payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","rtms_stream_id":"` + testStream + `"}}`
+
+	// Zoom moves the stream (failover): the new server, twice (Zoom retries), is one rtms.moved.
+	moved := strings.Replace(started, "wss://rtms.example/signaling", "wss://rtms-fra1.zoom.us/signaling", 1)
+	for range 2 {
+		post(moved, signed(moved, now(), webhookToken))
+	}
+	if _, body := f.srv.do(t, http.MethodGet, streamURL, nil, ""); !strings.Contains(body, `"server_urls":"wss://rtms-fra1.zoom.us/signaling"`) ||
+		!strings.Contains(body, `"region":"fra1"`) || !strings.Contains(body, `"state":"started"`) || !strings.Contains(body, want) {
+		t.Errorf("after the move: %s", body)
+	}
+
+	stopped := `{"event":"meeting.rtms_stopped","payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","rtms_stream_id":"` + testStream + `","stop_reason":24}}`
 	post(stopped, signed(stopped, now(), webhookToken))
-	if resp, _ := f.srv.do(t, http.MethodGet, streamURL, nil, ""); resp.StatusCode != http.StatusGone {
-		t.Errorf("a stopped stream: %d, want 410", resp.StatusCode)
+	resp, body = f.srv.do(t, http.MethodGet, streamURL, nil, "")
+	if resp.StatusCode != http.StatusGone || !strings.Contains(body, "keep-alives (stop_reason 24)") || !strings.Contains(body, "POST /admin/rtms/start") {
+		t.Errorf("a stopped stream: %d %s, want 410 with the reason", resp.StatusCode, body)
+	}
+	var types []string
+	var stoppedData map[string]any
+	for range 3 {
+		list, _ := f.events.ClaimEvents(t.Context(), timeFar(), 0, 100)
+		for _, e := range list {
+			types = append(types, e.Type)
+			if e.Type == "rtms.stopped" {
+				var sent struct{ Data map[string]any }
+				json.Unmarshal(e.Payload, &sent)
+				stoppedData = sent.Data
+			}
+			f.events.EventDelivered(t.Context(), e.ID)
+		}
+	}
+	if strings.Join(types, ",") != "rtms.interrupted,rtms.moved,rtms.stopped" {
+		t.Errorf("events after the first: %v, want interrupted, moved, stopped", types)
+	}
+	if stoppedData["stop_reason"] != 24.0 || stoppedData["restartable"] != true || stoppedData["meeting_id"] != "81112223333" {
+		t.Errorf("rtms.stopped's data: %v", stoppedData)
+	}
+
+	// The operator's view: no signature, the reason in words.
+	resp, body = f.admin(t, http.MethodGet, "/admin/rtms/streams?meeting_id=81112223333", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"stop_reason":24`) || !strings.Contains(body, `"restartable":true`) ||
+		!strings.Contains(body, `"kind":"meeting"`) || strings.Contains(body, want) {
+		t.Errorf("the listing: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := f.admin(t, http.MethodGet, "/admin/rtms/streams?meeting_id=5551112222", ""); resp.StatusCode != http.StatusOK || body != `{"streams":[]}` {
+		t.Errorf("another meeting's listing: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := f.admin(t, http.MethodGet, "/admin/rtms/streams/"+testStream, ""); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `"why":"the worker stopped answering keep-alives (stop_reason 24)"`) || strings.Contains(body, want) {
+		t.Errorf("one stream: %d %s", resp.StatusCode, body)
+	}
+	for path, status := range map[string]int{
+		"/admin/rtms/streams/0123456789abcdef0123456789abcdef": http.StatusNotFound,
+		"/admin/rtms/streams/nope":                             http.StatusBadRequest,
+		"/admin/rtms/streams?meeting_id=x":                     http.StatusBadRequest,
+	} {
+		if resp, body := f.admin(t, http.MethodGet, path, ""); resp.StatusCode != status {
+			t.Errorf("%s: %d %s, want %d", path, resp.StatusCode, body, status)
+		}
+	}
+	if resp, _ := f.srv.do(t, http.MethodGet, "/admin/rtms/streams", nil, ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the listing without the admin token: %d", resp.StatusCode)
 	}
 	if strings.Contains(f.srv.logs.String(), want) {
 		t.Errorf("a signature is in the log")
+	}
+}
+
+// A Video SDK session's stream is signed with the Video SDK app's credentials, never the General
+// app's; without a Video SDK app it is acknowledged, logged as unusable and answered 404 naming
+// the variables.
+func TestRTMSSessionsSignWithTheVideoSDKApp(t *testing.T) {
+	session := `{"event":"session.rtms_started","event_ts":1,"payload":{"session_id":"sess-1==","rtms_stream_id":"` + testStream +
+		`","server_urls":"wss://rtms-sjc1.zoom.us/signaling","account_id":"acct-a"}}`
+	streamURL := "/rtms/stream?secret=" + botSecret + "&rtms_stream_id=" + testStream
+
+	f := newConnectedFixture(t, webhookEmu, "", withWebhooks)
+	resp, _ := f.srv.do(t, http.MethodPost, "/webhooks/zoom", signed(session, now(), webhookToken), session)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(f.srv.logs.String(), "ZOOM_VIDEO_SDK_KEY") {
+		t.Errorf("the session's webhook: %d; logs %s", resp.StatusCode, f.srv.logs.String())
+	}
+	if resp, body := f.srv.do(t, http.MethodGet, streamURL, nil, ""); resp.StatusCode != http.StatusNotFound ||
+		!strings.Contains(body, "ZOOM_VIDEO_SDK_KEY and ZOOM_VIDEO_SDK_SECRET") {
+		t.Errorf("an unsigned session: %d %s", resp.StatusCode, body)
+	}
+
+	db := sqlitetest.Open(t, sqlstore.Options{})
+	f = newConnectedFixtureOn(t, db, webhookEmu, "", withWebhooks, func(d *Deps, _ string) {
+		d.App.RTMS = rtms.NewService(rtms.Config{Store: db.Streams(),
+			Sign:        func(id, stream string) string { return zoom.RTMSSignature("oauth-client", "oauth-secret", id, stream) },
+			SignSession: func(id, stream string) string { return zoom.RTMSSignature("vsdk-key", "vsdk-secret", id, stream) }})
+	})
+	f.srv.do(t, http.MethodPost, "/webhooks/zoom", signed(session, now(), webhookToken), session)
+	resp, body := f.srv.do(t, http.MethodGet, streamURL, nil, "")
+	var join map[string]any
+	json.Unmarshal([]byte(body), &join)
+	if resp.StatusCode != http.StatusOK || join["session_id"] != "sess-1==" || join["meeting_uuid"] != nil || join["region"] != "sjc1" ||
+		join["signature"] != zoom.RTMSSignature("vsdk-key", "vsdk-secret", "sess-1==", testStream) ||
+		join["signature"] == zoom.RTMSSignature("oauth-client", "oauth-secret", "sess-1==", testStream) {
+		t.Errorf("a signed session: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A webinar's stream may name only webinar_uuid and webinar_id: they stand for the meeting's.
+func TestRTMSWebinarUUID(t *testing.T) {
+	f := newConnectedFixture(t, webhookEmu, "", withWebhooks)
+	webinar := `{"event":"webinar.rtms_started","event_ts":1,"payload":{"webinar_uuid":"web-1==","webinar_id":91112223333,"rtms_stream_id":"` +
+		testStream + `","server_urls":"wss://rtms.example/signaling"}}`
+	f.srv.do(t, http.MethodPost, "/webhooks/zoom", signed(webinar, now(), webhookToken), webinar)
+	resp, body := f.srv.do(t, http.MethodGet, "/rtms/stream?secret="+botSecret+"&rtms_stream_id="+testStream, nil, "")
+	var join map[string]any
+	json.Unmarshal([]byte(body), &join)
+	if resp.StatusCode != http.StatusOK || join["meeting_uuid"] != "web-1==" || join["meeting_id"] != "91112223333" ||
+		join["signature"] != zoom.RTMSSignature("oauth-client", "oauth-secret", "web-1==", testStream) {
+		t.Errorf("a webinar's stream: %d %s", resp.StatusCode, body)
 	}
 }
 
@@ -132,6 +245,7 @@ func TestRTMSControl(t *testing.T) {
 	}{
 		{"the host, from the meeting map", "/admin/rtms/start", `{"meeting_id":"5551112222"}`, http.StatusAccepted, `"via":"connection"`},
 		{"the named connection", "/admin/rtms/stop", `{"meeting_id":"5551112222","ref":"alice-ref"}`, http.StatusAccepted, `"action":"stop"`},
+		{"a stream that is not running", "/admin/rtms/stop", `{"meeting_id":"5551112222"}`, http.StatusNotFound, "no stream of the RTMS app is running"},
 		{"an external meeting", "/admin/rtms/start", `{"meeting_id":"70000000001","user":"alice@example.com"}`, http.StatusNotFound, "invite list"},
 		{"nobody can reach it", "/admin/rtms/start", `{"meeting_id":"99999999999"}`, http.StatusNotFound, "no connected account hosts this meeting"},
 		{"no such connection", "/admin/rtms/start", `{"meeting_id":"5551112222","user":"nobody@example.com"}`, http.StatusNotFound, "no connected Zoom account"},
@@ -144,6 +258,10 @@ func TestRTMSControl(t *testing.T) {
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.answer) {
 			t.Errorf("%s: %d %s, want %d with %q", tc.name, resp.StatusCode, body, tc.status, tc.answer)
 		}
+	}
+	if logs := f.srv.logs.String(); !strings.Contains(logs, `"zoom_code":2310,"message":"zoom call failed"`) ||
+		strings.Contains(logs, `"level":"error"`) {
+		t.Errorf("the stop of a stream not running is logged otherwise: %s", logs)
 	}
 	if resp, _ := f.srv.do(t, http.MethodPost, "/admin/rtms/start", header("Content-Type", "application/json"), `{"meeting_id":"5551112222"}`); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("without the admin token: %d", resp.StatusCode)

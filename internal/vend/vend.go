@@ -9,6 +9,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -72,6 +74,8 @@ var (
 	ErrNoRTMSSource = errors.New("no connected account hosts this meeting, and no Server-to-Server app is configured")
 	// ErrNotAToken: Zoom answered 200 with something a bot cannot use as a token.
 	ErrNotAToken = errors.New("Zoom answered with something that is not a token")
+	// ErrStreamNotRunning: Zoom says the meeting has no stream of the RTMS app to stop.
+	ErrStreamNotRunning = errors.New("Zoom says no stream of the RTMS app is running in this meeting (it may have stopped already)")
 )
 
 // Reach is what a caller's credential reaches.
@@ -304,11 +308,25 @@ func (v *Vendor) ControlRTMS(ctx context.Context, req RTMSControlRequest) (Token
 		t, err := v.asConnection(ctx, conn, func(ctx context.Context, t zoom.UserToken) (string, error) {
 			return "", v.app.Connected.Zoom.ControlRTMS(ctx, t, control)
 		})
-		return Token{Via: t.Via, ConnectionID: t.ConnectionID}, err
+		return Token{Via: t.Via, ConnectionID: t.ConnectionID}, notRunning(req.Action, err)
 	case v.app.S2S != nil:
-		return Token{Via: ViaS2S}, v.app.S2S.ControlRTMS(ctx, control)
+		return Token{Via: ViaS2S}, notRunning(req.Action, v.app.S2S.ControlRTMS(ctx, control))
 	}
 	return Token{}, ErrNoRTMSSource
+}
+
+// notRunning reads a refused stop: Zoom's 2310 ("failed to perform RTMS app operation"), its
+// 3001 and a 404 all say there is no running stream to stop, which is no fault of the app's.
+// (For a start, 2310 means the account has no RTMS entitlement, and is left as it is.)
+func notRunning(action zoom.RTMSAction, err error) error {
+	var zerr *zoom.Error
+	if action != zoom.RTMSStop || !errors.As(err, &zerr) {
+		return err
+	}
+	if zerr.Code == zoom.CodeRTMSNotEntitled || zerr.Code == zoom.CodeMeetingNotFound || zerr.Status == http.StatusNotFound {
+		return fmt.Errorf("%w: %w", ErrStreamNotRunning, err)
+	}
+	return err
 }
 
 // StreamJoin returns what a worker needs to join an RTMS stream, its signature included.

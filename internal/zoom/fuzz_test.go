@@ -65,6 +65,8 @@ func FuzzParseWebhook(f *testing.F) {
 		`{"event":"user.updated","payload":{"object":{"id":"u1","pmi":5551112223},"old_object":{"id":"u1","pmi":"5551112222"}}}`,
 		`{"event":"meeting.rtms_started","payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","rtms_stream_id":"609340fc9d894ba5a6fbb06b8aef22ec","server_urls":"wss://rtms.zoom.us","meeting_id":81112223333}}`,
 		`{"event":"session.rtms_stopped","payload":{"session_id":"s1","rtms_stream_id":"x","server_urls":["wss://a","wss://b"]}}`,
+		`{"event":"webinar.rtms_stopped","payload":{"webinar_uuid":"w==","webinar_id":"91112223333","rtms_stream_id":"x","stop_reason":24}}`,
+		`{"event":"meeting.rtms_stopped","payload":{"meeting_uuid":"u","rtms_stream_id":"x","stop_reason":"6"}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -72,6 +74,9 @@ func FuzzParseWebhook(f *testing.F) {
 		ev, err := ParseWebhook(body)
 		if err != nil {
 			return
+		}
+		if ev.StopReason < 0 || ev.StopReason > 1000 {
+			t.Fatalf("stop_reason %d read from %s", ev.StopReason, body)
 		}
 		for _, id := range []int64{ev.MeetingID, ev.PMI, ev.PreviousPMI} {
 			if id < 0 || id > 0 && !strings.Contains(string(body), strconv.FormatInt(id, 10)) {

@@ -226,10 +226,11 @@ const (
 	codeInvalidAccessToken = 124
 	codeInvalidMeetingID   = 300
 	codeUserNotFound       = 1001
-	codeMeetingNotFound    = 3001
-	codeNotAllowed         = 3000
-	codeHostingNotAllowed  = 3161
-	codeMissingScope       = 4711
+	// CodeMeetingNotFound: no such meeting, or (for live meetings) it is not in progress.
+	CodeMeetingNotFound   = 3001
+	codeNotAllowed        = 3000
+	codeHostingNotAllowed = 3161
+	codeMissingScope      = 4711
 )
 
 // answer is a 200 body and the tracking id that came with it.
@@ -356,7 +357,7 @@ func (tr *transport) restError(op operation, resp *http.Response, body []byte) *
 	case resp.StatusCode >= 500:
 		e.Kind = KindUnavailable
 	case resp.StatusCode == http.StatusNotFound,
-		answer.Code == codeUserNotFound, answer.Code == codeMeetingNotFound,
+		answer.Code == codeUserNotFound, answer.Code == CodeMeetingNotFound,
 		answer.Code == codeNotAllowed, answer.Code == codeHostingNotAllowed, answer.Code == CodeRTMSNotInvited,
 		answer.Code == codeInvalidMeetingID && op == opJoinToken:
 		e.Kind = KindNotFound

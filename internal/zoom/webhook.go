@@ -2,6 +2,7 @@ package zoom
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -91,8 +92,12 @@ type WebhookEvent struct {
 	// The fields of the RTMS events ({meeting,webinar,session}.rtms_{started,interrupted,
 	// stopped}), flat in payload: the stream, its meeting's uuid (or the session's id), the
 	// signaling URL (absent from stop events), and the account. MeetingID holds payload.meeting_id
-	// there. ClientID is the app's, when the payload names it.
+	// (a webinar's: webinar_id) there. ClientID is the app's, when the payload names it. A
+	// webinar's event may carry only webinar_uuid: MeetingUUID holds it then.
 	RTMSStreamID, MeetingUUID, SessionID, ServerURLs, AccountID, ClientID string
+	// StopReason is an rtms_stopped's stop_reason, Zoom's STOP_REASON number (0 when absent or
+	// unreadable).
+	StopReason int
 }
 
 // webhookEnvelope is the JSON of an event, leniently typed: Zoom sends ids as numbers in some
@@ -117,11 +122,14 @@ type webhookEnvelope struct {
 		// The RTMS events' flat fields.
 		RTMSStreamID string          `json:"rtms_stream_id"`
 		MeetingUUID  string          `json:"meeting_uuid"`
+		WebinarUUID  string          `json:"webinar_uuid"`
 		SessionID    string          `json:"session_id"`
 		ServerURLs   json.RawMessage `json:"server_urls"`
 		AccountID    string          `json:"account_id"`
 		MeetingID    json.RawMessage `json:"meeting_id"`
+		WebinarID    json.RawMessage `json:"webinar_id"`
 		ClientID     string          `json:"client_id"`
+		StopReason   json.RawMessage `json:"stop_reason"`
 	} `json:"payload"`
 }
 
@@ -141,9 +149,12 @@ func ParseWebhook(body []byte) (WebhookEvent, error) {
 	}
 	ev.MeetingID = positiveID(p.Object.ID)
 	if ev.MeetingID == 0 {
-		ev.MeetingID = positiveID(p.MeetingID)
+		ev.MeetingID = cmp.Or(positiveID(p.MeetingID), positiveID(p.WebinarID))
 	}
-	ev.RTMSStreamID, ev.MeetingUUID, ev.SessionID = p.RTMSStreamID, p.MeetingUUID, p.SessionID
+	ev.RTMSStreamID, ev.MeetingUUID, ev.SessionID = p.RTMSStreamID, cmp.Or(p.MeetingUUID, p.WebinarUUID), p.SessionID
+	if reason := positiveID(p.StopReason); reason <= 1000 {
+		ev.StopReason = int(reason)
+	}
 	ev.AccountID, ev.ClientID, ev.ServerURLs = p.AccountID, p.ClientID, firstString(p.ServerURLs)
 	ev.DeauthorizedAt = eventTime(p.DeauthorizationTime)
 	return ev, nil

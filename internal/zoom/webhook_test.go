@@ -19,3 +19,23 @@ func TestDeauthorizationTime(t *testing.T) {
 		}
 	}
 }
+
+// RTMS events as Zoom sends them for meetings, webinars (which may carry only webinar_uuid and
+// webinar_id) and sessions, stop_reason included.
+func TestParseRTMSWebhooks(t *testing.T) {
+	for body, want := range map[string]WebhookEvent{
+		`{"event":"meeting.rtms_stopped","payload":{"meeting_uuid":"m==","rtms_stream_id":"s","meeting_id":81112223333,"stop_reason":6}}`: {
+			MeetingUUID: "m==", MeetingID: 81112223333, StopReason: 6},
+		`{"event":"webinar.rtms_started","payload":{"webinar_uuid":"w==","webinar_id":91112223333,"rtms_stream_id":"s","server_urls":"wss://rtms-sjc1.zoom.us"}}`: {
+			MeetingUUID: "w==", MeetingID: 91112223333, ServerURLs: "wss://rtms-sjc1.zoom.us"},
+		`{"event":"session.rtms_stopped","payload":{"session_id":"sess","rtms_stream_id":"s","stop_reason":"24"}}`: {
+			SessionID: "sess", StopReason: 24},
+		`{"event":"meeting.rtms_stopped","payload":{"meeting_uuid":"m==","rtms_stream_id":"s","stop_reason":-3}}`: {MeetingUUID: "m=="},
+	} {
+		ev, err := ParseWebhook([]byte(body))
+		if err != nil || ev.MeetingUUID != want.MeetingUUID || ev.SessionID != want.SessionID || ev.MeetingID != want.MeetingID ||
+			ev.StopReason != want.StopReason || ev.ServerURLs != want.ServerURLs || ev.RTMSStreamID != "s" {
+			t.Errorf("%s: %+v %v", body, ev, err)
+		}
+	}
+}

@@ -137,7 +137,7 @@ func (e *Emulator) handleRTMSControl(w http.ResponseWriter, r *http.Request, at 
 	case "stop":
 		s := e.activeRTMS(id)
 		if s == nil {
-			writeZoomError(w, http.StatusBadRequest, 300, "No stream is running for this meeting.")
+			writeZoomError(w, http.StatusBadRequest, 2310, "Failed to perform RTMS app operation.")
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

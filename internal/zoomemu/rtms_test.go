@@ -229,7 +229,7 @@ func TestRTMSControlErrors(t *testing.T) {
 			t.Errorf("%s: %d code %d, want %d code %d", tc.name, status, code, tc.status, tc.code)
 		}
 	}
-	if status, code := f.control(t, "alice-id", "stop", "rtms-client", "81112223333"); status != http.StatusBadRequest || code != 300 {
+	if status, code := f.control(t, "alice-id", "stop", "rtms-client", "81112223333"); status != http.StatusBadRequest || code != 2310 {
 		t.Errorf("stop with nothing running: %d code %d", status, code)
 	}
 	unentitled := newRTMSFixture(t, RTMS{NotEntitled: true})
