@@ -197,8 +197,9 @@ func New(cfg Config) *Emulator {
 	e.mux.Handle("GET /v2/users/me/meetings", e.endpoint(EndpointMeetings, e.authorized(userOnly(e.handleMeetings))))
 	e.mux.Handle("GET /v2/meetings/{meetingId}/jointoken/{kind}", e.endpoint(EndpointJoinToken, e.authorized(e.handleJoinToken)))
 	e.mux.Handle("PATCH /v2/live_meetings/{meetingId}/rtms_app/status", e.endpoint(EndpointRTMSControl, e.authorized(e.handleRTMSControl)))
-	e.mux.HandleFunc("GET /rtms/signaling", e.handleRTMSSignaling)
-	e.mux.HandleFunc("GET /rtms/media", e.handleRTMSMedia)
+	e.mux.HandleFunc("GET /rtms/{server}/signaling", e.handleRTMSSignaling)
+	e.mux.HandleFunc("GET /rtms/{server}/media", e.handleRTMSMedia)
+	e.mux.HandleFunc("GET /rtms/{server}/media/{kind}", e.handleRTMSMedia)
 	return e
 }
 
