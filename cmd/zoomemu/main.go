@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -61,10 +62,16 @@ Connected accounts (the user-managed OAuth app) and webhooks:
              user.updated (user=U&pmi=N: U's personal meeting id changes)
 
 Realtime Media Streams (the RTMS app is the OAuth app unless -rtms-client-id says otherwise):
-  PATCH /v2/live_meetings/{id}/rtms_app/status starts or stops a stream and sends the signed
-  webhook to -rtms-webhook-url; workers join ws://ADDR/rtms/signaling and /rtms/media.
+  PATCH /v2/live_meetings/{id}/rtms_app/status starts, stops, pauses or resumes a meeting's
+  stream; the signed webhooks go to -rtms-webhook-url. Workers join the server_urls they name
+  (ws://ADDR/rtms/emuN/signaling; wss:// on -rtms-tls-addr), as Zoom's: per-kind media URLs,
+  one signaling connection, media after CLIENT_READY_ACK, three unanswered keep-alives end a
+  socket.
   curl -s 'http://ADDR/_emu/rtms/stream?meeting=123456789'   (the running stream's id)
-  curl -s -X POST 'http://ADDR/_emu/rtms/stop?stream=ID'     (the meeting ends its stream)
+  curl -s -X POST 'http://ADDR/_emu/rtms/start?kind=session&id=SESSION'   (or kind=webinar&id=N)
+  curl -s -X POST 'http://ADDR/_emu/rtms/interrupt?stream=ID&socket=signaling'   (or socket=media)
+  curl -s -X POST 'http://ADDR/_emu/rtms/failover?stream=ID'   (Zoom moves it to another server)
+  curl -s -X POST 'http://ADDR/_emu/rtms/stop?stream=ID&reason=6'   (Zoom's stop_reason; 6: the meeting ended)
 
 Flags:
 `
@@ -100,7 +107,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rtmsClientID := flags.String("rtms-client-id", env("ZOOMEMU_RTMS_CLIENT_ID", ""), "the RTMS app's client id; empty: the OAuth app's [ZOOMEMU_RTMS_CLIENT_ID]")
 	rtmsClientSecret := flags.String("rtms-client-secret", env("ZOOMEMU_RTMS_CLIENT_SECRET", ""), "the RTMS app's client secret; empty: the OAuth app's [ZOOMEMU_RTMS_CLIENT_SECRET]")
 	rtmsWebhookURL := flags.String("rtms-webhook-url", env("ZOOMEMU_RTMS_WEBHOOK_URL", ""), "where RTMS webhooks go, such as zoomtoken's /webhooks/zoom [ZOOMEMU_RTMS_WEBHOOK_URL]")
-	rtmsKeepAlive := flags.Duration("rtms-keepalive", durationEnv(getenv, "ZOOMEMU_RTMS_KEEPALIVE", time.Second), "how often RTMS sockets send keep-alives and transcript lines [ZOOMEMU_RTMS_KEEPALIVE]")
+	rtmsKeepAlive := flags.Duration("rtms-keepalive", durationEnv(getenv, "ZOOMEMU_RTMS_KEEPALIVE", 10*time.Second), "how long an RTMS socket is idle before a keep-alive, and the pace of media messages [ZOOMEMU_RTMS_KEEPALIVE]")
+	rtmsSignalingWindow := flags.Duration("rtms-signaling-window", durationEnv(getenv, "ZOOMEMU_RTMS_SIGNALING_WINDOW", 60*time.Second), "how long a lost signaling connection may take to come back before the stream stops [ZOOMEMU_RTMS_SIGNALING_WINDOW]")
+	rtmsMediaWindow := flags.Duration("rtms-media-window", durationEnv(getenv, "ZOOMEMU_RTMS_MEDIA_WINDOW", 30*time.Second), "the same for a lost media connection [ZOOMEMU_RTMS_MEDIA_WINDOW]")
+	rtmsTLSAddr := flags.String("rtms-tls-addr", env("ZOOMEMU_RTMS_TLS_ADDR", ""), "also serve the RTMS sockets over wss:// here (a self-signed certificate, TLS 1.2 or newer), and name wss:// URLs [ZOOMEMU_RTMS_TLS_ADDR]")
+	videoSDKKey := flags.String("video-sdk-key", env("ZOOMEMU_VIDEO_SDK_KEY", "emu-video-sdk-key"), "the Video SDK app's key: it signs sessions' streams [ZOOMEMU_VIDEO_SDK_KEY]")
+	videoSDKSecret := flags.String("video-sdk-secret", env("ZOOMEMU_VIDEO_SDK_SECRET", "emu-video-sdk-secret"), "the Video SDK app's secret [ZOOMEMU_VIDEO_SDK_SECRET]")
 	dailyLimit := flags.Int("daily-limit", intEnv(getenv, "ZOOMEMU_DAILY_LIMIT", 0), "REST calls allowed per UTC day, 0 for no limit [ZOOMEMU_DAILY_LIMIT]")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, strings.ReplaceAll(usageHeader, "ENDPOINTS", strings.ReplaceAll(endpointNames(), "|", ", ")))
@@ -124,7 +136,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.OAuthApp = &zoomemu.OAuthApp{Name: *oauthName, ClientID: *oauthClientID, ClientSecret: *oauthClientSecret, RedirectURI: *oauthRedirect,
 		Scopes: splitList(*oauthScopes)}
 	cfg.RTMS = &zoomemu.RTMS{ClientID: cmp.Or(*rtmsClientID, *oauthClientID), ClientSecret: cmp.Or(*rtmsClientSecret, *oauthClientSecret),
-		WebhookURL: *rtmsWebhookURL, KeepAlive: *rtmsKeepAlive}
+		WebhookURL: *rtmsWebhookURL, KeepAlive: *rtmsKeepAlive, SignalingWindow: *rtmsSignalingWindow, MediaWindow: *rtmsMediaWindow,
+		VideoSDKKey: *videoSDKKey, VideoSDKSecret: *videoSDKSecret}
 	hosted := map[string][]int64{}
 	for _, h := range splitList(*hosts) {
 		user, list, _ := strings.Cut(h, ":")
@@ -156,6 +169,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	var tlsLn net.Listener
+	if *rtmsTLSAddr != "" {
+		if tlsLn, err = listenTLS(*rtmsTLSAddr); err != nil {
+			ln.Close()
+			return err
+		}
+		cfg.RTMS.SocketBase = "wss://" + tlsLn.Addr().String()
+	}
 	base := "http://" + ln.Addr().String()
 	cfg.APIURL = base
 	emu := zoomemu.New(cfg)
@@ -169,13 +190,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	if tlsLn != nil {
+		go func() { served <- srv.Serve(tlsLn) }()
+	}
 
 	fmt.Fprintf(stdout, "zoomemu: emulated Zoom listening on %s\n", base)
 	fmt.Fprintf(stdout, "  account id %s, client id %s, client secret %s\n", *accountID, *clientID, *clientSecret)
 	fmt.Fprintf(stdout, "  users %s; meetings %s\n  scopes %s\n", *users, *meetings, *scopes)
 	fmt.Fprintf(stdout, "  user-managed OAuth app: client id %s, client secret %s\n", *oauthClientID, *oauthClientSecret)
+	if tlsLn != nil {
+		fmt.Fprintf(stdout, "  RTMS sockets also on %s (self-signed certificate, TLS 1.2 or newer)\n", cfg.RTMS.SocketBase)
+	}
 
 	select {
 	case err := <-served:
@@ -299,13 +326,39 @@ func adminHandler(emu *zoomemu.Emulator) http.Handler {
 		}
 		fmt.Fprint(w, id)
 	})
-	mux.HandleFunc("POST /_emu/rtms/stop", func(w http.ResponseWriter, r *http.Request) {
-		if err := emu.StopRTMS(r.URL.Query().Get("stream")); err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
+	mux.HandleFunc("POST /_emu/rtms/start", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		kind, id := q.Get("kind"), q.Get("id")
+		if kind != zoomemu.RTMSMeeting && kind != zoomemu.RTMSWebinar && kind != zoomemu.RTMSSession || id == "" {
+			http.Error(w, "kind must be meeting, webinar or session, and id the meeting's or webinar's number or the session's id", http.StatusBadRequest)
 			return
 		}
+		stream := emu.StartRTMS(kind, id, "ws://"+r.Host)
 		emu.WaitWebhooks()
-		fmt.Fprintln(w, "stopped; meeting.rtms_stopped sent")
+		fmt.Fprintln(w, stream)
+	})
+	rtmsControl := func(path, done string, control func(stream string, q url.Values) error) {
+		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+			if err := control(r.URL.Query().Get("stream"), r.URL.Query()); err != nil {
+				http.Error(w, err.Error(), http.StatusNotFound)
+				return
+			}
+			emu.WaitWebhooks()
+			fmt.Fprintln(w, done)
+		})
+	}
+	rtmsControl("/_emu/rtms/stop", "stopped; rtms_stopped sent", func(stream string, q url.Values) error {
+		reason, err := strconv.Atoi(cmp.Or(q.Get("reason"), "6"))
+		if err != nil {
+			return fmt.Errorf("reason must be Zoom's stop_reason, a number")
+		}
+		return emu.StopRTMS(stream, reason)
+	})
+	rtmsControl("/_emu/rtms/interrupt", "interrupted", func(stream string, q url.Values) error {
+		return emu.InterruptRTMS(stream, q.Get("socket"))
+	})
+	rtmsControl("/_emu/rtms/failover", "moved; a new rtms_started sent", func(stream string, _ url.Values) error {
+		return emu.FailoverRTMS(stream)
 	})
 	mux.HandleFunc("GET /_emu/users/{user}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "refreshes %d\n", emu.Refreshes(r.PathValue("user")))

@@ -3,6 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +16,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 )
 
 // startEmu runs the command on a free loopback port and returns its base URL.
@@ -238,6 +246,87 @@ func TestEveryControlIsDocumented(t *testing.T) {
 		}
 		if !strings.Contains(string(docs), doc) {
 			t.Errorf("docs/deployment.md does not document %s", path)
+		}
+	}
+}
+
+// With -rtms-tls-addr the RTMS sockets are served over wss:// with TLS 1.2 or newer only, and the
+// stream's server_urls say so; the controls start a session, fail it over, interrupt and stop it.
+func TestRTMSOverTLSAndControls(t *testing.T) {
+	webhooks := make(chan map[string]any, 8)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev map[string]any
+		json.NewDecoder(r.Body).Decode(&ev)
+		webhooks <- ev
+	}))
+	defer receiver.Close()
+	base := startEmu(t, "-rtms-tls-addr", "127.0.0.1:0", "-rtms-webhook-url", receiver.URL)
+	status, stream := post(t, base+"/_emu/rtms/start?kind=session&id=session-1", "text/plain", "")
+	stream = strings.TrimSpace(stream)
+	if status != http.StatusOK || len(stream) != 32 {
+		t.Fatalf("start: %d %q", status, stream)
+	}
+	ev := <-webhooks
+	payload := ev["payload"].(map[string]any)
+	signaling, _ := payload["server_urls"].(string)
+	if ev["event"] != "session.rtms_started" || !strings.HasPrefix(signaling, "wss://127.0.0.1:") {
+		t.Fatalf("the webhook: %v", ev)
+	}
+	dial := func(maxVersion uint16) (*websocket.Conn, error) {
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MaxVersion: maxVersion}}}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, signaling, &websocket.DialOptions{HTTPClient: client})
+		return c, err
+	}
+	if c, err := dial(tls.VersionTLS11); err == nil {
+		c.CloseNow()
+		t.Errorf("a TLS 1.1 client was served")
+	}
+	c, err := dial(tls.VersionTLS12)
+	if err != nil {
+		t.Fatalf("a TLS 1.2 client: %v", err)
+	}
+	defer c.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	mac := hmac.New(sha256.New, []byte("emu-video-sdk-secret"))
+	mac.Write([]byte("emu-video-sdk-key,session-1," + stream))
+	wsjson.Write(ctx, c, map[string]any{"msg_type": 1, "protocol_version": 1, "session_id": "session-1", "rtms_stream_id": stream,
+		"sequence": 1, "signature": hex.EncodeToString(mac.Sum(nil))})
+	var answer map[string]any
+	if err := wsjson.Read(ctx, c, &answer); err != nil || answer["status_code"] != float64(0) {
+		t.Fatalf("the session's handshake over wss: %v %v", answer, err)
+	}
+
+	for _, tc := range []struct {
+		path   string
+		status int
+		event  string
+	}{
+		{"/_emu/rtms/interrupt?stream=" + stream, http.StatusOK, "session.rtms_interrupted"},
+		{"/_emu/rtms/failover?stream=" + stream, http.StatusOK, "session.rtms_started"},
+		{"/_emu/rtms/stop?stream=" + stream + "&reason=24", http.StatusOK, "session.rtms_stopped"},
+		{"/_emu/rtms/failover?stream=0123456789abcdef0123456789abcdef", http.StatusNotFound, ""},
+		{"/_emu/rtms/stop?stream=" + stream + "&reason=x", http.StatusNotFound, ""},
+		{"/_emu/rtms/start?kind=concert&id=1", http.StatusBadRequest, ""},
+	} {
+		if status, body := post(t, base+tc.path, "text/plain", ""); status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.path, status, body, tc.status)
+		}
+		if tc.event == "" {
+			continue
+		}
+		select {
+		case ev := <-webhooks:
+			if ev["event"] != tc.event {
+				t.Errorf("%s sent %v, want %s", tc.path, ev["event"], tc.event)
+			}
+			if tc.event == "session.rtms_stopped" && ev["payload"].(map[string]any)["stop_reason"] != float64(24) {
+				t.Errorf("the stop: %v", ev)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s sent no %s", tc.path, tc.event)
 		}
 	}
 }

@@ -39,6 +39,10 @@ type RTMS struct {
 	// SignalingWindow and MediaWindow are how long a lost connection may take to come back
 	// before the stream stops; Zoom's 60 s and 30 s by default.
 	SignalingWindow, MediaWindow time.Duration
+	// SocketBase is where workers reach the sockets, such as "wss://127.0.0.1:9901" for a TLS
+	// listener of their own; empty: the host the control call came to, over ws:// (wss:// when
+	// it came over TLS).
+	SocketBase string
 	// Transcripts are the transcript lines a stream sends (msg_type 17); each other media kind
 	// sends as many messages. Default: three lines.
 	Transcripts []string
@@ -277,9 +281,12 @@ func (e *Emulator) meetingExists(id int64) bool {
 
 // StartRTMS starts a stream of kind (RTMSMeeting, RTMSWebinar or RTMSSession) for id (the
 // meeting's or webinar's number, or the session's id), served at base ("ws://host" or
-// "wss://host"), and sends its rtms_started. A meeting or webinar with a running stream keeps it.
+// "wss://host"; RTMS.SocketBase overrides it), and sends its rtms_started. A meeting or webinar with a running stream keeps it.
 // It returns the stream's id.
 func (e *Emulator) StartRTMS(kind, id, base string) string {
+	if e.cfg.RTMS.SocketBase != "" {
+		base = e.cfg.RTMS.SocketBase
+	}
 	e.mu.Lock()
 	number, _ := strconv.ParseInt(id, 10, 64)
 	if kind != RTMSSession {
