@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,10 +78,12 @@ func startReplica(tb testing.TB, store *sqlstore.DB, emuURL string, ring []byte)
 }
 
 // The whole flow, with a worker that holds no Client Secret: the operator starts the stream
-// through replica B, Zoom's webhook reaches replica A, the worker asks B, joins the emulator's
-// sockets with the vended signature and gets the transcript; a stop through A ends the worker and
+// through replica B, Zoom's webhook reaches replica A, the dispatcher gets rtms.started, the
+// worker asks B, joins the emulator's per-kind sockets with the vended signature and gets the
+// transcript; Zoom moves the stream (failover) and the worker carries on on the new server with
+// one rtms.moved and no second rtms.started; a stop through A ends the worker with its reason and
 // makes the stream answer 410. On SQLite and on PostgreSQL, each with two replicas.
-func TestAWorkerWithoutTheSecretGetsTheTranscript(t *testing.T) {
+func TestAWorkerWithoutTheSecretFollowsAFailover(t *testing.T) {
 	for _, backend := range []struct {
 		name string
 		open func(tb testing.TB) (*sqlstore.DB, *sqlstore.DB)
@@ -100,48 +106,146 @@ func TestAWorkerWithoutTheSecretGetsTheTranscript(t *testing.T) {
 	}
 }
 
-func testWorkerFlow(t *testing.T, storeA, storeB *sqlstore.DB) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// stack is zoomtoken's replicas (on the stores given) with the emulator behind them, Alice
+// connected, and her meeting's stream started through the last replica.
+type stack struct {
+	emu      *zoomemu.Emulator
+	replicas []*replica
+	stores   []*sqlstore.DB
+	stream   string
+	// gate, when set, refuses the emulator's RTMS sockets whose path contains it, as a network
+	// that is down does.
+	gate atomic.Value
+}
+
+func newStack(t *testing.T, rtmsCfg zoomemu.RTMS, stores ...*sqlstore.DB) *stack {
+	t.Helper()
+	ctx := t.Context()
+	st := &stack{stores: stores}
+	st.gate.Store("")
 	var webhookURL atomic.Value
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Zoom's webhook reaches replica A, whichever replica asked for the start.
 		proxyTo(w, r, webhookURL.Load().(string)+"/webhooks/zoom")
 	}))
-	defer hook.Close()
-	emu := zoomemu.New(zoomemu.Config{
+	t.Cleanup(hook.Close)
+	rtmsCfg.ClientID, rtmsCfg.ClientSecret, rtmsCfg.WebhookURL = clientID, clientSecret, hook.URL
+	if rtmsCfg.KeepAlive == 0 {
+		rtmsCfg.KeepAlive = 10 * time.Millisecond
+	}
+	st.emu = zoomemu.New(zoomemu.Config{
 		OAuthApp:           &zoomemu.OAuthApp{ClientID: clientID, ClientSecret: clientSecret},
 		Users:              []zoomemu.User{{ID: "alice-id", Email: "alice@example.com", AccountID: "acct", PMI: meeting}},
 		WebhookSecretToken: webhookToken,
-		RTMS:               &zoomemu.RTMS{ClientID: clientID, ClientSecret: clientSecret, WebhookURL: hook.URL, KeepAlive: 10 * time.Millisecond},
+		RTMS:               &rtmsCfg,
 	})
-	emuSrv := httptest.NewServer(emu)
-	defer func() { emu.Close(); emuSrv.Close(); emu.WaitWebhooks() }()
+	emuSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gate := st.gate.Load().(string); gate != "" && strings.HasPrefix(r.URL.Path, "/rtms/") && strings.Contains(r.URL.Path, gate) {
+			http.Error(w, "unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		st.emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { st.emu.Close(); emuSrv.Close(); st.emu.WaitWebhooks() })
 	key, _ := sealtest.Key(t)
-	a := startReplica(t, storeA, emuSrv.URL, key)
-	b := startReplica(t, storeB, emuSrv.URL, key)
-	webhookURL.Store(a.url)
+	for _, store := range stores {
+		st.replicas = append(st.replicas, startReplica(t, store, emuSrv.URL, key))
+	}
+	webhookURL.Store(st.replicas[0].url)
 
 	// Alice connected once; her personal meeting is in the meeting map.
-	access, refresh, expires, _ := emu.IssueTokens("alice-id")
+	access, refresh, expires, _ := st.emu.IssueTokens("alice-id")
 	keyring, _ := seal.NewKeyring(key)
-	m := connections.NewManager(connections.ManagerConfig{Store: storeA.Connections(), Vault: connections.NewVault(keyring)})
+	m := connections.NewManager(connections.ManagerConfig{Store: stores[0].Connections(), Vault: connections.NewVault(keyring)})
 	if _, _, err := m.Connect(ctx, connections.Connection{ZoomUserID: "alice-id", ZoomAccountID: "acct", Email: "alice@example.com"},
 		connections.Tokens{Access: access, Refresh: refresh, AccessExpiresAt: expires}, meeting); err != nil {
 		t.Fatal(err)
 	}
-
-	status, body := adminPost(t, b.url+"/admin/rtms/start", `{"meeting_id":"811 1222 3333"}`)
+	last := st.replicas[len(st.replicas)-1]
+	status, body := adminPost(t, last.url+"/admin/rtms/start", `{"meeting_id":"811 1222 3333"}`)
 	if status != http.StatusAccepted || !strings.Contains(body, `"via":"connection"`) {
 		t.Fatalf("start: %d %s", status, body)
 	}
-	emu.WaitWebhooks()
-	streamID := emu.RTMSStream(meeting)
-	s, err := FetchStream(ctx, http.DefaultClient, b.url, secret, streamID)
-	if err != nil || s.State != "started" || s.RTMSStreamID != streamID || len(s.Signature) != 64 {
+	st.emu.WaitWebhooks()
+	st.stream = st.emu.RTMSStream(meeting)
+	return st
+}
+
+// worker is a Worker on the stack's last replica, with short windows and backoff, whose media
+// and log lines land on channels.
+func (st *stack) worker(kinds int) (*Worker, chan Media, *logLines) {
+	media := make(chan Media, 64)
+	logs := &logLines{}
+	return &Worker{Service: st.replicas[len(st.replicas)-1].url, Secret: secret, StreamID: st.stream, Kinds: kinds,
+		Backoff: 20 * time.Millisecond, SignalingWindow: 2 * time.Second, MediaWindow: 2 * time.Second,
+		OnMedia: func(m Media) { media <- m }, Logf: logs.add}, media, logs
+}
+
+// logLines keeps a worker's log lines.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// begin starts the worker; the channel gets how it ended.
+func begin(ctx context.Context, w *Worker) chan result {
+	done := make(chan result, 1)
+	go func() {
+		ended, err := w.Run(ctx)
+		done <- result{ended, err}
+	}()
+	return done
+}
+
+type result struct {
+	ended Ended
+	err   error
+}
+
+// expect reads n messages of kind (others are skipped) and returns their data.
+func expect(t *testing.T, media chan Media, done chan result, kind string, n int) []string {
+	t.Helper()
+	var got []string
+	for len(got) < n {
+		select {
+		case m := <-media:
+			if m.Kind == kind {
+				got = append(got, m.Data)
+			}
+		case r := <-done:
+			t.Fatalf("the worker left after %v: %+v", got, r)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d %s messages of %d", len(got), kind, n)
+		}
+	}
+	return got
+}
+
+func testWorkerFlow(t *testing.T, storeA, storeB *sqlstore.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lines := []string{"one", "two", "three", "four", "five"}
+	st := newStack(t, zoomemu.RTMS{Transcripts: lines}, storeA, storeB)
+	a, b := st.replicas[0], st.replicas[1]
+	w, media, logs := st.worker(1 | 8)
+	s, err := w.Fetch(ctx)
+	if err != nil || s.State != "started" || s.RTMSStreamID != st.stream || len(s.Signature) != 64 || s.MeetingID != "81112223333" ||
+		s.Reconnect.SignalingSeconds != 60 || s.Reconnect.MediaSeconds != 30 {
 		t.Fatalf("the stream, from the replica the webhook did not reach: %+v %v", s, err)
 	}
-	signature := get(t, a.url+"/rtms/signature?secret="+secret+"&rtms_stream_id="+streamID)
+	signature := get(t, a.url+"/rtms/signature?secret="+secret+"&rtms_stream_id="+st.stream)
 	if signature != s.Signature {
 		t.Errorf("/rtms/signature %q, /rtms/stream %q", signature, s.Signature)
 	}
@@ -149,37 +253,176 @@ func testWorkerFlow(t *testing.T, storeA, storeB *sqlstore.DB) {
 	// The operator's dispatcher gets rtms.started, signed the Standard Webhooks way, with all a
 	// worker's join() needs: the same stream, signature included (added as it is sent; the
 	// outbox holds none).
-	dispatched := dispatch(t, ctx, storeB, streams(b))
-	if dispatched.Type != "rtms.started" || dispatched.Data != s {
-		t.Errorf("rtms.started event: %+v, want the data %+v", dispatched, s)
+	if got := dispatch(t, ctx, storeB, streams(b)); len(got) != 1 || got[0].Type != "rtms.started" || got[0].Data != s {
+		t.Errorf("rtms events: %+v, want rtms.started with the data %+v", got, s)
 	}
 
-	lines := make(chan string, 16)
-	joined := make(chan error, 1)
-	go func() { joined <- Join(ctx, s, func(_, text string) { lines <- text }) }()
-	for range 3 {
-		select {
-		case <-lines:
-		case err := <-joined:
-			t.Fatalf("the worker left before three transcript lines: %v", err)
-		case <-ctx.Done():
-			t.Fatal("no transcript")
-		}
+	done := begin(ctx, w)
+	got := expect(t, media, done, "transcript", 2)
+	expect(t, media, done, "audio", 1)
+
+	// Zoom moves the stream: the worker follows to the new server and carries on.
+	if err := st.emu.FailoverRTMS(st.stream); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, expect(t, media, done, "transcript", 3)...)
+	if strings.Join(got, ",") != strings.Join(lines, ",") {
+		t.Errorf("transcript %v, want %v", got, lines)
+	}
+	moved, err := w.Fetch(ctx)
+	if err != nil || moved.ServerURLs == s.ServerURLs || moved.Signature != s.Signature {
+		t.Errorf("after the move: %+v %v", moved, err)
+	}
+	if !strings.Contains(logs.String(), "the stream moved to "+moved.ServerURLs) {
+		t.Errorf("the worker's log: %s", logs)
+	}
+	st.emu.WaitWebhooks()
+	if got := dispatch(t, ctx, storeB, streams(b)); len(got) != 1 || got[0].Type != "rtms.moved" || got[0].Data.ServerURLs != moved.ServerURLs ||
+		got[0].Data.Signature != s.Signature {
+		t.Errorf("rtms events after the move: %+v, want one rtms.moved with the new server", got)
 	}
 
 	if status, body := adminPost(t, a.url+"/admin/rtms/stop", `{"meeting_id":"81112223333","user":"alice@example.com"}`); status != http.StatusAccepted {
 		t.Fatalf("stop: %d %s", status, body)
 	}
-	if err := <-joined; err != nil {
-		t.Errorf("the worker, at the stop: %v", err)
+	select {
+	case r := <-done:
+		if r.err != nil || r.ended.StopReason != 25 || r.ended.Restartable {
+			t.Errorf("the worker, at the stop: %+v", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("the worker did not stop")
 	}
-	emu.WaitWebhooks()
-	if _, err := FetchStream(ctx, http.DefaultClient, b.url, secret, streamID); err == nil || !strings.Contains(err.Error(), "410") {
+	st.emu.WaitWebhooks()
+	if _, err := w.Fetch(ctx); !errors.As(err, new(*errStopped)) {
 		t.Errorf("a stopped stream: %v, want 410", err)
 	}
-	if accepted, refused, _ := emu.RTMSStats(); accepted != 2 || refused != 0 {
-		t.Errorf("handshakes accepted %d, refused %d", accepted, refused)
+	if got := dispatch(t, ctx, storeB, streams(b)); len(got) != 1 || got[0].Type != "rtms.stopped" || got[0].Data.Signature != "" {
+		t.Errorf("rtms events after the stop: %+v", got)
 	}
+	if _, refused, _ := st.emu.RTMSStats(); refused != 0 {
+		t.Errorf("%d handshakes refused for their signature", refused)
+	}
+}
+
+// The worker survives a signaling interruption and a media interruption inside the windows, and
+// carries on where it left.
+func TestAWorkerSurvivesInterruptions(t *testing.T) {
+	lines := []string{"one", "two", "three", "four", "five", "six"}
+	st := newStack(t, zoomemu.RTMS{Transcripts: lines}, openSQLite(t))
+	w, media, logs := st.worker(8)
+	done := begin(t.Context(), w)
+	got := expect(t, media, done, "transcript", 2)
+	if err := st.emu.InterruptRTMS(st.stream, "signaling"); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, expect(t, media, done, "transcript", 2)...)
+	if err := st.emu.InterruptRTMS(st.stream, "media"); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, expect(t, media, done, "transcript", 2)...)
+	if strings.Join(got, ",") != strings.Join(lines, ",") {
+		t.Errorf("transcript %v, want %v", got, lines)
+	}
+	for _, want := range []string{"signaling lost", "transcript media lost"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the worker's log has no %q: %s", want, logs)
+		}
+	}
+	st.emu.StopRTMS(st.stream, 6)
+	if r := <-done; r.err != nil || r.ended.StopReason != 6 || r.ended.Restartable {
+		t.Errorf("the worker at the meeting's end: %+v", r)
+	}
+}
+
+// Outside the windows the worker gives up cleanly and says which connection did not come back.
+func TestAWorkerGivesUpOutsideTheWindows(t *testing.T) {
+	for _, tc := range []struct{ socket, gate, want string }{
+		{"signaling", "/signaling", "the signaling connection did not come back within 300ms"},
+		{"media", "/media", "the transcript media connection did not come back within 300ms"},
+	} {
+		t.Run(tc.socket, func(t *testing.T) {
+			st := newStack(t, zoomemu.RTMS{Transcripts: []string{"one", "two"}}, openSQLite(t))
+			w, media, _ := st.worker(8)
+			w.SignalingWindow, w.MediaWindow = 300*time.Millisecond, 300*time.Millisecond
+			done := begin(t.Context(), w)
+			expect(t, media, done, "transcript", 1)
+			st.gate.Store(tc.gate) // the network to that server is down
+			if err := st.emu.InterruptRTMS(st.stream, tc.socket); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case r := <-done:
+				if r.err == nil || r.err.Error() != tc.want {
+					t.Errorf("the worker: %+v, want the error %q", r, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the worker kept trying past its window")
+			}
+		})
+	}
+}
+
+// A stop Zoom calls restartable is reported as such (exit status 3); the meeting ending is final
+// (0). No line the worker prints holds the caller secret or the signature.
+func TestTheWorkersLastLine(t *testing.T) {
+	for _, tc := range []struct {
+		reason int
+		status int
+		last   string
+	}{
+		{24, exitRestartable, "the stream stopped: keep-alives went unanswered (stop_reason 24); it may be restarted with POST /admin/rtms/start"},
+		{6, 0, "the stream ended: the meeting ended (stop_reason 6)"},
+	} {
+		st := newStack(t, zoomemu.RTMS{}, openSQLite(t))
+		var out syncBuffer
+		status := make(chan int, 1)
+		go func() {
+			status <- run(t.Context(), &out, st.replicas[0].url, secret, st.stream, "transcript", 20*time.Millisecond)
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(out.String(), "Alice: ") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		st.emu.StopRTMS(st.stream, tc.reason)
+		if got := <-status; got != tc.status || !strings.HasSuffix(strings.TrimSpace(out.String()), tc.last) {
+			t.Errorf("reason %d: exit %d, output\n%s", tc.reason, got, out.String())
+		}
+		// Once stopped, zoomtoken answers 410 and the worker says so at once.
+		var again syncBuffer
+		if got := run(t.Context(), &again, st.replicas[0].url, secret, st.stream, "transcript", time.Millisecond); got != tc.status ||
+			!strings.Contains(again.String(), "stop_reason "+strconv.Itoa(tc.reason)) {
+			t.Errorf("a worker started after the stop: exit %d\n%s", got, again.String())
+		}
+	}
+	var out syncBuffer
+	if got := run(t.Context(), &out, "http://127.0.0.1:1", secret, "609340fc9d894ba5a6fbb06b8aef22ec", "transcript", time.Millisecond); got != 1 ||
+		strings.Contains(out.String(), secret) || !strings.Contains(out.String(), "http://127.0.0.1:1/rtms/stream") {
+		t.Errorf("zoomtoken unreachable: exit %d\n%s", got, out.String())
+	}
+}
+
+func openSQLite(tb testing.TB) *sqlstore.DB {
+	path := filepath.Join(tb.TempDir(), "zt.db")
+	return openStore(tb, func() (*sqlstore.DB, error) { return sqlite.Open(context.Background(), path, sqlstore.Options{}) })
+}
+
+// syncBuffer is an output several goroutines write and a test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func openStore(tb testing.TB, open func() (*sqlstore.DB, error)) *sqlstore.DB {
@@ -241,13 +484,13 @@ type dispatched struct {
 	Data Stream `json:"data"`
 }
 
-// dispatch delivers the outbox's due events (connection.created, rtms.started) to a receiver that
-// verifies them with the Standard Webhooks library, and returns the RTMS one.
-func dispatch(tb testing.TB, ctx context.Context, store *sqlstore.DB, streams *rtms.Service) dispatched {
+// dispatch delivers the outbox's due events to a receiver that verifies them with the Standard
+// Webhooks library, and returns the RTMS ones, in order.
+func dispatch(tb testing.TB, ctx context.Context, store *sqlstore.DB, streams *rtms.Service) []dispatched {
 	tb.Helper()
 	const signingSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	verifier, _ := standardwebhooks.NewWebhook(signingSecret)
-	got := make(chan dispatched, 4)
+	got := make(chan dispatched, 16)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if err := verifier.Verify(body, r.Header); err != nil {
@@ -260,15 +503,19 @@ func dispatch(tb testing.TB, ctx context.Context, store *sqlstore.DB, streams *r
 	defer receiver.Close()
 	signer, _ := standardwebhooks.NewWebhook(signingSecret)
 	d := events.New(events.Config{Store: store.Outbox(), URL: receiver.URL, Signer: signer, Complete: streams.CompleteEvent, Logger: zerolog.Nop()})
-	n, err := d.DeliverDue(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for range n {
-		if ev := <-got; strings.HasPrefix(ev.Type, "rtms.") {
-			return ev
+	var list []dispatched
+	for {
+		n, err := d.DeliverDue(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if n == 0 {
+			return list
+		}
+		for range n {
+			if ev := <-got; strings.HasPrefix(ev.Type, "rtms.") {
+				list = append(list, ev)
+			}
 		}
 	}
-	tb.Fatalf("no rtms event among the %d delivered", n)
-	return dispatched{}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -29,11 +30,28 @@ func parseStreamID(raw string) (string, error) {
 }
 
 // handleRTMSStream serves GET /rtms/stream?secret=S&rtms_stream_id=I: the object zoom/rtms's
-// join() takes, its signature included, so a worker holds no Client Secret.
+// join() takes, its signature included, so a worker holds no Client Secret. A stopped stream is a
+// 410 whose JSON is the stream without its signature (stop_reason, restartable) and, in error,
+// why in words: a worker learns from it whether to report a restartable stop.
 func handleRTMSStream(v *vend.Vendor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if join, ok := joinOf(w, r, v); ok {
-			w.Header().Set("X-Content-Type-Options", "nosniff")
+		id, err := parseStreamID(r.URL.Query().Get("rtms_stream_id"))
+		if err != nil {
+			writeTextFailure(w, r, err)
+			return
+		}
+		join, err := v.StreamJoin(r.Context(), id)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		var stopped *rtms.StoppedError
+		switch {
+		case errors.As(err, &stopped):
+			writeJSON(w, http.StatusGone, struct {
+				rtms.Join
+				Error string `json:"error"`
+			}{join, stopped.Error()})
+		case err != nil:
+			writeTextFailure(w, r, err)
+		default:
 			writeJSON(w, http.StatusOK, join)
 		}
 	}
