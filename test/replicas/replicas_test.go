@@ -564,8 +564,25 @@ func TestRTMSAcrossTwoReplicas(t *testing.T) {
 		t.Fatalf("the emulator's signaling socket, with the vended signature: %+v %v", answer, err)
 	}
 	control(c.replicas[0], "stop")
-	if status, _ := get(client, c.replicas[1].url+"/rtms/stream?secret="+callbackSecret+"&rtms_stream_id="+stream); status != http.StatusGone {
-		t.Errorf("after the stop: %d, want 410", status)
+	if status, body := get(client, c.replicas[1].url+"/rtms/stream?secret="+callbackSecret+"&rtms_stream_id="+stream); status != http.StatusGone ||
+		!strings.Contains(body, `"stop_reason":25`) {
+		t.Errorf("after the stop: %d %s, want 410 with Zoom's stop reason", status, body)
+	}
+	// A second stop: Zoom says nothing is running; a 404 and a warning, not "needs attention".
+	req, _ := http.NewRequest(http.MethodPost, c.replicas[0].url+"/admin/rtms/stop", strings.NewReader(`{"meeting_id":"70000000001"}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("stopping a stream that is not running: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	// The control calls are in the metrics, with their outcome.
+	_, metrics := get(client, c.replicas[0].url+"/metrics")
+	for _, want := range []string{`zoomtoken_zoom_requests_total{endpoint="rtms_control",outcome="ok"} 1`,
+		`zoomtoken_zoom_requests_total{endpoint="rtms_control",outcome="refused"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("the metrics have no %s", want)
+		}
 	}
 }
 
