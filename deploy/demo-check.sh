@@ -30,7 +30,7 @@ expect() { # expect <pattern> <curl line>
 }
 
 mapfile -t lines < <(grep -E '^  curl ' "$out" | sed 's/^  //')
-[ "${#lines[@]}" -ge 27 ] || { echo "demo-check: expected 27 curl lines, found ${#lines[@]}" >&2; exit 1; }
+[ "${#lines[@]}" -ge 28 ] || { echo "demo-check: expected 28 curl lines, found ${#lines[@]}" >&2; exit 1; }
 expect '^\{"signature":"eyJ[^"]+","sdkKey":"demoSdkKey"\}$' "${lines[0]}"
 expect '^\{"signature":"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"\}$' "${lines[1]}"
 expect '^emu_zak_[A-Za-z0-9_-]+$' "${lines[2]}"
@@ -83,11 +83,19 @@ worker=$!
 for _ in $(seq 600); do grep -q '^Alice: ' "$worker_out" && break; sleep 0.1; done
 grep -q '^Alice: ' "$worker_out" || { cat "$worker_out"; echo "demo-check: FAIL: the worker got no transcript" >&2; exit 1; }
 echo "demo-check: ok: the worker joined without the Client Secret and printed: $(grep -m1 '^Alice: ' "$worker_out")"
-expect 'stopped; meeting.rtms_stopped sent' "${lines[25]}"
+expect 'moved; a new rtms_started sent' "${lines[25]}"
+for _ in $(seq 600); do grep -q 'joined stream .*/rtms/emu1/signaling' "$worker_out" && break; sleep 0.1; done
+grep -q 'the stream moved to .*/rtms/emu1/signaling' "$worker_out" && grep -q 'joined stream .*/rtms/emu1/signaling' "$worker_out" ||
+  { cat "$worker_out"; echo "demo-check: FAIL: the worker did not follow the stream to its new server" >&2; exit 1; }
+echo "demo-check: ok: the worker followed the failover: $(grep -m1 'the stream moved to' "$worker_out")"
+expect 'stopped; rtms_stopped sent' "${lines[26]}"
 wait "$worker" || { cat "$worker_out"; echo "demo-check: FAIL: the worker did not end cleanly at the stop" >&2; exit 1; }
-echo "demo-check: ok: the worker ended with the stream"
+grep -q 'the stream ended: the meeting ended (stop_reason 6)$' "$worker_out" ||
+  { cat "$worker_out"; echo "demo-check: FAIL: the worker's last line does not say why the stream ended" >&2; exit 1; }
+grep -qF "$SECRET" "$worker_out" && { echo "demo-check: FAIL: the worker printed its caller secret" >&2; exit 1; }
+echo "demo-check: ok: the worker ended with the stream and said why"
 rm -f "$worker_out"
-expect 'HTTP/1.1 410' "${lines[26]}"
+expect 'HTTP/1.1 410' "${lines[27]}"
 grep -q '0 failed' "$out" || { cat "$out"; echo "demo-check: the doctor found problems in the demo" >&2; exit 1; }
 echo "demo-check: ok: zoomtoken doctor is all green"
 doctor_line=$(grep -E "^  \(cd '.*' && '.*/zoomtoken' doctor\)$" "$out" | sed 's/^  //')

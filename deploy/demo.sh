@@ -49,7 +49,7 @@ env -i PATH="$PATH" "$bin/zoomemu" -addr "127.0.0.1:$emu_port" \
   -users 'demo-user:bot@example.com' -meetings 123456789 -hosts 'demo-user:123456789' \
   -oauth-client-id demo-oauth-client -oauth-client-secret demo-oauth-client-secret \
   -oauth-redirect "$svc/oauth/callback" -webhook-secret demo-webhook-secret-token \
-  -rtms-webhook-url "$svc/webhooks/zoom" >/dev/null &
+  -rtms-webhook-url "$svc/webhooks/zoom" -rtms-keepalive 1s >/dev/null &
 pids+=($!)
 wait_for "$emu/_emu/calls"
 
@@ -198,8 +198,12 @@ workers, so no worker holds the Client Secret. In another shell:
   # a worker that holds no secret: it prints the transcript until the stream stops
   go run ./examples/rtmsworker -service "\$SVC" -secret "\$SECRET" -stream "\$STREAM"
 
-  # the meeting ends the stream: the worker stops, and the stream answers 410
-  curl -s -X POST "\$EMU/_emu/rtms/stop?stream=\$STREAM"
+  # Zoom moves the stream to another server (failover): the worker's sockets drop, zoomtoken
+  # records rtms.moved, and the worker asks it again and follows to the new server
+  curl -s -X POST "\$EMU/_emu/rtms/failover?stream=\$STREAM"
+
+  # the meeting ends the stream (stop_reason 6): the worker says so and exits, the stream answers 410
+  curl -s -X POST "\$EMU/_emu/rtms/stop?stream=\$STREAM&reason=6"
   curl -si "\$SVC/rtms/stream?secret=\$SECRET&rtms_stream_id=\$STREAM"
 
 The demo's configuration is in $work/.env (zoomtoken reads .env from its working directory),
