@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -315,15 +314,10 @@ func (v *Vendor) ControlRTMS(ctx context.Context, req RTMSControlRequest) (Token
 	return Token{}, ErrNoRTMSSource
 }
 
-// notRunning reads a refused stop: Zoom's 2310 ("failed to perform RTMS app operation"), its
-// 3001 and a 404 all say there is no running stream to stop, which is no fault of the app's.
-// (For a start, 2310 means the account has no RTMS entitlement, and is left as it is.)
+// notRunning reads a refused stop that says there was no running stream to stop: no fault of
+// the app's, so not the 502 other refusals are.
 func notRunning(action zoom.RTMSAction, err error) error {
-	var zerr *zoom.Error
-	if action != zoom.RTMSStop || !errors.As(err, &zerr) {
-		return err
-	}
-	if zerr.Code == zoom.CodeRTMSNotEntitled || zerr.Code == zoom.CodeMeetingNotFound || zerr.Status == http.StatusNotFound {
+	if action == zoom.RTMSStop && zoom.NotRunning(err) {
 		return fmt.Errorf("%w: %w", ErrStreamNotRunning, err)
 	}
 	return err

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -112,4 +113,13 @@ func (c *Client) ControlRTMS(ctx context.Context, rc RTMSControl) error {
 // they join), or an invited participant's once they joined.
 func (u *UserClient) ControlRTMS(ctx context.Context, t UserToken, rc RTMSControl) error {
 	return u.tr.controlRTMS(ctx, u.at(t), rc)
+}
+
+// NotRunning reports whether a refused stop says there is no stream to stop: Zoom's 2310
+// ("failed to perform RTMS app operation"), 3001 (no such live meeting) or a 404. Zoom's docs name
+// no code of their own for it. (For a start, 2310 means the account has no RTMS entitlement.)
+func NotRunning(err error) bool {
+	var zerr *Error
+	return errors.As(err, &zerr) &&
+		(zerr.Code == CodeRTMSNotEntitled || zerr.Code == CodeMeetingNotFound || zerr.Status == http.StatusNotFound)
 }
