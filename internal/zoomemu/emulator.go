@@ -187,6 +187,7 @@ func New(cfg Config) *Emulator {
 	for _, ep := range Endpoints() {
 		e.counts[ep] = &atomic.Int64{}
 	}
+	e.rtms.sent = sync.NewCond(&e.mu)
 	e.mux = http.NewServeMux()
 	e.mux.Handle("POST /oauth/token", e.endpoint(EndpointToken, e.handleToken))
 	e.mux.Handle("/oauth/authorize", e.endpoint(EndpointAuthorize, e.handleAuthorize))

@@ -150,10 +150,13 @@ type rtmsState struct {
 	handshakes int                    // handshakes accepted, both sockets
 	refusals   map[int]int            // handshakes refused, by status_code
 
-	// The webhooks waiting to be sent, in order, and whether a sender is draining them.
-	outbox      []rtmsWebhook
-	sending     bool
-	webhookSent sync.WaitGroup
+	// The webhooks waiting to be sent, in order, whether a sender is draining them, and how many
+	// are queued or in flight (WaitWebhooks waits on sent for it to be zero). A WaitGroup will
+	// not do: a webhook may be queued while someone waits.
+	outbox  []rtmsWebhook
+	sending bool
+	pending int
+	sent    *sync.Cond
 }
 
 type rtmsWebhook struct {
@@ -488,7 +491,7 @@ func (e *Emulator) sendRTMSWebhook(event string, payload map[string]any) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.rtms.webhookSent.Add(1)
+	e.rtms.pending++
 	e.rtms.outbox = append(e.rtms.outbox, rtmsWebhook{event, payload})
 	if !e.rtms.sending {
 		e.rtms.sending = true
@@ -511,12 +514,21 @@ func (e *Emulator) drainRTMSWebhooks() {
 		ctx, cancel := context.WithTimeout(context.Background(), rtmsWebhookTimeout)
 		e.SendWebhook(ctx, e.cfg.RTMS.WebhookURL, next.event, next.payload)
 		cancel()
-		e.rtms.webhookSent.Done()
+		e.mu.Lock()
+		e.rtms.pending--
+		e.rtms.sent.Broadcast()
+		e.mu.Unlock()
 	}
 }
 
-// WaitWebhooks waits until the webhooks queued so far have been answered.
-func (e *Emulator) WaitWebhooks() { e.rtms.webhookSent.Wait() }
+// WaitWebhooks waits until no RTMS webhook is queued or in flight.
+func (e *Emulator) WaitWebhooks() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for e.rtms.pending > 0 {
+		e.rtms.sent.Wait()
+	}
+}
 
 // rtmsConfig returns the RTMS settings with Zoom's defaults filled in.
 func (e *Emulator) rtmsConfig() RTMS {
