@@ -138,3 +138,20 @@ func TestCompleteEventAddsTheSignatureOnly(t *testing.T) {
 		t.Errorf("a session without a Video SDK app: %s %v", body, err)
 	}
 }
+
+// Region reads a URL Zoom's webhook names: whatever it holds, the answer is empty or a lower-case
+// data-centre code that the host spells.
+func FuzzRegion(f *testing.F) {
+	for _, seed := range []string{"wss://rtms-sjc1.zoom.us/x", "wss://RTMS-FRA12.zoom.us", "ws://127.0.0.1:1", "::", "wss://a-b-c.d", "wss://abc1"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		region := Region(raw)
+		if region == "" {
+			return
+		}
+		if !dataCentre(region) || !strings.Contains(strings.ToLower(raw), region) {
+			t.Fatalf("Region(%q) = %q", raw, region)
+		}
+	})
+}
