@@ -191,39 +191,20 @@ func parseRTMSControl(w http.ResponseWriter, r *http.Request) (vend.RTMSControlR
 // whether to restart one.
 const maxListedStreams = 1000
 
-// streamFields is a stream as the admin API shows it: never its signature.
+// streamFields is a stream as the admin API shows it: what a worker's join() takes, without
+// the signature, with its kind, its stop reason in words and its last event's time.
 type streamFields struct {
-	ID          string     `json:"rtms_stream_id"`
-	Kind        rtms.Kind  `json:"kind"`
-	MeetingUUID string     `json:"meeting_uuid,omitempty"`
-	SessionID   string     `json:"session_id,omitempty"`
-	MeetingID   string     `json:"meeting_id,omitempty"`
-	AccountID   string     `json:"account_id,omitempty"`
-	ServerURLs  string     `json:"server_urls"`
-	Region      string     `json:"region,omitempty"`
-	State       rtms.State `json:"state"`
-	StopReason  *int       `json:"stop_reason,omitempty"`
-	Restartable *bool      `json:"restartable,omitempty"`
+	rtms.Join
+	Kind rtms.Kind `json:"kind"`
 	// Why is the stop reason in words.
 	Why       string    `json:"why,omitempty"`
-	StartedAt time.Time `json:"started_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func newStreamFields(s rtms.Stream) streamFields {
-	f := streamFields{ID: s.ID, Kind: s.Kind, AccountID: s.AccountID, ServerURLs: s.ServerURLs,
-		Region: rtms.Region(s.ServerURLs), State: s.State, StartedAt: s.StartedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()}
-	if s.Kind == rtms.KindSession {
-		f.SessionID = s.MeetingUUID
-	} else {
-		f.MeetingUUID = s.MeetingUUID
-	}
-	if s.MeetingID > 0 {
-		f.MeetingID = strconv.FormatInt(s.MeetingID, 10)
-	}
+	f := streamFields{Join: s.Unsigned(), Kind: s.Kind, UpdatedAt: s.UpdatedAt.UTC()}
 	if s.State == rtms.StateStopped {
-		reason, restartable := s.StopReason, rtms.Restartable(s.StopReason)
-		f.StopReason, f.Restartable, f.Why = &reason, &restartable, rtms.StopReasonText(reason)
+		f.Why = rtms.StopReasonText(s.StopReason)
 	}
 	return f
 }

@@ -178,6 +178,10 @@ type Reconnect struct {
 	MediaSeconds     int `json:"media_seconds"`
 }
 
+// Unsigned is the stream as GET /rtms/stream answers it, without its signature: what an operator
+// may see.
+func (s Stream) Unsigned() Join { return s.join("") }
+
 // join is the stream as GET /rtms/stream answers it, signed with signature.
 func (s Stream) join(signature string) Join {
 	j := Join{RTMSStreamID: s.ID, ServerURLs: s.ServerURLs, Signature: signature, State: s.State, StartedAt: s.StartedAt.UTC(),
