@@ -33,7 +33,7 @@ type environment struct {
 	Port               string `envconfig:"PORT" default:"4000" desc:"listen port"`
 	SDKKey             string `envconfig:"ZOOM_MEETING_SDK_KEY" desc:"Meeting SDK app key; with the secret, enables POST /"`
 	SDKSecret          string `envconfig:"ZOOM_MEETING_SDK_SECRET" desc:"Meeting SDK app secret" secret:"true"`
-	VideoSDKKey        string `envconfig:"ZOOM_VIDEO_SDK_KEY" desc:"Video SDK app key; with the secret, enables POST /video-sdk"`
+	VideoSDKKey        string `envconfig:"ZOOM_VIDEO_SDK_KEY" desc:"Video SDK app key; with the secret, enables POST /video-sdk and signs Video SDK sessions' RTMS streams"`
 	VideoSDKSecret     string `envconfig:"ZOOM_VIDEO_SDK_SECRET" desc:"Video SDK app secret" secret:"true"`
 	AccountID          string `envconfig:"ZOOM_ACCOUNT_ID" desc:"Server-to-Server OAuth account id; enables the bot endpoints"`
 	ClientID           string `envconfig:"ZOOM_CLIENT_ID" desc:"Server-to-Server OAuth client id"`
