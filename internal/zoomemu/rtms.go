@@ -69,21 +69,28 @@ const (
 	rtmsStatusInvalidStreamID  = 2
 	rtmsStatusInvalidSignature = 3
 	rtmsStatusDuplicateSignal  = 8
+)
+
+// Values of the messages' fields (zoom/rtms src/rtms.h).
+const (
+	rtmsStreamStateTerminated = 4  // STREAM_STATE, in msg 8
+	rtmsSessionStatePaused    = 3  // SESSION_STATE, in msg 9
+	rtmsSessionStateResumed   = 4  // SESSION_STATE, in msg 9
+	rtmsEventParticipantJoin  = 3  // EVENT_TYPE, in msg 5 and 6
+	rtmsEventMediaInterrupted = 7  // EVENT_TYPE, in msg 6
+	rtmsStopAwaitReconnection = 19 // STOP_REASON: nobody reconnected in time
+	rtmsStopKeepAliveTimeout  = 24 // STOP_REASON: keep-alives went unanswered
+	rtmsStopManualAPI         = 25 // STOP_REASON: the control call stopped it
+	rtmsMediaAll              = 32 // media_type: every kind
+	rtmsEveryKind             = 31 // audio | video | deskshare | transcript | chat
+)
+
+// Zoom's timings, and the emulator's own limits.
+const (
 	rtmsMissedKeepAlives       = 3 // unanswered keep-alives that end a socket
-	rtmsStreamStateTerminated  = 4 // STREAM_STATE
-	rtmsSessionStatePaused     = 3 // SESSION_STATE
-	rtmsSessionStateResumed    = 4
-	rtmsEventParticipantJoin   = 3 // EVENT_TYPE
-	rtmsEventMediaInterrupted  = 7
-	rtmsStopMeetingEnded       = 6 // STOP_REASON
-	rtmsStopAwaitReconnection  = 19
-	rtmsStopKeepAliveTimeout   = 24
-	rtmsStopManualAPI          = 25
 	rtmsDefaultKeepAlive       = 10 * time.Second
 	rtmsDefaultSignalingWindow = 60 * time.Second
 	rtmsDefaultMediaWindow     = 30 * time.Second
-	rtmsMediaAll               = 32 // media_type: every kind
-	rtmsEveryKind              = 31 // audio | video | deskshare | transcript | chat
 	rtmsWebhookTimeout         = 10 * time.Second
 	rtmsHandshakeTimeout       = 10 * time.Second
 )
