@@ -515,3 +515,24 @@ func TestRTMSControlNeedsItsScope(t *testing.T) {
 		t.Errorf("without the scope: %d code %d, want 400 code 4711", status, code)
 	}
 }
+
+// A worker shaped like Zoom's own Go sample (rtms-samples boilerplate/working_go): one media
+// socket on the "all" URL with media_type 32 and its media_params, CLIENT_READY_ACK once the
+// media answer says 0. It gets every kind.
+func TestRTMSZoomsGoSampleGetsEveryKind(t *testing.T) {
+	f := newRTMSFixture(t, RTMS{Transcripts: []string{"one"}})
+	s := f.start(t)
+	sig, urls := f.join(t, s)
+	media, answer := dial(t, urls["all"].(string), rtmsMediaHandshake, s.uuid, s.stream, f.emu.RTMSSignature(s.uuid, s.stream), 32)
+	if answer["status_code"] != float64(0) {
+		t.Fatalf("media answer: %v", answer)
+	}
+	sig.send(map[string]any{"msg_type": rtmsClientReadyAck, "rtms_stream_id": s.stream})
+	kinds := map[int]bool{}
+	for len(kinds) < 5 {
+		msg := media.read()
+		if kind := int(msg["msg_type"].(float64)); kind >= 14 && kind <= 18 {
+			kinds[kind] = true
+		}
+	}
+}
