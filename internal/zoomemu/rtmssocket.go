@@ -214,6 +214,7 @@ func (e *Emulator) serveRTMSSocket(sock *rtmsSocket, s *rtmsStream) {
 			if missed == rtmsMissedKeepAlives {
 				sock.setDropped(dropKeepAlive)
 				go sock.conn.Close(websocket.StatusPolicyViolation, "keep-alive timeout")
+				tick.Stop() // the socket is closing: nothing more to send
 				continue
 			}
 			missed++
