@@ -24,6 +24,7 @@ import (
 	"github.com/zoomtoken/zoomtoken/internal/connectlink"
 	"github.com/zoomtoken/zoomtoken/internal/events"
 	"github.com/zoomtoken/zoomtoken/internal/httpapi"
+	"github.com/zoomtoken/zoomtoken/internal/logging/logtest"
 	"github.com/zoomtoken/zoomtoken/internal/postgres"
 	"github.com/zoomtoken/zoomtoken/internal/postgres/pgtest"
 	"github.com/zoomtoken/zoomtoken/internal/rtms"
@@ -400,7 +401,7 @@ func TestTheWorkersLastLine(t *testing.T) {
 		{6, 0, "the stream ended: the meeting ended (stop_reason 6)"},
 	} {
 		st := newStack(t, zoomemu.RTMS{}, openSQLite(t))
-		var out syncBuffer
+		var out logtest.Buffer
 		status := make(chan int, 1)
 		go func() {
 			status <- run(t.Context(), &out, st.replicas[0].url, secret, st.stream, "transcript", 20*time.Millisecond)
@@ -414,13 +415,13 @@ func TestTheWorkersLastLine(t *testing.T) {
 			t.Errorf("reason %d: exit %d, output\n%s", tc.reason, got, out.String())
 		}
 		// Once stopped, zoomtoken answers 410 and the worker says so at once.
-		var again syncBuffer
+		var again logtest.Buffer
 		if got := run(t.Context(), &again, st.replicas[0].url, secret, st.stream, "transcript", time.Millisecond); got != tc.status ||
 			!strings.Contains(again.String(), "stop_reason "+strconv.Itoa(tc.reason)) {
 			t.Errorf("a worker started after the stop: exit %d\n%s", got, again.String())
 		}
 	}
-	var out syncBuffer
+	var out logtest.Buffer
 	if got := run(t.Context(), &out, "http://127.0.0.1:1", secret, "609340fc9d894ba5a6fbb06b8aef22ec", "transcript", time.Millisecond); got != 1 ||
 		strings.Contains(out.String(), secret) || !strings.Contains(out.String(), "http://127.0.0.1:1/rtms/stream") {
 		t.Errorf("zoomtoken unreachable: exit %d\n%s", got, out.String())
@@ -430,24 +431,6 @@ func TestTheWorkersLastLine(t *testing.T) {
 func openSQLite(tb testing.TB) *sqlstore.DB {
 	path := filepath.Join(tb.TempDir(), "zt.db")
 	return openStore(tb, func() (*sqlstore.DB, error) { return sqlite.Open(context.Background(), path, sqlstore.Options{}) })
-}
-
-// syncBuffer is an output several goroutines write and a test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func openStore(tb testing.TB, open func() (*sqlstore.DB, error)) *sqlstore.DB {
