@@ -121,10 +121,10 @@ type rtmsStream struct {
 	base   string
 	server int
 
-	stopped, interrupted, paused bool
-	signaling                    *rtmsSocket
-	ready                        bool // CLIENT_READY_ACK came on the current signaling socket
-	media                        map[*rtmsSocket]bool
+	stopped, paused bool
+	signaling       *rtmsSocket
+	ready           bool // CLIENT_READY_ACK came on the current signaling socket
+	media           map[*rtmsSocket]bool
 	// sent counts media messages by msg_type across reconnects, so a worker that comes back
 	// carries on where it left.
 	sent map[int]int
@@ -402,7 +402,6 @@ func (e *Emulator) FailoverRTMS(streamID string) error {
 		return fmt.Errorf("zoomemu: RTMS stream %q has stopped", streamID)
 	}
 	s.server++
-	s.interrupted = false
 	stopTimer(s.signalingTimer)
 	stopTimer(s.mediaTimer)
 	sockets := s.mediaSockets()

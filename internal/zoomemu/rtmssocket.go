@@ -145,7 +145,7 @@ func (e *Emulator) acceptRTMS(w http.ResponseWriter, r *http.Request, want, answ
 	case sock.signaling && s.signaling != nil:
 		status = rtmsStatusDuplicateSignal
 	case sock.signaling:
-		s.signaling, s.ready, s.interrupted = sock, false, false
+		s.signaling, s.ready = sock, false
 		stopTimer(s.signalingTimer)
 	default:
 		sock.kinds = mediaKinds(hs.MediaType, kind)
@@ -341,7 +341,7 @@ func (e *Emulator) rtmsSocketEnded(sock *rtmsSocket, s *rtmsStream, cfg RTMS) {
 		return
 	}
 	media := s.mediaSockets()
-	s.signaling, s.ready, s.interrupted, s.lostBy = nil, false, true, reason
+	s.signaling, s.ready, s.lostBy = nil, false, reason
 	s.media = map[*rtmsSocket]bool{}
 	stopTimer(s.mediaTimer)
 	stopTimer(s.signalingTimer)
