@@ -35,12 +35,7 @@ func parseStreamID(raw string) (string, error) {
 // why in words: a worker learns from it whether to report a restartable stop.
 func handleRTMSStream(v *vend.Vendor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := parseStreamID(r.URL.Query().Get("rtms_stream_id"))
-		if err != nil {
-			writeTextFailure(w, r, err)
-			return
-		}
-		join, err := v.StreamJoin(r.Context(), id)
+		join, err := streamJoin(r, v)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		var stopped *rtms.StoppedError
 		switch {
@@ -61,26 +56,22 @@ func handleRTMSStream(v *vend.Vendor) http.HandlerFunc {
 // signature alone, as the whole plain-text body.
 func handleRTMSSignature(v *vend.Vendor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if join, ok := joinOf(w, r, v); ok {
-			writeToken(w, r, join.Signature)
+		join, err := streamJoin(r, v)
+		if err != nil {
+			writeTextFailure(w, r, err)
+			return
 		}
+		writeToken(w, r, join.Signature)
 	}
 }
 
-// joinOf reads rtms_stream_id and returns the stream's join object, or answers why there is
-// none (400, 404, 410, 503) and returns false.
-func joinOf(w http.ResponseWriter, r *http.Request, v *vend.Vendor) (rtms.Join, bool) {
+// streamJoin reads rtms_stream_id and returns the stream's join object, or why there is none.
+func streamJoin(r *http.Request, v *vend.Vendor) (rtms.Join, error) {
 	id, err := parseStreamID(r.URL.Query().Get("rtms_stream_id"))
 	if err != nil {
-		writeTextFailure(w, r, err)
-		return rtms.Join{}, false
+		return rtms.Join{}, err
 	}
-	join, err := v.StreamJoin(r.Context(), id)
-	if err != nil {
-		writeTextFailure(w, r, err)
-		return rtms.Join{}, false
-	}
-	return join, true
+	return v.StreamJoin(r.Context(), id)
 }
 
 // rtmsKinds maps an RTMS webhook's prefix to the kind of stream.
