@@ -401,14 +401,15 @@ func TestTheWorkersLastLine(t *testing.T) {
 		{6, 0, "the stream ended: the meeting ended (stop_reason 6)"},
 	} {
 		st := newStack(t, zoomemu.RTMS{}, openSQLite(t))
-		var out logtest.Buffer
+		out := watch("Alice: ")
 		status := make(chan int, 1)
 		go func() {
-			status <- run(t.Context(), &out, st.replicas[0].url, secret, st.stream, "transcript", 20*time.Millisecond)
+			status <- run(t.Context(), out, st.replicas[0].url, secret, st.stream, "transcript", 20*time.Millisecond)
 		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(out.String(), "Alice: ") && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+		select {
+		case <-out.seen:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no transcript line:\n%s", out)
 		}
 		st.emu.StopRTMS(st.stream, tc.reason)
 		if got := <-status; got != tc.status || !strings.HasSuffix(strings.TrimSpace(out.String()), tc.last) {
@@ -426,6 +427,24 @@ func TestTheWorkersLastLine(t *testing.T) {
 		strings.Contains(out.String(), secret) || !strings.Contains(out.String(), "http://127.0.0.1:1/rtms/stream") {
 		t.Errorf("zoomtoken unreachable: exit %d\n%s", got, out.String())
 	}
+}
+
+// watched is a worker's output, which says (seen closes) once it holds want.
+type watched struct {
+	logtest.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func watch(want string) *watched { return &watched{want: want, seen: make(chan struct{})} }
+
+func (w *watched) Write(p []byte) (int, error) {
+	n, err := w.Buffer.Write(p)
+	if strings.Contains(w.Buffer.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
 }
 
 func openSQLite(tb testing.TB) *sqlstore.DB {
