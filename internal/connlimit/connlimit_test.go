@@ -185,8 +185,11 @@ func TestStalledBodiesGiveWay(t *testing.T) {
 	}
 	defer busy.Close()
 	fmt.Fprint(busy, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")
-	for l.Held() < 2 {
-		time.Sleep(5 * time.Millisecond)
+	// Real TCP (the server's own read deadlines decide), so a bounded wait rather than synctest.
+	for deadline := time.Now().Add(10 * time.Second); l.Held() < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server holds %d connections, want 2", l.Held())
+		}
 	}
 	// A third caller gets in once the stalled body has given way.
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/")
