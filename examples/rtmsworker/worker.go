@@ -466,7 +466,9 @@ func dial(ctx context.Context, url string, handshake map[string]any) (socket, er
 	return socket{c, answer}, nil
 }
 
-// stopReasonText is Zoom's STOP_REASON in words, for the worker's last line.
+// stopReasonText is Zoom's STOP_REASON in words, for the worker's last line. It is the worker's
+// own (internal/rtms has the full table): the example is meant to be copied out of this module,
+// where internal packages cannot be imported.
 func stopReasonText(reason int) string {
 	words := map[int]string{1: "the host stopped it", 2: "a participant stopped it", 3: "the user who started it left",
 		5: "the host turned the app off", 6: "the meeting ended", 8: "the stream was revoked", 10: "an internal error at Zoom",
